@@ -1,0 +1,183 @@
+#include "avio_bridge.h"
+
+#include "logging.h"
+
+#include <QElapsedTimer>
+#include <QIODevice>
+#include <QThread>
+
+extern "C" {
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+}
+
+namespace h264link {
+
+std::unique_ptr<AvioBridge> AvioBridge::create(QIODevice *device, Direction direction,
+                                               QString *error, int bufferSize)
+{
+    const bool reading = direction == Direction::Read;
+    if (!device || !(reading ? device->isReadable() : device->isWritable())) {
+        *error = QStringLiteral("AvioBridge: the device must be open for %1")
+                     .arg(reading ? "reading" : "writing");
+        return nullptr;
+    }
+    // libavformat may replace this buffer (e.g. when probing needs more), so
+    // the destructor frees whatever ctx->buffer is then, never this pointer.
+    auto *buffer = static_cast<unsigned char *>(av_malloc(size_t(bufferSize)));
+    if (!buffer) {
+        *error = QStringLiteral("AvioBridge: out of memory allocating %1 bytes").arg(bufferSize);
+        return nullptr;
+    }
+    std::unique_ptr<AvioBridge> bridge(new AvioBridge(device, direction));
+    const bool seekable = !device->isSequential();
+    bridge->m_ctx = avio_alloc_context(buffer, bufferSize, reading ? 0 : 1, bridge.get(),
+                                       reading ? &AvioBridge::readPacket : nullptr,
+                                       reading ? nullptr : &AvioBridge::writePacket,
+                                       &AvioBridge::seekPacket);
+    if (!bridge->m_ctx) {
+        av_free(buffer);
+        *error = QStringLiteral("AvioBridge: avio_alloc_context failed (out of memory)");
+        return nullptr;
+    }
+    // Formats check this before they try to seek; a socket must say "no".
+    bridge->m_ctx->seekable = seekable ? AVIO_SEEKABLE_NORMAL : 0;
+    return bridge;
+}
+
+AvioBridge::AvioBridge(QIODevice *device, Direction direction)
+    : m_device(device), m_direction(direction)
+{
+}
+
+AvioBridge::~AvioBridge()
+{
+    if (m_ctx) {
+        av_freep(&m_ctx->buffer); // possibly not the buffer we allocated
+        avio_context_free(&m_ctx);
+    }
+}
+
+int AvioBridge::readPacket(void *opaque, uint8_t *buf, int size)
+{
+    return static_cast<AvioBridge *>(opaque)->read(buf, size);
+}
+
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+int AvioBridge::writePacket(void *opaque, const uint8_t *buf, int size)
+#else
+int AvioBridge::writePacket(void *opaque, uint8_t *buf, int size)
+#endif
+{
+    return static_cast<AvioBridge *>(opaque)->write(buf, size);
+}
+
+int64_t AvioBridge::seekPacket(void *opaque, int64_t offset, int whence)
+{
+    return static_cast<AvioBridge *>(opaque)->seek(offset, whence);
+}
+
+// read_packet contract: return > 0 bytes, AVERROR_EOF, or another AVERROR.
+// Never 0: libavformat would treat it as "try again" and spin.
+int AvioBridge::read(uint8_t *buf, int size)
+{
+    if (m_cancelled.load())
+        return AVERROR_EXIT;
+    if (m_device->isSequential())
+        return readSequential(buf, size);
+
+    const qint64 n = m_device->read(reinterpret_cast<char *>(buf), size);
+    if (n > 0) {
+        m_bytesTransferred += n;
+        return int(n);
+    }
+    if (n == 0)
+        return AVERROR_EOF; // a file or buffer at its end
+    m_lastDeviceError = m_device->errorString();
+    qCWarning(lcBridge) << "read failed:" << m_lastDeviceError;
+    return AVERROR(EIO);
+}
+
+// A socket or pipe: hand over whatever is there (at least one byte, without
+// waiting to fill `buf`, which would add latency), else wait for more.
+int AvioBridge::readSequential(uint8_t *buf, int size)
+{
+    for (;;) {
+        if (!m_device->isOpen())
+            return AVERROR_EOF;
+        const qint64 n = m_device->read(reinterpret_cast<char *>(buf), size);
+        if (n > 0) {
+            m_bytesTransferred += n;
+            return int(n);
+        }
+        if (n < 0)
+            return AVERROR_EOF; // Qt's sequential devices say -1 once closed and drained
+        if (m_cancelled.load())
+            return AVERROR_EXIT;
+        waitForData();
+        if (m_cancelled.load())
+            return AVERROR_EXIT;
+    }
+}
+
+// Blocks up to kPollIntervalMs. A device whose waitForReadyRead() is not
+// implemented returns false at once; sleeping out the interval then keeps
+// the loop from spinning.
+void AvioBridge::waitForData()
+{
+    QElapsedTimer timer;
+    timer.start();
+    if (m_device->waitForReadyRead(kPollIntervalMs))
+        return;
+    const qint64 left = kPollIntervalMs - timer.elapsed();
+    if (left > 0 && m_device->bytesAvailable() == 0)
+        QThread::msleep(static_cast<unsigned long>(left));
+}
+
+// write_packet contract: every byte is written, or an error is returned.
+int AvioBridge::write(const uint8_t *buf, int size)
+{
+    const char *data = reinterpret_cast<const char *>(buf);
+    qint64 done = 0;
+    while (done < size) {
+        if (m_cancelled.load())
+            return AVERROR_EXIT;
+        const qint64 n = m_device->write(data + done, size - done);
+        if (n <= 0) {
+            m_lastDeviceError = m_device->errorString();
+            qCWarning(lcBridge) << "write failed after" << done << "of" << size
+                                << "bytes:" << m_lastDeviceError;
+            return AVERROR(EIO);
+        }
+        done += n;
+    }
+    m_bytesTransferred += done;
+    return size;
+}
+
+int64_t AvioBridge::seek(int64_t offset, int whence)
+{
+    if (m_device->isSequential())
+        return AVERROR(ESPIPE); // also for AVSEEK_SIZE: a stream has no size
+
+    whence &= ~AVSEEK_FORCE; // a hint that seeking is cheap; it is, for a file
+    if (whence == AVSEEK_SIZE)
+        return m_device->size();
+
+    qint64 target = 0;
+    switch (whence) {
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = m_device->pos() + offset; break;
+    case SEEK_END: target = m_device->size() + offset; break;
+    default: return AVERROR(EINVAL);
+    }
+    if (target < 0)
+        return AVERROR(EINVAL);
+    if (!m_device->seek(target)) {
+        m_lastDeviceError = m_device->errorString();
+        return AVERROR(EIO);
+    }
+    return target;
+}
+
+} // namespace h264link

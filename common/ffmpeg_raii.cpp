@@ -1,0 +1,12 @@
+#include "ffmpeg_raii.h"
+
+namespace h264link {
+
+QString averrorText(int errnum)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+    av_strerror(errnum, buf, sizeof buf);
+    return QStringLiteral("%1 (%2)").arg(QString::fromUtf8(buf)).arg(errnum);
+}
+
+} // namespace h264link

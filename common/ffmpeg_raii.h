@@ -1,0 +1,51 @@
+// Small owning wrappers for FFmpeg objects, so that no error path has to pair
+// frees by hand. Each deleter calls the matching FFmpeg free function, which
+// accepts a null pointer.
+#pragma once
+
+#include <QString>
+#include <memory>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/frame.h>
+#include <libswscale/swscale.h>
+}
+
+namespace h264link {
+
+// "Invalid data found when processing input (-1094995529)": av_err2str for Qt.
+QString averrorText(int errnum);
+
+struct InputFormatDeleter {
+    void operator()(AVFormatContext *ctx) const { avformat_close_input(&ctx); }
+};
+// Output contexts are freed, not closed: their pb belongs to whoever set it.
+struct OutputFormatDeleter {
+    void operator()(AVFormatContext *ctx) const { avformat_free_context(ctx); }
+};
+struct CodecContextDeleter {
+    void operator()(AVCodecContext *ctx) const { avcodec_free_context(&ctx); }
+};
+struct PacketDeleter {
+    void operator()(AVPacket *pkt) const { av_packet_free(&pkt); }
+};
+struct FrameDeleter {
+    void operator()(AVFrame *frame) const { av_frame_free(&frame); }
+};
+struct SwsDeleter {
+    void operator()(SwsContext *ctx) const { sws_freeContext(ctx); }
+};
+
+using InputFormatPtr = std::unique_ptr<AVFormatContext, InputFormatDeleter>;
+using OutputFormatPtr = std::unique_ptr<AVFormatContext, OutputFormatDeleter>;
+using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
+using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
+using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
+using SwsPtr = std::unique_ptr<SwsContext, SwsDeleter>;
+
+inline PacketPtr makePacket() { return PacketPtr(av_packet_alloc()); }
+inline FramePtr makeFrame() { return FramePtr(av_frame_alloc()); }
+
+} // namespace h264link

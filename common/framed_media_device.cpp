@@ -1,0 +1,184 @@
+#include "framed_media_device.h"
+
+#include "annexb.h"
+#include "logging.h"
+
+#include <QDeadlineTimer>
+#include <cstring>
+
+namespace h264link {
+
+using namespace proto;
+
+FramedMediaDevice::FramedMediaDevice(QIODevice *transport, QObject *parent)
+    : QIODevice(parent), m_transport(transport)
+{
+}
+
+bool FramedMediaDevice::open(OpenMode mode)
+{
+    return QIODevice::open(mode | Unbuffered);
+}
+
+qint64 FramedMediaDevice::bytesAvailable() const
+{
+    return (m_readBuffer.size() - m_readPos) + QIODevice::bytesAvailable();
+}
+
+// ---- Write side -----------------------------------------------------------
+
+void FramedMediaDevice::beginAccessUnit(qint64 ptsUs, bool keyframe)
+{
+    m_inAccessUnit = true;
+    m_auPts = ptsUs;
+    m_auKeyframe = keyframe;
+    m_auBytes.clear();
+}
+
+bool FramedMediaDevice::endAccessUnit()
+{
+    if (!m_inAccessUnit)
+        return true;
+    m_inAccessUnit = false;
+    quint16 flags = AccessUnitStart | AccessUnitEnd;
+    if (m_auKeyframe)
+        flags |= Keyframe;
+    if (annexb::containsParameterSets(m_auBytes))
+        flags |= ParameterSets;
+    ++m_accessUnitsSent;
+    return sendMedia(std::exchange(m_auBytes, {}), m_auPts, flags);
+}
+
+qint64 FramedMediaDevice::writeData(const char *data, qint64 size)
+{
+    if (m_inAccessUnit) {
+        m_auBytes.append(data, size);
+        return size;
+    }
+    return sendMedia(QByteArray(data, size), kNoPts, 0) ? size : -1;
+}
+
+// Splits `bytes` into MEDIA messages no larger than the protocol allows. The
+// start flag goes on the first piece, the end flag on the last, and the
+// keyframe/parameter-set flags on every piece.
+bool FramedMediaDevice::sendMedia(const QByteArray &bytes, qint64 ptsUs, quint16 flags)
+{
+    constexpr qsizetype kMaxData = kMaxPayloadSize - kMediaPrefixSize;
+    const quint16 common = flags & (Keyframe | ParameterSets);
+    qsizetype offset = 0;
+    do {
+        const qsizetype n = qMin(kMaxData, bytes.size() - offset);
+        quint16 pieceFlags = common;
+        if (offset == 0)
+            pieceFlags |= flags & AccessUnitStart;
+        if (offset + n == bytes.size())
+            pieceFlags |= flags & AccessUnitEnd;
+        const QByteArray payload = serialize(Media{ptsUs, bytes.mid(offset, n)});
+        const QByteArray wire = m_writer.encode(MessageType::Media, payload, pieceFlags);
+        if (m_transport->write(wire) != wire.size()) {
+            setErrorString(QStringLiteral("transport write failed: %1")
+                               .arg(m_transport->errorString()));
+            return false;
+        }
+        offset += n;
+    } while (offset < bytes.size());
+    m_mediaBytesSent += quint64(bytes.size());
+    return true;
+}
+
+bool FramedMediaDevice::sendMessage(MessageType type, const QByteArray &payload, quint16 flags)
+{
+    const QByteArray wire = m_writer.encode(type, payload, flags);
+    if (m_transport->write(wire) != wire.size()) {
+        setErrorString(QStringLiteral("transport write failed: %1").arg(m_transport->errorString()));
+        return false;
+    }
+    return true;
+}
+
+bool FramedMediaDevice::waitForBytesWritten(int msecs)
+{
+    return m_transport->waitForBytesWritten(msecs);
+}
+
+// ---- Read side ------------------------------------------------------------
+
+// Returns 0 when no media bytes are buffered yet, and -1 (end of file) after
+// END_OF_STREAM, when the transport closed, or on a protocol error.
+qint64 FramedMediaDevice::readData(char *data, qint64 maxSize)
+{
+    if (m_readPos == m_readBuffer.size())
+        pullFromTransport();
+    const qsizetype available = m_readBuffer.size() - m_readPos;
+    if (available == 0) {
+        const bool ended = m_endOfStream || m_transportClosed
+            || m_decoder.error() != ParseError::None;
+        return ended ? -1 : 0;
+    }
+    const qsizetype n = qMin<qsizetype>(available, maxSize);
+    std::memcpy(data, m_readBuffer.constData() + m_readPos, size_t(n));
+    m_readPos += n;
+    return n;
+}
+
+bool FramedMediaDevice::waitForReadyRead(int msecs)
+{
+    QDeadlineTimer deadline(msecs < 0 ? QDeadlineTimer::Forever : QDeadlineTimer(msecs));
+    while (m_readPos == m_readBuffer.size()) {
+        if (pullFromTransport())
+            break;
+        if (m_endOfStream || m_transportClosed || m_decoder.error() != ParseError::None)
+            return false;
+        const qint64 left = deadline.remainingTime();
+        if (left == 0 || !m_transport->waitForReadyRead(int(left))) {
+            pullFromTransport(); // the transport may have closed with bytes left
+            break;
+        }
+    }
+    return m_readPos < m_readBuffer.size();
+}
+
+// Reads what the transport holds and decodes it. True if media bytes arrived.
+bool FramedMediaDevice::pullFromTransport()
+{
+    if (m_readPos == m_readBuffer.size()) {
+        m_readBuffer.clear();
+        m_readPos = 0;
+    }
+    const qsizetype before = m_readBuffer.size();
+    char chunk[64 * 1024];
+    while (m_decoder.error() == ParseError::None) {
+        const qint64 n = m_transport->read(chunk, sizeof chunk);
+        if (n < 0)
+            m_transportClosed = true;
+        if (n <= 0)
+            break;
+        if (!m_decoder.feed(chunk, n)) {
+            setErrorString(m_decoder.errorString());
+            qCWarning(lcFraming) << "protocol error:" << m_decoder.errorString();
+        }
+        while (m_decoder.hasMessage())
+            dispatch(m_decoder.takeMessage());
+    }
+    return m_readBuffer.size() > before;
+}
+
+void FramedMediaDevice::dispatch(Message message)
+{
+    if (message.type == MessageType::Media) {
+        if (m_endOfStream) {
+            ++m_mediaAfterEnd;
+            return;
+        }
+        if (auto media = parseMedia(message.payload))
+            m_readBuffer.append(media->data);
+        else
+            ++m_malformedMedia;
+        return;
+    }
+    if (message.type == MessageType::EndOfStream)
+        m_endOfStream = true;
+    emit controlMessageReceived(message);
+}
+
+} // namespace h264link

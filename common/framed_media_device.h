@@ -1,0 +1,87 @@
+// FramedMediaDevice: a QIODevice that carries a byte stream over the framing
+// protocol on top of another device (usually a QTcpSocket), so AvioBridge can
+// sit on a socket:
+//
+//   write side:  bytes --> MEDIA messages --> transport
+//   read side:   transport --> messages --> MEDIA payloads as bytes
+//                                       \-> other messages: controlMessageReceived()
+//
+// Access units: between beginAccessUnit() and endAccessUnit() the written
+// bytes are collected and sent as one or more MEDIA messages flagged
+// AccessUnitStart ... AccessUnitEnd, so the receiver knows where each frame
+// ends. Bytes written outside an access unit are sent at once, unflagged.
+#pragma once
+
+#include "message_decoder.h"
+#include "protocol.h"
+
+#include <QByteArray>
+#include <QIODevice>
+
+namespace h264link {
+
+class FramedMediaDevice : public QIODevice {
+    Q_OBJECT
+public:
+    explicit FramedMediaDevice(QIODevice *transport, QObject *parent = nullptr);
+
+    bool open(OpenMode mode) override; // always unbuffered; see BytePipe
+    bool isSequential() const override { return true; }
+    qint64 bytesAvailable() const override;
+    bool waitForReadyRead(int msecs) override;
+    bool waitForBytesWritten(int msecs) override;
+
+    // ---- Write side
+    void beginAccessUnit(qint64 ptsUs, bool keyframe);
+    bool endAccessUnit(); // false if the transport refused the bytes
+    bool sendMessage(proto::MessageType type, const QByteArray &payload, quint16 flags = 0);
+    quint64 accessUnitsSent() const { return m_accessUnitsSent; }
+    quint64 mediaBytesSent() const { return m_mediaBytesSent; }
+
+    // ---- Read side
+    // Reads and dispatches whatever the transport holds, without blocking.
+    // A writer calls this to see the peer's control messages (HELLO, ERROR).
+    void pollTransport() { pullFromTransport(); }
+    bool transportClosed() const { return m_transportClosed; }
+    bool endOfStreamReceived() const { return m_endOfStream; }
+    proto::ParseError protocolError() const { return m_decoder.error(); }
+    // MEDIA messages that arrived after END_OF_STREAM: counted, not delivered.
+    quint64 mediaAfterEndOfStream() const { return m_mediaAfterEnd; }
+    // MEDIA messages too short to hold their pts prefix: counted, dropped.
+    quint64 malformedMedia() const { return m_malformedMedia; }
+
+signals:
+    // Every message that is not MEDIA, END_OF_STREAM included.
+    void controlMessageReceived(const h264link::proto::Message &message);
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override;
+    qint64 writeData(const char *data, qint64 size) override;
+
+private:
+    bool sendMedia(const QByteArray &bytes, qint64 ptsUs, quint16 flags);
+    bool pullFromTransport();
+    void dispatch(proto::Message message);
+
+    QIODevice *m_transport;
+    proto::MessageWriter m_writer;
+    proto::MessageDecoder m_decoder;
+
+    // write side
+    bool m_inAccessUnit = false;
+    qint64 m_auPts = proto::kNoPts;
+    bool m_auKeyframe = false;
+    QByteArray m_auBytes;
+    quint64 m_accessUnitsSent = 0;
+    quint64 m_mediaBytesSent = 0;
+
+    // read side
+    QByteArray m_readBuffer;
+    qsizetype m_readPos = 0;
+    bool m_endOfStream = false;
+    bool m_transportClosed = false;
+    quint64 m_mediaAfterEnd = 0;
+    quint64 m_malformedMedia = 0;
+};
+
+} // namespace h264link

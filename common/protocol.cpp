@@ -1,0 +1,260 @@
+#include "protocol.h"
+
+#include <QDataStream>
+#include <QIODevice>
+#include <QtEndian>
+#include <chrono>
+
+namespace h264link::proto {
+
+bool isKnownType(quint8 type)
+{
+    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Error);
+}
+
+const char *typeName(MessageType type)
+{
+    switch (type) {
+    case MessageType::Hello: return "HELLO";
+    case MessageType::StreamInfo: return "STREAM_INFO";
+    case MessageType::Media: return "MEDIA";
+    case MessageType::EndOfStream: return "END_OF_STREAM";
+    case MessageType::Ping: return "PING";
+    case MessageType::Pong: return "PONG";
+    case MessageType::Error: return "ERROR";
+    }
+    return "UNKNOWN";
+}
+
+QString describe(ParseError error)
+{
+    switch (error) {
+    case ParseError::None: return QStringLiteral("no error");
+    case ParseError::BadMagic:
+        return QStringLiteral("bad magic: the peer does not speak the h264link protocol "
+                              "(is another program using this port?)");
+    case ParseError::UnsupportedVersion:
+        return QStringLiteral("unsupported protocol version (this build speaks version %1; "
+                              "update the sender and the receiver together)").arg(kVersion);
+    case ParseError::UnknownType:
+        return QStringLiteral("unknown message type (the peer is newer, or the stream is corrupt)");
+    case ParseError::PayloadTooLarge:
+        return QStringLiteral("payload length exceeds the protocol maximum of %1 bytes")
+            .arg(kMaxPayloadSize);
+    case ParseError::MalformedPayload:
+        return QStringLiteral("payload too short for its message type");
+    }
+    return QStringLiteral("unknown error");
+}
+
+ParseError checkHeaderPrefix(const char *data, int size)
+{
+    const auto *bytes = reinterpret_cast<const uchar *>(data);
+    if (size >= 4 && qFromBigEndian<quint32>(bytes) != kMagic)
+        return ParseError::BadMagic;
+    if (size >= 5 && bytes[4] != kVersion)
+        return ParseError::UnsupportedVersion;
+    if (size >= 6 && !isKnownType(bytes[5]))
+        return ParseError::UnknownType;
+    if (size >= kHeaderSize && qFromBigEndian<quint32>(bytes + 20) > kMaxPayloadSize)
+        return ParseError::PayloadTooLarge;
+    return ParseError::None;
+}
+
+Header readHeader(const char *data)
+{
+    const auto *b = reinterpret_cast<const uchar *>(data);
+    Header h;
+    h.magic = qFromBigEndian<quint32>(b);
+    h.version = b[4];
+    h.type = b[5];
+    h.flags = qFromBigEndian<quint16>(b + 6);
+    h.sequence = qFromBigEndian<quint32>(b + 8);
+    h.timestampUs = qFromBigEndian<qint64>(b + 12);
+    h.payloadLength = qFromBigEndian<quint32>(b + 20);
+    return h;
+}
+
+void writeHeader(const Header &h, char *out)
+{
+    auto *b = reinterpret_cast<uchar *>(out);
+    qToBigEndian<quint32>(h.magic, b);
+    b[4] = h.version;
+    b[5] = h.type;
+    qToBigEndian<quint16>(h.flags, b + 6);
+    qToBigEndian<quint32>(h.sequence, b + 8);
+    qToBigEndian<qint64>(h.timestampUs, b + 12);
+    qToBigEndian<quint32>(h.payloadLength, b + 20);
+}
+
+QByteArray encode(const Message &m)
+{
+    Q_ASSERT(quint64(m.payload.size()) <= kMaxPayloadSize);
+    Header h;
+    h.type = quint8(m.type);
+    h.flags = m.flags;
+    h.sequence = m.sequence;
+    h.timestampUs = m.timestampUs;
+    h.payloadLength = quint32(m.payload.size());
+    QByteArray out(kHeaderSize + m.payload.size(), Qt::Uninitialized);
+    writeHeader(h, out.data());
+    std::copy(m.payload.cbegin(), m.payload.cend(), out.begin() + kHeaderSize);
+    return out;
+}
+
+qint64 nowMicros()
+{
+    using namespace std::chrono;
+    return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// ---- Typed payloads -------------------------------------------------------
+namespace {
+
+// Strings are a u16 byte count followed by UTF-8, not QDataStream's UTF-16,
+// so that a peer in any language can read them.
+void writeString(QDataStream &out, const QString &s)
+{
+    QByteArray utf8 = s.toUtf8().left(0xFFFF);
+    out << quint16(utf8.size());
+    out.writeRawData(utf8.constData(), int(utf8.size()));
+}
+
+QString readString(QDataStream &in)
+{
+    quint16 size = 0;
+    in >> size;
+    QByteArray utf8(size, Qt::Uninitialized);
+    if (in.readRawData(utf8.data(), size) != size)
+        in.setStatus(QDataStream::ReadPastEnd);
+    return QString::fromUtf8(utf8);
+}
+
+template <typename Fn>
+QByteArray build(Fn &&fill)
+{
+    QByteArray bytes;
+    QDataStream out(&bytes, QIODevice::WriteOnly);
+    out.setByteOrder(QDataStream::BigEndian);
+    fill(out);
+    return bytes;
+}
+
+template <typename T, typename Fn>
+std::optional<T> parse(const QByteArray &payload, Fn &&read)
+{
+    QDataStream in(payload);
+    in.setByteOrder(QDataStream::BigEndian);
+    T value;
+    read(in, value);
+    if (in.status() != QDataStream::Ok)
+        return std::nullopt;
+    return value;
+}
+
+} // namespace
+
+QByteArray serialize(const Hello &v)
+{
+    return build([&](QDataStream &out) {
+        out << v.minVersion << v.maxVersion << v.capabilities;
+        writeString(out, v.software);
+    });
+}
+
+QByteArray serialize(const StreamInfo &v)
+{
+    return build([&](QDataStream &out) {
+        out << v.codec << v.width << v.height << v.frameRateNum << v.frameRateDen
+            << v.timeBaseNum << v.timeBaseDen << v.durationUs;
+        writeString(out, v.sourceName);
+    });
+}
+
+QByteArray serialize(const Media &v)
+{
+    QByteArray bytes(kMediaPrefixSize + v.data.size(), Qt::Uninitialized);
+    qToBigEndian<qint64>(v.ptsUs, bytes.data());
+    std::copy(v.data.cbegin(), v.data.cend(), bytes.begin() + kMediaPrefixSize);
+    return bytes;
+}
+
+QByteArray serialize(const EndOfStream &v)
+{
+    return build([&](QDataStream &out) { out << v.accessUnits << v.mediaBytes; });
+}
+
+QByteArray serialize(const Pong &v)
+{
+    return build([&](QDataStream &out) { out << v.pingSequence << v.pingTimestampUs; });
+}
+
+QByteArray serialize(const ErrorInfo &v)
+{
+    return build([&](QDataStream &out) {
+        out << v.code;
+        writeString(out, v.reason);
+    });
+}
+
+std::optional<Hello> parseHello(const QByteArray &payload)
+{
+    return parse<Hello>(payload, [](QDataStream &in, Hello &v) {
+        in >> v.minVersion >> v.maxVersion >> v.capabilities;
+        v.software = readString(in);
+    });
+}
+
+std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload)
+{
+    return parse<StreamInfo>(payload, [](QDataStream &in, StreamInfo &v) {
+        in >> v.codec >> v.width >> v.height >> v.frameRateNum >> v.frameRateDen
+            >> v.timeBaseNum >> v.timeBaseDen >> v.durationUs;
+        v.sourceName = readString(in);
+    });
+}
+
+std::optional<Media> parseMedia(const QByteArray &payload)
+{
+    if (payload.size() < kMediaPrefixSize)
+        return std::nullopt;
+    Media v;
+    v.ptsUs = qFromBigEndian<qint64>(payload.constData());
+    v.data = payload.mid(kMediaPrefixSize);
+    return v;
+}
+
+std::optional<EndOfStream> parseEndOfStream(const QByteArray &payload)
+{
+    return parse<EndOfStream>(payload, [](QDataStream &in, EndOfStream &v) {
+        in >> v.accessUnits >> v.mediaBytes;
+    });
+}
+
+std::optional<Pong> parsePong(const QByteArray &payload)
+{
+    return parse<Pong>(payload, [](QDataStream &in, Pong &v) {
+        in >> v.pingSequence >> v.pingTimestampUs;
+    });
+}
+
+std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload)
+{
+    return parse<ErrorInfo>(payload, [](QDataStream &in, ErrorInfo &v) {
+        in >> v.code;
+        v.reason = readString(in);
+    });
+}
+
+QByteArray MessageWriter::encode(MessageType type, const QByteArray &payload, quint16 flags)
+{
+    Message m;
+    m.type = type;
+    m.flags = flags;
+    m.sequence = m_sequence++;
+    m.timestampUs = nowMicros();
+    m.payload = payload;
+    return proto::encode(m);
+}
+
+} // namespace h264link::proto

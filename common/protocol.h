@@ -1,0 +1,155 @@
+// Framing protocol v1: |header (24 bytes, big-endian)|payload|
+// The byte layout is specified in docs/PROTOCOL.md; keep the two in sync
+// (tests/tst_framing.cpp compares this encoder with the document's example).
+#pragma once
+
+#include <QByteArray>
+#include <QString>
+#include <QtGlobal>
+#include <limits>
+#include <optional>
+
+namespace h264link::proto {
+
+constexpr quint32 kMagic = 0x48324C4B; // "H2LK"
+constexpr quint8 kVersion = 1;
+constexpr int kHeaderSize = 24;
+// Anything larger is a protocol error, rejected from the header alone, before
+// a single payload byte is buffered. Large access units travel in several
+// MEDIA messages (AccessUnitStart ... AccessUnitEnd).
+constexpr quint32 kMaxPayloadSize = 1u << 20;
+constexpr qint64 kNoPts = std::numeric_limits<qint64>::min();
+
+enum class MessageType : quint8 {
+    Hello = 0x01,       // protocol versions and capabilities, first message each way
+    StreamInfo = 0x02,  // what the following MEDIA messages carry
+    Media = 0x03,       // a piece of the H.264 Annex B elementary stream
+    EndOfStream = 0x04, // the sender finished; counts let the receiver check for loss
+    Ping = 0x05,        // either side; answered by PONG
+    Pong = 0x06,
+    Error = 0x07,       // the peer is about to close, and why
+};
+bool isKnownType(quint8 type);
+const char *typeName(MessageType type);
+
+// Flags of MEDIA messages.
+enum MediaFlag : quint16 {
+    Keyframe = 0x0001,        // the access unit is a random access point
+    ParameterSets = 0x0002,   // the access unit carries SPS/PPS
+    AccessUnitStart = 0x0004, // first message of an access unit
+    AccessUnitEnd = 0x0008,   // last message of an access unit
+};
+
+struct Header {
+    quint32 magic = kMagic;
+    quint8 version = kVersion;
+    quint8 type = 0;
+    quint16 flags = 0;
+    quint32 sequence = 0;
+    qint64 timestampUs = 0; // sender's monotonic clock at send time, microseconds
+    quint32 payloadLength = 0;
+};
+
+struct Message {
+    MessageType type = MessageType::Ping;
+    quint16 flags = 0;
+    quint32 sequence = 0;
+    qint64 timestampUs = 0;
+    QByteArray payload;
+};
+
+enum class ParseError {
+    None,
+    BadMagic,
+    UnsupportedVersion,
+    UnknownType,
+    PayloadTooLarge,
+    MalformedPayload,
+};
+QString describe(ParseError error);
+
+// Checks as many header fields as `size` bytes hold, so garbage is rejected
+// after 4 bytes and an oversized length after 24, never after the payload.
+ParseError checkHeaderPrefix(const char *data, int size);
+Header readHeader(const char *data); // `data` holds kHeaderSize bytes
+void writeHeader(const Header &header, char *out);
+QByteArray encode(const Message &message); // payload must be <= kMaxPayloadSize
+
+// Monotonic clock used for header timestamps.
+qint64 nowMicros();
+
+// ---- Typed payloads -------------------------------------------------------
+
+enum Capability : quint32 {
+    CapMedia = 0x1, // can send or receive MEDIA
+    CapPing = 0x2,  // answers PING
+};
+
+struct Hello {
+    quint8 minVersion = kVersion;
+    quint8 maxVersion = kVersion;
+    quint32 capabilities = CapMedia | CapPing;
+    QString software; // e.g. "h264link-sender 0.1.0"
+};
+
+struct StreamInfo {
+    quint32 codec = 0x48323634; // FourCC "H264"
+    quint16 width = 0;
+    quint16 height = 0;
+    quint32 frameRateNum = 0; // 0/0: unknown
+    quint32 frameRateDen = 0;
+    quint32 timeBaseNum = 1; // of the source stream
+    quint32 timeBaseDen = 1000000;
+    qint64 durationUs = -1; // -1: unknown (a live source)
+    QString sourceName;
+};
+
+struct Media {
+    qint64 ptsUs = kNoPts; // presentation time of the access unit
+    QByteArray data;       // Annex B bytes
+};
+
+struct EndOfStream {
+    quint64 accessUnits = 0; // what the sender sent, so the receiver can count loss
+    quint64 mediaBytes = 0;
+};
+
+struct Pong {
+    quint32 pingSequence = 0;
+    qint64 pingTimestampUs = 0; // echoed, so the pinger needs no state
+};
+
+struct ErrorInfo {
+    quint16 code = 0;
+    QString reason;
+};
+
+QByteArray serialize(const Hello &v);
+QByteArray serialize(const StreamInfo &v);
+QByteArray serialize(const Media &v);
+QByteArray serialize(const EndOfStream &v);
+QByteArray serialize(const Pong &v);
+QByteArray serialize(const ErrorInfo &v);
+
+// Parsers return nothing for a payload too short for its type. Trailing bytes
+// are ignored: later minor revisions may append fields.
+std::optional<Hello> parseHello(const QByteArray &payload);
+std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload);
+std::optional<Media> parseMedia(const QByteArray &payload);
+std::optional<EndOfStream> parseEndOfStream(const QByteArray &payload);
+std::optional<Pong> parsePong(const QByteArray &payload);
+std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload);
+
+constexpr int kMediaPrefixSize = 8; // the pts in front of MEDIA data
+
+// Assigns sequence numbers and timestamps for one direction of a connection.
+class MessageWriter {
+public:
+    QByteArray encode(MessageType type, const QByteArray &payload, quint16 flags = 0);
+    quint32 nextSequence() const { return m_sequence; }
+
+private:
+    quint32 m_sequence = 0;
+};
+
+} // namespace h264link::proto

@@ -1,0 +1,73 @@
+#include "decoder.h"
+
+#include "logging.h"
+
+namespace h264link {
+
+std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, QString *error)
+{
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+    if (!codec) {
+        *error = QStringLiteral("this FFmpeg build has no H.264 decoder");
+        return nullptr;
+    }
+    std::unique_ptr<Decoder> d(new Decoder);
+    d->m_ctx.reset(avcodec_alloc_context3(codec));
+    d->m_frame = makeFrame();
+    if (!d->m_ctx || !d->m_frame) {
+        *error = QStringLiteral("out of memory");
+        return nullptr;
+    }
+    int ret = avcodec_parameters_to_context(d->m_ctx.get(), codecpar);
+    if (ret < 0) {
+        *error = "cannot configure the H.264 decoder: " + averrorText(ret);
+        return nullptr;
+    }
+    d->m_ctx->thread_type = FF_THREAD_SLICE;
+    d->m_ctx->thread_count = 0; // one per core, for streams with several slices
+    if ((ret = avcodec_open2(d->m_ctx.get(), codec, nullptr)) < 0) {
+        *error = "cannot open the H.264 decoder: " + averrorText(ret);
+        return nullptr;
+    }
+    return d;
+}
+
+bool Decoder::push(const AVPacket *packet)
+{
+    const int ret = avcodec_send_packet(m_ctx.get(), packet);
+    if (ret < 0 && ret != AVERROR(EAGAIN)) {
+        ++m_errors; // corrupt data: skip the packet, keep going
+        m_lastError = averrorText(ret);
+        qCDebug(lcReceiver) << "decode error:" << m_lastError;
+    }
+    return receiveFrames();
+}
+
+void Decoder::flush()
+{
+    avcodec_send_packet(m_ctx.get(), nullptr); // enter draining mode
+    receiveFrames();
+}
+
+bool Decoder::receiveFrames()
+{
+    for (;;) {
+        const int ret = avcodec_receive_frame(m_ctx.get(), m_frame.get());
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return true;
+        if (ret < 0) {
+            ++m_errors;
+            m_lastError = averrorText(ret);
+            return true;
+        }
+        ++m_frames;
+        bool more = true;
+        for (FrameSink *sink : m_sinks)
+            more = sink->push(m_frame.get()) && more;
+        av_frame_unref(m_frame.get());
+        if (!more)
+            return false;
+    }
+}
+
+} // namespace h264link

@@ -1,0 +1,114 @@
+#include "frame_converter.h"
+
+#include <QVideoFrameFormat>
+#include <cstring>
+
+extern "C" {
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+}
+
+namespace h264link {
+namespace {
+
+QVideoFrameFormat::PixelFormat directFormat(int format)
+{
+    switch (format) {
+    case AV_PIX_FMT_YUV420P:
+    case AV_PIX_FMT_YUVJ420P: return QVideoFrameFormat::Format_YUV420P;
+    case AV_PIX_FMT_YUV422P:
+    case AV_PIX_FMT_YUVJ422P: return QVideoFrameFormat::Format_YUV422P;
+    case AV_PIX_FMT_YUV420P10LE: return QVideoFrameFormat::Format_YUV420P10;
+    case AV_PIX_FMT_NV12: return QVideoFrameFormat::Format_NV12;
+    case AV_PIX_FMT_GRAY8: return QVideoFrameFormat::Format_Y8;
+    default: return QVideoFrameFormat::Format_Invalid;
+    }
+}
+
+bool isFullRange(const AVFrame *f)
+{
+    return f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P
+        || f->format == AV_PIX_FMT_YUVJ422P;
+}
+
+// BT.709 for HD unless the stream says otherwise; BT.601 for SD.
+bool isBt709(const AVFrame *f)
+{
+    if (f->colorspace == AVCOL_SPC_BT709)
+        return true;
+    if (f->colorspace == AVCOL_SPC_UNSPECIFIED)
+        return f->height >= 720;
+    return false;
+}
+
+// Copies `frame` into the mapped planes of `out`, row by row: the two sides
+// may pad their lines differently.
+void copyPlanes(const AVFrame *frame, QVideoFrame &out)
+{
+    const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(AVPixelFormat(frame->format));
+    int lineBytes[4] = {};
+    av_image_fill_linesizes(lineBytes, AVPixelFormat(frame->format), frame->width);
+    for (int plane = 0; plane < out.planeCount(); ++plane) {
+        const int rows = plane == 0 ? frame->height : AV_CEIL_RSHIFT(frame->height, desc->log2_chroma_h);
+        const int bytes = qMin(lineBytes[plane], out.bytesPerLine(plane));
+        uchar *dst = out.bits(plane);
+        const uint8_t *src = frame->data[plane];
+        for (int y = 0; y < rows; ++y)
+            std::memcpy(dst + y * out.bytesPerLine(plane), src + y * frame->linesize[plane], size_t(bytes));
+    }
+}
+
+} // namespace
+
+QVideoFrame FrameConverter::convert(const AVFrame *frame, QString *error)
+{
+    const QVideoFrameFormat::PixelFormat direct = directFormat(frame->format);
+    m_usedSwscale = direct == QVideoFrameFormat::Format_Invalid;
+    if (m_usedSwscale)
+        return viaSwscale(frame, error);
+
+    QVideoFrameFormat format(QSize(frame->width, frame->height), direct);
+    format.setColorRange(isFullRange(frame) ? QVideoFrameFormat::ColorRange_Full
+                                            : QVideoFrameFormat::ColorRange_Video);
+    format.setColorSpace(isBt709(frame) ? QVideoFrameFormat::ColorSpace_BT709
+                                        : QVideoFrameFormat::ColorSpace_BT601);
+    QVideoFrame out(format);
+    if (!out.map(QVideoFrame::WriteOnly)) {
+        *error = QStringLiteral("cannot map a %1x%2 video frame").arg(frame->width).arg(frame->height);
+        return {};
+    }
+    copyPlanes(frame, out);
+    out.unmap();
+    return out;
+}
+
+QVideoFrame FrameConverter::viaSwscale(const AVFrame *frame, QString *error)
+{
+    // sws_getCachedContext reuses the context until size or format change,
+    // which is how a mid-stream resolution change is handled.
+    m_sws.reset(sws_getCachedContext(m_sws.release(), frame->width, frame->height,
+                                     AVPixelFormat(frame->format), frame->width, frame->height,
+                                     AV_PIX_FMT_RGBA, SWS_BILINEAR, nullptr, nullptr, nullptr));
+    if (!m_sws) {
+        *error = QStringLiteral("libswscale cannot convert %1 to RGBA")
+                     .arg(av_get_pix_fmt_name(AVPixelFormat(frame->format)));
+        return {};
+    }
+    const int *coefficients = sws_getCoefficients(isBt709(frame) ? SWS_CS_ITU709 : SWS_CS_ITU601);
+    sws_setColorspaceDetails(m_sws.get(), coefficients, isFullRange(frame) ? 1 : 0, coefficients, 1,
+                             0, 1 << 16, 1 << 16);
+
+    QVideoFrame out(QVideoFrameFormat(QSize(frame->width, frame->height),
+                                      QVideoFrameFormat::Format_RGBA8888));
+    if (!out.map(QVideoFrame::WriteOnly)) {
+        *error = QStringLiteral("cannot map a %1x%2 video frame").arg(frame->width).arg(frame->height);
+        return {};
+    }
+    uint8_t *dst[4] = {out.bits(0)};
+    int dstStride[4] = {out.bytesPerLine(0)};
+    sws_scale(m_sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dstStride);
+    out.unmap();
+    return out;
+}
+
+} // namespace h264link

@@ -1,0 +1,25 @@
+// FrameMd5Writer: one line per decoded frame, ending in the MD5 of the
+// picture as av_image_copy_to_buffer(align = 1) lays it out in the decoder's
+// own pixel format. Those are the bytes `ffmpeg -f framemd5` hashes, so the
+// two files can be compared line by line on their last column.
+#pragma once
+
+#include "sinks.h"
+
+#include <QByteArray>
+#include <QFile>
+
+namespace h264link {
+
+class FrameMd5Writer : public FrameSink {
+public:
+    bool open(const QString &path, QString *error);
+    bool push(const AVFrame *frame) override;
+
+private:
+    QFile m_file;
+    QByteArray m_buffer; // reused: one allocation per picture size, not per frame
+    quint64 m_index = 0;
+};
+
+} // namespace h264link

@@ -1,0 +1,33 @@
+#include "frame_slot.h"
+
+namespace h264link {
+
+void FrameSlot::put(QVideoFrame frame)
+{
+    bool notify = false;
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_pending)
+            ++m_skipped;
+        m_pending = std::move(frame);
+        notify = !m_notified;
+        m_notified = true;
+    }
+    if (notify)
+        emit frameAvailable();
+}
+
+std::optional<QVideoFrame> FrameSlot::take()
+{
+    QMutexLocker lock(&m_mutex);
+    m_notified = false;
+    return std::exchange(m_pending, std::nullopt);
+}
+
+quint64 FrameSlot::skipped() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_skipped;
+}
+
+} // namespace h264link

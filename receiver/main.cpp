@@ -1,0 +1,96 @@
+// receiver: accepts one sender at a time and shows its H.264 stream live.
+//   receiver [--port P]                         window
+//   receiver --headless [--once] [--framemd5 F] no window (servers, tests)
+#include "app_mode.h"
+#include "exit_codes.h"
+#include "frame_slot.h"
+#include "logging.h"
+#include "receiver_controller.h"
+#include "receiver_window.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QIcon>
+#include <cstdio>
+
+using namespace h264link;
+
+namespace {
+
+int fail(const QString &message, int code)
+{
+    std::fprintf(stderr, "receiver: %s\n", qUtf8Printable(message));
+    return code;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication::setApplicationName("receiver");
+    QCoreApplication::setApplicationVersion(H264LINK_VERSION);
+    const bool gui = !argvContains(argc, argv, {"--headless", "-h", "--help", "--help-all", "-v", "--version"});
+    auto app = makeApplication(argc, argv, gui);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Listens for an h264link sender and shows its H.264 stream live.\n"
+        "The default port is 8264; the window shows this machine's addresses.\n\n"
+        "Exit codes: 0 done, 1 decoding failed, 3 cannot listen, 5 --once: the stream\n"
+        "ended without END_OF_STREAM or frames were lost, 64 bad command line.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption port({"p", "port"}, "TCP port to listen on (default 8264; 0: any free port).",
+                                  "port", "8264");
+    const QCommandLineOption headless("headless", "Run without a window.");
+    const QCommandLineOption once("once", "Exit after the first stream: 0 if it ended with END_OF_STREAM.");
+    const QCommandLineOption framemd5("framemd5", "Write one line per decoded frame with its MD5 "
+                                      "(compare with ffmpeg -f framemd5).", "file");
+    parser.addOptions({port, headless, once, framemd5});
+    parser.process(*app);
+    installFfmpegLogHandler();
+
+    ReceiverOptions options;
+    bool ok = false;
+    const uint portValue = parser.value(port).toUInt(&ok);
+    if (!ok || portValue > 65535)
+        return fail(QStringLiteral("invalid port '%1': use 0-65535").arg(parser.value(port)), ExitUsage);
+    options.port = quint16(portValue);
+    options.headless = parser.isSet(headless);
+    options.once = parser.isSet(once);
+    options.md5Path = parser.value(framemd5);
+
+    FrameSlot slot;
+    ReceiverController controller(options, options.headless ? nullptr : &slot);
+    int exitCode = ExitOk;
+    QObject::connect(&controller, &ReceiverController::streamStarted, [](const QString &peer) {
+        std::fprintf(stdout, "receiver: sender connected from %s\n", qUtf8Printable(peer));
+        std::fflush(stdout);
+    });
+    QObject::connect(&controller, &ReceiverController::streamEnded, [](const QString &summary, bool) {
+        std::fprintf(stdout, "receiver: %s\n", qUtf8Printable(summary));
+        std::fflush(stdout);
+    });
+    QObject::connect(&controller, &ReceiverController::refused, [](const QString &peer, const QString &why) {
+        std::fprintf(stdout, "receiver: refused %s: %s\n", qUtf8Printable(peer), qUtf8Printable(why));
+        std::fflush(stdout);
+    });
+    QObject::connect(&controller, &ReceiverController::onceFinished, app.get(), [&](int code) {
+        exitCode = code;
+        app->quit();
+    });
+
+    std::unique_ptr<ReceiverWindow> window;
+    if (!options.headless) {
+        QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/receiver.png")));
+        window = std::make_unique<ReceiverWindow>(&slot, &controller);
+        window->show();
+    }
+    const QString error = controller.start();
+    if (!error.isEmpty())
+        return fail(error, ExitConnectionFailed);
+    std::fprintf(stdout, "receiver: listening on port %u\n", unsigned(controller.port()));
+    std::fflush(stdout);
+    app->exec();
+    return exitCode;
+}

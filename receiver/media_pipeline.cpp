@@ -1,0 +1,124 @@
+#include "media_pipeline.h"
+
+#include "decoder.h"
+#include "demuxer.h"
+#include "frame_converter.h"
+#include "frame_md5_writer.h"
+#include "frame_slot.h"
+#include "logging.h"
+
+#include <QThread>
+
+namespace h264link {
+namespace {
+
+// Converts each frame for Qt and leaves it in the display's slot.
+class DisplaySink : public FrameSink {
+public:
+    explicit DisplaySink(FrameSlot *slot) : m_slot(slot) {}
+    bool push(const AVFrame *frame) override
+    {
+        QString error;
+        QVideoFrame converted = m_converter.convert(frame, &error);
+        if (!converted.isValid()) {
+            if (m_errors++ == 0)
+                qCWarning(lcReceiver).noquote() << "cannot display a frame:" << error;
+            return true; // keep decoding: --framemd5 and the stats still count
+        }
+        m_slot->put(std::move(converted));
+        return true;
+    }
+    quint64 errors() const { return m_errors; }
+
+private:
+    FrameSlot *m_slot;
+    FrameConverter m_converter;
+    quint64 m_errors = 0;
+};
+
+// Counts frames for live statistics, from the pipeline thread.
+class CountingSink : public FrameSink {
+public:
+    explicit CountingSink(std::atomic<quint64> &counter) : m_counter(counter) {}
+    bool push(const AVFrame *) override
+    {
+        ++m_counter;
+        return true;
+    }
+
+private:
+    std::atomic<quint64> &m_counter;
+};
+
+} // namespace
+
+MediaPipeline::MediaPipeline(std::shared_ptr<BytePipe> pipe, QString md5Path, FrameSlot *display,
+                             QObject *parent)
+    : QObject(parent), m_pipe(std::move(pipe)), m_md5Path(std::move(md5Path)), m_display(display)
+{
+    qRegisterMetaType<PipelineResult>();
+}
+
+MediaPipeline::~MediaPipeline()
+{
+    stop();
+    if (m_thread)
+        m_thread->wait();
+}
+
+void MediaPipeline::start()
+{
+    m_thread = QThread::create([this] { emit finished(run()); });
+    m_thread->setObjectName(QStringLiteral("media pipeline"));
+    m_thread->setParent(this);
+    m_thread->start();
+}
+
+void MediaPipeline::stop()
+{
+    m_pipe->abort(); // wakes a blocked read_packet, which then reports end of file
+}
+
+PipelineResult MediaPipeline::run()
+{
+    PipelineResult result;
+    auto fail = [&](const QString &error) {
+        result.ok = false;
+        result.error = error;
+        m_pipe->abort(); // unblock the network thread if it waits for room
+        return result;
+    };
+
+    QString error;
+    FrameMd5Writer md5;
+    if (!m_md5Path.isEmpty() && !md5.open(m_md5Path, &error))
+        return fail(error);
+    auto demuxer = Demuxer::open(m_pipe.get(), &error);
+    if (!demuxer)
+        return fail(error);
+    auto decoder = Decoder::open(demuxer->codecpar(), &error);
+    if (!decoder)
+        return fail(error);
+
+    CountingSink counter(m_frames);
+    decoder->addSink(&counter);
+    if (!m_md5Path.isEmpty())
+        decoder->addSink(&md5);
+    std::unique_ptr<DisplaySink> display;
+    if (m_display) {
+        display = std::make_unique<DisplaySink>(m_display);
+        decoder->addSink(display.get());
+    }
+
+    const int ret = demuxer->run(*decoder);
+    result.packets = demuxer->packets();
+    result.frames = decoder->framesDecoded();
+    result.decodeErrors = decoder->decodeErrors();
+    result.convertErrors = display ? display->errors() : 0;
+    if (ret < 0 && ret != AVERROR_EXIT)
+        return fail("reading the stream failed: " + averrorText(ret));
+    m_pipe->abort();
+    return result;
+}
+
+} // namespace h264link

@@ -1,0 +1,58 @@
+// MediaPipeline: everything after the network for one stream, on a thread of
+// its own (every call in it blocks):
+//
+//   BytePipe --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
+//                                      +--> DisplaySink --> FrameConverter --> FrameSlot --> window
+#pragma once
+
+#include "byte_pipe.h"
+
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+
+class QThread;
+
+namespace h264link {
+
+class FrameSlot;
+
+struct PipelineResult {
+    bool ok = true;  // false: the pipeline itself failed (not a sender drop)
+    QString error;
+    quint64 packets = 0;       // access units demuxed
+    quint64 frames = 0;        // pictures decoded
+    quint64 decodeErrors = 0;
+    quint64 convertErrors = 0;
+};
+
+class MediaPipeline : public QObject {
+    Q_OBJECT
+public:
+    // `display` may be null (headless); `md5Path` may be empty.
+    MediaPipeline(std::shared_ptr<BytePipe> pipe, QString md5Path, FrameSlot *display,
+                  QObject *parent = nullptr);
+    ~MediaPipeline() override; // stops and joins
+
+    void start();
+    void stop(); // any thread
+
+    quint64 framesDecoded() const { return m_frames.load(); }
+
+signals:
+    void finished(const h264link::PipelineResult &result); // from the pipeline thread
+
+private:
+    PipelineResult run();
+
+    std::shared_ptr<BytePipe> m_pipe;
+    QString m_md5Path;
+    FrameSlot *m_display;
+    QThread *m_thread = nullptr;
+    std::atomic<quint64> m_frames{0};
+};
+
+} // namespace h264link
+
+Q_DECLARE_METATYPE(h264link::PipelineResult)

@@ -1,0 +1,76 @@
+// ReceiverConnection: the network side of one stream, on the network thread.
+//
+//   QTcpSocket --> MessageDecoder --> MEDIA payloads --> BytePipe (to the demux thread)
+//                                 \-> HELLO, STREAM_INFO, PING, END_OF_STREAM: handled here
+//
+// Event-driven (readyRead), so PING is answered at once however busy the
+// decoder is. BytePipe::push() blocks when the pipe is full; that stalls this
+// thread's reads and the sender then feels TCP backpressure.
+#pragma once
+
+#include "byte_pipe.h"
+#include "message_decoder.h"
+#include "protocol.h"
+
+#include <QObject>
+#include <QPointer>
+#include <memory>
+
+class QAbstractSocket;
+class QTcpSocket;
+class QTimer;
+
+namespace h264link {
+
+// "192.168.1.7:50312", with IPv4-mapped IPv6 addresses shown as IPv4.
+QString peerName(const QAbstractSocket &socket);
+
+struct ConnectionStats {
+    quint64 bytesReceived = 0;
+    quint64 mediaMessages = 0;
+    quint64 accessUnits = 0; // MEDIA messages flagged AU_END
+    quint64 mediaBytes = 0;
+    quint64 malformedMessages = 0;
+    quint64 sequenceGaps = 0;
+};
+
+class ReceiverConnection : public QObject {
+    Q_OBJECT
+public:
+    static constexpr int kHandshakeTimeoutMs = 5000;
+
+    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe, QObject *parent = nullptr);
+    ~ReceiverConnection() override;
+
+    QString peer() const { return m_peer; }
+    void close(); // ends the stream from this side
+
+signals:
+    void streamInfoReceived(const h264link::proto::StreamInfo &info);
+    // Emitted once. `endOfStream` tells a clean END_OF_STREAM from a drop.
+    void finished(bool endOfStream, const QString &reason, const h264link::ConnectionStats &stats,
+                  const h264link::proto::EndOfStream &sent);
+
+private:
+    void onReadyRead();
+    void handle(const proto::Message &message);
+    void finish(bool endOfStream, const QString &reason);
+    void send(proto::MessageType type, const QByteArray &payload);
+
+    QTcpSocket *m_socket;
+    std::shared_ptr<BytePipe> m_pipe;
+    QString m_peer;
+    proto::MessageDecoder m_decoder;
+    proto::MessageWriter m_writer;
+    QTimer *m_handshakeTimer;
+    bool m_helloReceived = false;
+    bool m_finished = false;
+    ConnectionStats m_stats;
+    proto::EndOfStream m_sent;
+};
+
+} // namespace h264link
+
+Q_DECLARE_METATYPE(h264link::ConnectionStats)
+Q_DECLARE_METATYPE(h264link::proto::StreamInfo)
+Q_DECLARE_METATYPE(h264link::proto::EndOfStream)

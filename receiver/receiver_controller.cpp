@@ -1,0 +1,114 @@
+#include "receiver_controller.h"
+
+#include "exit_codes.h"
+#include "logging.h"
+#include "stream_server.h"
+
+namespace h264link {
+
+ReceiverController::ReceiverController(ReceiverOptions options, FrameSlot *display, QObject *parent)
+    : QObject(parent), m_options(std::move(options)), m_display(display)
+{
+    m_network.setObjectName(QStringLiteral("network"));
+}
+
+ReceiverController::~ReceiverController()
+{
+    if (m_session && m_session->pipeline)
+        m_session->pipeline->stop();
+    m_session.reset(); // joins the pipeline thread
+    if (m_server) {
+        // Sockets must die on the thread that owns them.
+        QMetaObject::invokeMethod(m_server, [this] { delete m_server; }, Qt::BlockingQueuedConnection);
+    }
+    m_network.quit();
+    m_network.wait();
+}
+
+QString ReceiverController::start()
+{
+    m_server = new StreamServer;
+    m_server->moveToThread(&m_network);
+    connect(m_server, &StreamServer::sessionStarted, this, &ReceiverController::onSessionStarted);
+    connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
+    connect(m_server, &StreamServer::streamInfoReceived, this, &ReceiverController::streamInfoReceived);
+    connect(m_server, &StreamServer::connectionRefused, this, &ReceiverController::refused);
+    m_network.start();
+
+    QString error;
+    const quint16 port = m_options.port;
+    QMetaObject::invokeMethod(m_server, [&] {
+        error = m_server->listen(port);
+        m_port = m_server->port();
+    }, Qt::BlockingQueuedConnection);
+    if (error.isEmpty())
+        emit waitingForSender(m_port);
+    return error;
+}
+
+void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe)
+{
+    m_session = std::make_unique<Session>();
+    m_session->peer = peer;
+    m_session->pipeline = std::make_unique<MediaPipeline>(pipe, m_options.md5Path, m_display);
+    connect(m_session->pipeline.get(), &MediaPipeline::finished, this,
+            &ReceiverController::onPipelineFinished);
+    m_session->pipeline->start();
+    emit streamStarted(peer);
+}
+
+void ReceiverController::onSessionEnded(bool endOfStream, const QString &reason,
+                                        const ConnectionStats &stats, const proto::EndOfStream &sent)
+{
+    if (!m_session)
+        return;
+    m_session->connectionDone = true;
+    m_session->endOfStream = endOfStream;
+    m_session->reason = reason;
+    m_session->stats = stats;
+    m_session->sent = sent;
+    completeIfDone();
+}
+
+void ReceiverController::onPipelineFinished(const PipelineResult &result)
+{
+    if (!m_session)
+        return;
+    m_session->result = result;
+    completeIfDone();
+}
+
+void ReceiverController::completeIfDone()
+{
+    if (!m_session || !m_session->connectionDone || !m_session->result)
+        return;
+    const Session &s = *m_session;
+    const PipelineResult &r = *s.result;
+    const quint64 lost = s.endOfStream && s.sent.accessUnits > s.stats.accessUnits
+        ? s.sent.accessUnits - s.stats.accessUnits : 0;
+    const bool clean = s.endOfStream && r.ok && lost == 0;
+
+    QString summary = QStringLiteral("stream from %1 ended (%2): ").arg(s.peer, s.reason);
+    if (s.endOfStream)
+        summary += QStringLiteral("%1 of %2 frames received").arg(s.stats.accessUnits).arg(s.sent.accessUnits);
+    else
+        summary += QStringLiteral("%1 frames received").arg(s.stats.accessUnits);
+    summary += QStringLiteral(", %1 decoded, %2 decode errors").arg(r.frames).arg(r.decodeErrors);
+    if (lost)
+        summary += QStringLiteral(", %1 LOST").arg(lost);
+    if (s.stats.malformedMessages)
+        summary += QStringLiteral(", %1 malformed messages dropped").arg(s.stats.malformedMessages);
+    if (!r.ok)
+        summary += QStringLiteral("; pipeline error: %1").arg(r.error);
+
+    m_session.reset(); // joins the pipeline thread (already finished)
+    emit streamEnded(summary, clean);
+    if (m_options.once) {
+        emit onceFinished(clean ? ExitOk : (r.ok ? ExitStreamIncomplete : ExitFailure));
+        return;
+    }
+    QMetaObject::invokeMethod(m_server, &StreamServer::setIdle, Qt::QueuedConnection);
+    emit waitingForSender(m_port);
+}
+
+} // namespace h264link

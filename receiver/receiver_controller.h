@@ -1,0 +1,74 @@
+// ReceiverController: wires one stream at a time, on the GUI (or main) thread.
+//
+//   network thread:  StreamServer -> ReceiverConnection --BytePipe--+
+//   pipeline thread:                                                +-> MediaPipeline -> FrameSlot
+//
+// A stream is over when both sides are: the connection (END_OF_STREAM, drop,
+// or protocol error) and the pipeline (drained what arrived). Then the
+// controller reports, and the server takes the next sender.
+#pragma once
+
+#include "media_pipeline.h"
+#include "receiver_connection.h"
+
+#include <QObject>
+#include <QThread>
+#include <memory>
+#include <optional>
+
+namespace h264link {
+
+class FrameSlot;
+class StreamServer;
+
+struct ReceiverOptions {
+    quint16 port = 8264;
+    bool headless = false;
+    bool once = false; // exit after the first stream
+    QString md5Path;   // --framemd5
+};
+
+class ReceiverController : public QObject {
+    Q_OBJECT
+public:
+    ReceiverController(ReceiverOptions options, FrameSlot *display, QObject *parent = nullptr);
+    ~ReceiverController() override;
+
+    QString start(); // listens; returns an actionable error, or ""
+    quint16 port() const { return m_port; }
+
+signals:
+    void waitingForSender(quint16 port);
+    void streamStarted(const QString &peer);
+    void streamInfoReceived(const h264link::proto::StreamInfo &info);
+    void streamEnded(const QString &summary, bool clean);
+    void refused(const QString &peer, const QString &reason);
+    void onceFinished(int exitCode);
+
+private:
+    void onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe);
+    void onSessionEnded(bool endOfStream, const QString &reason, const ConnectionStats &stats,
+                        const proto::EndOfStream &sent);
+    void onPipelineFinished(const PipelineResult &result);
+    void completeIfDone();
+
+    struct Session {
+        QString peer;
+        std::unique_ptr<MediaPipeline> pipeline;
+        bool connectionDone = false;
+        bool endOfStream = false;
+        QString reason;
+        ConnectionStats stats;
+        proto::EndOfStream sent;
+        std::optional<PipelineResult> result;
+    };
+
+    ReceiverOptions m_options;
+    FrameSlot *m_display;
+    QThread m_network;
+    StreamServer *m_server = nullptr; // lives on m_network
+    quint16 m_port = 0;
+    std::unique_ptr<Session> m_session;
+};
+
+} // namespace h264link

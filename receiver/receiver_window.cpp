@@ -1,0 +1,114 @@
+#include "receiver_window.h"
+
+#include "frame_slot.h"
+#include "receiver_controller.h"
+
+#include <QKeyEvent>
+#include <QLabel>
+#include <QNetworkInterface>
+#include <QStackedWidget>
+#include <QVBoxLayout>
+#include <QVideoSink>
+#include <QVideoWidget>
+
+namespace h264link {
+namespace {
+
+// IPv4 addresses a sender on another machine can use; loopback last.
+QStringList localAddresses()
+{
+    QStringList lan;
+    for (const QHostAddress &a : QNetworkInterface::allAddresses()) {
+        if (a.protocol() == QAbstractSocket::IPv4Protocol && !a.isLoopback())
+            lan << a.toString();
+    }
+    lan << QStringLiteral("127.0.0.1 (this machine)");
+    return lan;
+}
+
+} // namespace
+
+ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, QWidget *parent)
+    : QWidget(parent), m_slot(slot), m_pages(new QStackedWidget(this)),
+      m_waiting(new QLabel(this)), m_video(new QVideoWidget(this)), m_status(new QLabel(this))
+{
+    setWindowTitle(tr("h264link receiver"));
+    m_waiting->setAlignment(Qt::AlignCenter);
+    m_waiting->setWordWrap(true);
+    m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_waiting->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1; font-size: 16px;"));
+    m_video->setAspectRatioMode(Qt::KeepAspectRatio);
+    m_pages->addWidget(m_waiting);
+    m_pages->addWidget(m_video);
+    m_status->setContentsMargins(6, 3, 6, 3);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    layout->addWidget(m_pages, 1);
+    layout->addWidget(m_status);
+    resize(960, 600);
+
+    connect(slot, &FrameSlot::frameAvailable, this, &ReceiverWindow::showFrame, Qt::QueuedConnection);
+    connect(controller, &ReceiverController::waitingForSender, this, &ReceiverWindow::showWaiting);
+    connect(controller, &ReceiverController::streamStarted, this, [this](const QString &peer) {
+        m_source.clear();
+        m_video->videoSink()->setVideoFrame(QVideoFrame()); // no stale picture from the last stream
+        m_pages->setCurrentWidget(m_video);
+        setStatus(tr("Receiving from %1").arg(peer));
+    });
+    connect(controller, &ReceiverController::streamInfoReceived, this,
+            [this](const proto::StreamInfo &info) {
+                const double fps = info.frameRateDen ? double(info.frameRateNum) / info.frameRateDen : 0;
+                m_source = tr("%1 — %2×%3 @ %4 fps").arg(info.sourceName).arg(info.width)
+                               .arg(info.height).arg(fps, 0, 'f', 2);
+                setStatus(m_status->text() + QStringLiteral(" · ") + m_source);
+            });
+    connect(controller, &ReceiverController::streamEnded, this,
+            [this](const QString &summary, bool clean) {
+                m_headline = (clean ? tr("Stream ended.") : tr("Stream interrupted.")) + QStringLiteral("<br><small>")
+                    + summary.toHtmlEscaped() + QStringLiteral("</small>");
+            });
+    connect(controller, &ReceiverController::refused, this, [this](const QString &peer, const QString &why) {
+        setStatus(tr("Refused %1: %2").arg(peer, why));
+    });
+}
+
+void ReceiverWindow::showWaiting(quint16 port)
+{
+    const QStringList addresses = localAddresses();
+    QString text;
+    if (!m_headline.isEmpty())
+        text += QStringLiteral("<p style='color:#ffcc80'>%1</p>").arg(m_headline);
+    text += tr("<h2>Waiting for a sender on port %1</h2>").arg(port);
+    text += tr("<p>This machine's addresses:<br><b>%1</b></p>").arg(addresses.join(QStringLiteral("<br>")));
+    text += tr("<p>On the sending machine run:<br><code>sender VIDEO.mp4 --host %1 --port %2</code></p>")
+                .arg(addresses.first().section(' ', 0, 0)).arg(port);
+    m_waiting->setText(text);
+    m_pages->setCurrentWidget(m_waiting);
+    setStatus(tr("Listening on port %1").arg(port));
+}
+
+void ReceiverWindow::showFrame()
+{
+    if (auto frame = m_slot->take()) {
+        m_video->videoSink()->setVideoFrame(*frame);
+        ++m_displayed;
+    }
+}
+
+void ReceiverWindow::setStatus(const QString &text)
+{
+    m_status->setText(text);
+}
+
+void ReceiverWindow::keyPressEvent(QKeyEvent *event)
+{
+    if (event->key() == Qt::Key_F11 || (event->key() == Qt::Key_Escape && isFullScreen())) {
+        setWindowState(windowState() ^ Qt::WindowFullScreen);
+        return;
+    }
+    QWidget::keyPressEvent(event);
+}
+
+} // namespace h264link

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what h264link needs on Debian 12 (when missing), then configures
+# and builds it into ./build. Safe to run again: it only does what is missing.
+#   scripts/setup.sh [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  qt6-base-dev qt6-base-dev-tools qt6-multimedia-dev libqt6opengl6-dev libgl-dev
+  qt6-qpa-plugins qml6-module-qtmultimedia
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  ffmpeg            # the CLI: test oracle, test clip generator
+  xvfb xauth imagemagick x11-utils  # GUI tests: a real X server and screenshots
+  iproute2 nftables                 # two-host tests in network namespaces
+  fonts-dejavu-core
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja "$@"
+cmake --build build --parallel

@@ -1,0 +1,118 @@
+// sender: streams the H.264 video of a media file to a receiver.
+//   sender FILE --host H [--port P] [--fast] [--loop]   streams, then exits
+//   sender [FILE] --gui                                  opens the window
+#include "app_mode.h"
+#include "exit_codes.h"
+#include "logging.h"
+#include "sender_window.h"
+#include "stream_session.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QThread>
+#include <cstdio>
+
+using namespace h264link;
+
+namespace {
+
+struct CommandLine {
+    QCommandLineOption host{{"H", "host"}, "Receiver host name or address.", "host", "127.0.0.1"};
+    QCommandLineOption port{{"p", "port"}, "Receiver TCP port (default 8264).", "port", "8264"};
+    QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
+    QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
+    QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
+    QCommandLineOption timeout{"connect-timeout", "Seconds to wait for the receiver (default 5).",
+                               "seconds", "5"};
+    QCommandLineParser parser;
+
+    CommandLine()
+    {
+        parser.setApplicationDescription(
+            "Streams the first video stream of FILE (mp4, mkv, mov, ts, flv, raw .h264 ...),\n"
+            "remuxed to an H.264 Annex B elementary stream, to an h264link receiver.\n"
+            "Without FILE, or with --gui, opens a window.\n\n"
+            "Exit codes: 0 done, 2 the file cannot be streamed, 3 connection failed,\n"
+            "4 the receiver refused or is not a receiver, 64 bad command line.");
+        parser.addHelpOption();
+        parser.addVersionOption();
+        parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
+        parser.addOptions({host, port, fast, loop, gui, timeout});
+    }
+};
+
+int fail(const QString &message, int code)
+{
+    std::fprintf(stderr, "sender: %s\n", qUtf8Printable(message));
+    return code;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication::setApplicationName("sender");
+    QCoreApplication::setApplicationVersion(H264LINK_VERSION);
+    CommandLine cli;
+    // Decide on a GUI before creating the application: QApplication needs a
+    // display, and --help or a command-line run must work without one.
+    QStringList args;
+    for (int i = 0; i < argc; ++i)
+        args << QString::fromLocal8Bit(argv[i]);
+    const bool parsed = cli.parser.parse(args);
+    const bool wantsHelp = argvContains(argc, argv, {"-h", "--help", "--help-all", "-v", "--version"});
+    const bool gui = parsed && !wantsHelp
+        && (cli.parser.isSet(cli.gui) || cli.parser.positionalArguments().isEmpty());
+    auto app = makeApplication(argc, argv, gui);
+    cli.parser.process(*app); // handles --help, --version and unknown options
+    installFfmpegLogHandler();
+
+    SenderOptions options;
+    const QStringList files = cli.parser.positionalArguments();
+    if (files.size() > 1)
+        return fail("give one FILE only (see --help)", ExitUsage);
+    options.file = files.value(0);
+    options.host = cli.parser.value(cli.host);
+    bool ok = false;
+    const uint port = cli.parser.value(cli.port).toUInt(&ok);
+    if (!ok || port == 0 || port > 65535)
+        return fail(QStringLiteral("invalid port '%1': use 1-65535").arg(cli.parser.value(cli.port)),
+                    ExitUsage);
+    options.port = quint16(port);
+    options.fast = cli.parser.isSet(cli.fast);
+    options.loop = cli.parser.isSet(cli.loop);
+    options.connectTimeoutMs = int(cli.parser.value(cli.timeout).toDouble() * 1000);
+
+    if (gui) {
+        QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sender.png")));
+        SenderWindow window(options);
+        window.show();
+        if (!options.file.isEmpty())
+            window.start();
+        return app->exec();
+    }
+
+    // Command line: the same StreamSession, on a worker thread.
+    QThread worker;
+    StreamSession session(options);
+    session.moveToThread(&worker);
+    int exitCode = ExitFailure;
+    QObject::connect(&worker, &QThread::started, &session, &StreamSession::run);
+    QObject::connect(&session, &StreamSession::connected, app.get(), [](const QString &peer) {
+        std::fprintf(stderr, "sender: connected to %s\n", qUtf8Printable(peer));
+    });
+    QObject::connect(&session, &StreamSession::finished, app.get(),
+                     [&](int code, const QString &message) {
+                         exitCode = code;
+                         if (code == ExitOk)
+                             std::fprintf(stdout, "sender: %s\n", qUtf8Printable(message));
+                         else
+                             fail(message, code);
+                         app->quit();
+                     });
+    worker.start();
+    app->exec();
+    worker.quit();
+    worker.wait();
+    return exitCode;
+}

@@ -1,0 +1,137 @@
+#include "media_source.h"
+
+#include "logging.h"
+
+#include <QFileInfo>
+
+extern "C" {
+#include <libavutil/avutil.h>
+}
+
+namespace h264link {
+namespace {
+
+QString describeStreams(const AVFormatContext *input)
+{
+    QStringList found;
+    for (unsigned i = 0; i < input->nb_streams; ++i) {
+        const AVCodecParameters *par = input->streams[i]->codecpar;
+        const char *type = av_get_media_type_string(par->codec_type);
+        found << QStringLiteral("%1 %2").arg(type ? type : "unknown", avcodec_get_name(par->codec_id));
+    }
+    return found.isEmpty() ? QStringLiteral("no streams") : found.join(", ");
+}
+
+// The first real video stream: not a cover picture (mp3/m4a artwork).
+int firstVideoStream(const AVFormatContext *input)
+{
+    for (unsigned i = 0; i < input->nb_streams; ++i) {
+        const AVStream *st = input->streams[i];
+        if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO
+            && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+            return int(i);
+    }
+    return -1;
+}
+
+} // namespace
+
+std::unique_ptr<MediaSource> MediaSource::open(const QString &path, QString *error)
+{
+    std::unique_ptr<MediaSource> source(new MediaSource);
+    source->m_file.setFileName(path);
+    if (!source->openInput(error))
+        return nullptr;
+    return source;
+}
+
+bool MediaSource::openInput(QString *error)
+{
+    const QString name = QFileInfo(m_file.fileName()).fileName();
+    m_input.reset();
+    m_bridge.reset();
+    m_file.close();
+    if (!m_file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot open '%1': %2").arg(m_file.fileName(), m_file.errorString());
+        return false;
+    }
+    if (m_file.size() == 0) {
+        *error = QStringLiteral("'%1' is empty (0 bytes): nothing to stream").arg(name);
+        return false;
+    }
+    m_bridge = AvioBridge::create(&m_file, AvioBridge::Direction::Read, error);
+    if (!m_bridge)
+        return false;
+
+    AVFormatContext *raw = avformat_alloc_context();
+    if (!raw) {
+        *error = QStringLiteral("out of memory");
+        return false;
+    }
+    raw->pb = m_bridge->context();
+    // The file name is only a hint for probing (.h264 has no header to find);
+    // every byte still comes through the bridge.
+    int ret = avformat_open_input(&raw, m_file.fileName().toUtf8().constData(), nullptr, nullptr);
+    m_input.reset(raw); // null on failure: avformat_open_input freed it
+    if (ret < 0) {
+        *error = QStringLiteral("'%1' is not a media file FFmpeg can read: %2")
+                     .arg(name, averrorText(ret));
+        return false;
+    }
+    if ((ret = avformat_find_stream_info(m_input.get(), nullptr)) < 0) {
+        *error = QStringLiteral("cannot read the streams of '%1': %2").arg(name, averrorText(ret));
+        return false;
+    }
+    m_streamIndex = firstVideoStream(m_input.get());
+    if (m_streamIndex < 0) {
+        *error = QStringLiteral("'%1' has no video stream (found: %2)")
+                     .arg(name, describeStreams(m_input.get()));
+        return false;
+    }
+    const AVCodecParameters *par = stream()->codecpar;
+    if (par->codec_id != AV_CODEC_ID_H264) {
+        *error = QStringLiteral("'%1': the video is %2, not H.264; this sender streams H.264 only. "
+                                "Convert it first: ffmpeg -i '%1' -c:v libx264 -an out.mp4")
+                     .arg(name, QString::fromUtf8(avcodec_get_name(par->codec_id)));
+        return false;
+    }
+    if (par->width <= 0 || par->height <= 0) {
+        *error = QStringLiteral("'%1': the H.264 stream has no readable picture size "
+                                "(truncated or damaged file?)").arg(name);
+        return false;
+    }
+    // Tell the demuxer to skip the streams we do not send.
+    for (unsigned i = 0; i < m_input->nb_streams; ++i)
+        m_input->streams[i]->discard = int(i) == m_streamIndex ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    return true;
+}
+
+AVRational MediaSource::frameRate() const
+{
+    AVRational rate = av_guess_frame_rate(m_input.get(), const_cast<AVStream *>(stream()), nullptr);
+    return rate.num > 0 && rate.den > 0 ? rate : AVRational{0, 0};
+}
+
+qint64 MediaSource::durationUs() const
+{
+    if (stream()->duration != AV_NOPTS_VALUE && stream()->duration > 0)
+        return av_rescale_q(stream()->duration, timeBase(), AV_TIME_BASE_Q);
+    return m_input->duration > 0 ? m_input->duration : -1;
+}
+
+int MediaSource::readPacket(AVPacket *packet)
+{
+    for (;;) {
+        const int ret = av_read_frame(m_input.get(), packet);
+        if (ret < 0 || packet->stream_index == m_streamIndex)
+            return ret;
+        av_packet_unref(packet);
+    }
+}
+
+bool MediaSource::rewind(QString *error)
+{
+    return openInput(error);
+}
+
+} // namespace h264link

@@ -1,0 +1,209 @@
+#include "sender_window.h"
+
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QThread>
+#include <QVBoxLayout>
+#include <algorithm>
+
+namespace h264link {
+namespace {
+
+QString clock(qint64 us)
+{
+    if (us < 0)
+        return QStringLiteral("--:--");
+    const qint64 s = us / 1'000'000;
+    return QStringLiteral("%1:%2").arg(s / 60, 2, 10, QChar('0')).arg(s % 60, 2, 10, QChar('0'));
+}
+
+} // namespace
+
+SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
+    : QWidget(parent)
+{
+    setWindowTitle(tr("h264link sender"));
+    setAcceptDrops(true);
+
+    m_file = new QLineEdit(initial.file, this);
+    m_file->setPlaceholderText(tr("Drop a video file here, or browse"));
+    auto *browse = new QPushButton(tr("Browse…"), this);
+    connect(browse, &QPushButton::clicked, this, &SenderWindow::browse);
+    auto *fileRow = new QHBoxLayout;
+    fileRow->addWidget(m_file, 1);
+    fileRow->addWidget(browse);
+
+    m_host = new QLineEdit(initial.host, this);
+    m_host->setPlaceholderText(tr("receiver address, e.g. 192.168.1.20"));
+    m_port = new QSpinBox(this);
+    m_port->setRange(1, 65535);
+    m_port->setValue(initial.port);
+    auto *target = new QHBoxLayout;
+    target->addWidget(m_host, 1);
+    target->addWidget(new QLabel(tr("port"), this));
+    target->addWidget(m_port);
+
+    m_loop = new QCheckBox(tr("Loop"), this);
+    m_loop->setChecked(initial.loop);
+    m_fast = new QCheckBox(tr("As fast as possible (not real time)"), this);
+    m_fast->setChecked(initial.fast);
+    auto *flags = new QHBoxLayout;
+    flags->addWidget(m_loop);
+    flags->addWidget(m_fast);
+    flags->addStretch();
+
+    auto *form = new QFormLayout;
+    form->addRow(tr("File"), fileRow);
+    form->addRow(tr("Receiver"), target);
+    form->addRow(QString(), flags);
+
+    m_startStop = new QPushButton(tr("Start"), this);
+    m_startStop->setDefault(true);
+    connect(m_startStop, &QPushButton::clicked, this, [this] { m_session ? stop() : start(); });
+    m_progress = new QProgressBar(this);
+    m_progress->setRange(0, 1000);
+    m_progress->setValue(0);
+    m_progress->setFormat(QStringLiteral("--:-- / --:--"));
+    m_stats = new QLabel(this);
+    m_status = new QLabel(tr("Choose a file and the receiver's address, then press Start."), this);
+    m_status->setWordWrap(true);
+    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(m_startStop);
+    layout->addWidget(m_progress);
+    layout->addWidget(m_stats);
+    layout->addWidget(m_status);
+    resize(560, 260);
+}
+
+SenderWindow::~SenderWindow()
+{
+    stop();
+    if (m_thread) {
+        m_thread->quit();
+        m_thread->wait();
+    }
+}
+
+void SenderWindow::browse()
+{
+    const QString file = QFileDialog::getOpenFileName(
+        this, tr("Choose a video"), QFileInfo(m_file->text()).absolutePath(),
+        tr("Video files (*.mp4 *.m4v *.mov *.mkv *.ts *.m2ts *.flv *.h264 *.264 *.avi);;All files (*)"));
+    if (!file.isEmpty())
+        m_file->setText(file);
+}
+
+void SenderWindow::start()
+{
+    if (m_session)
+        return;
+    SenderOptions options;
+    options.file = m_file->text().trimmed();
+    options.host = m_host->text().trimmed();
+    options.port = quint16(m_port->value());
+    options.loop = m_loop->isChecked();
+    options.fast = m_fast->isChecked();
+    if (options.file.isEmpty() || options.host.isEmpty()) {
+        showStatus(tr("Choose a file and enter the receiver's address first."), true);
+        return;
+    }
+
+    m_thread = new QThread(this);
+    m_session = new StreamSession(options);
+    m_session->moveToThread(m_thread);
+    connect(m_thread, &QThread::started, m_session, &StreamSession::run);
+    connect(m_thread, &QThread::finished, m_session, &QObject::deleteLater);
+    connect(m_session, &StreamSession::connected, this,
+            [this](const QString &peer) { showStatus(tr("Streaming to %1").arg(peer), false); });
+    connect(m_session, &StreamSession::progress, this, &SenderWindow::onProgress);
+    connect(m_session, &StreamSession::finished, this, &SenderWindow::onFinished);
+    m_lastBytes = 0;
+    m_lastStatsMs = QDateTime::currentMSecsSinceEpoch();
+    setRunning(true);
+    showStatus(tr("Connecting to %1:%2…").arg(options.host).arg(options.port), false);
+    m_thread->start();
+}
+
+void SenderWindow::stop()
+{
+    if (m_session)
+        m_session->stop(); // thread-safe; finished() follows
+}
+
+void SenderWindow::onProgress(const SenderProgress &p)
+{
+    if (p.durationUs > 0)
+        m_progress->setValue(int(std::clamp<qint64>(p.positionUs * 1000 / p.durationUs, 0, 1000)));
+    m_progress->setFormat(QStringLiteral("%1 / %2%3").arg(clock(p.positionUs), clock(p.durationUs),
+                              p.loops ? tr("  (loop %1)").arg(p.loops + 1) : QString()));
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    if (now - m_lastStatsMs >= 1000) {
+        const double mbps = double(qint64(p.bytes) - m_lastBytes) * 8.0 / double(now - m_lastStatsMs) / 1000.0;
+        m_stats->setText(tr("%1 frames sent · %2 Mbit/s · %3 kB queued")
+                             .arg(p.accessUnits).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024));
+        m_lastBytes = qint64(p.bytes);
+        m_lastStatsMs = now;
+    }
+    m_last = p;
+}
+
+void SenderWindow::onFinished(int exitCode, const QString &message)
+{
+    m_thread->quit();
+    m_thread->wait();
+    m_thread->deleteLater();
+    m_thread = nullptr;
+    m_session = nullptr; // deleted by the thread's finished() signal
+    setRunning(false);
+    showStatus(message, exitCode != ExitOk);
+}
+
+void SenderWindow::setRunning(bool running)
+{
+    m_startStop->setText(running ? tr("Stop") : tr("Start"));
+    for (QWidget *w : {static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
+                       static_cast<QWidget *>(m_port), static_cast<QWidget *>(m_loop),
+                       static_cast<QWidget *>(m_fast)})
+        w->setEnabled(!running);
+}
+
+void SenderWindow::showStatus(const QString &text, bool error)
+{
+    m_status->setText(text);
+    m_status->setStyleSheet(error ? QStringLiteral("color: #c62828; font-weight: bold;") : QString());
+}
+
+void SenderWindow::dragEnterEvent(QDragEnterEvent *event)
+{
+    if (event->mimeData()->hasUrls() && !m_session)
+        event->acceptProposedAction();
+}
+
+void SenderWindow::dropEvent(QDropEvent *event)
+{
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        m_file->setText(urls.first().toLocalFile());
+}
+
+void SenderWindow::closeEvent(QCloseEvent *event)
+{
+    stop();
+    event->accept();
+}
+
+} // namespace h264link

@@ -1,0 +1,58 @@
+// SenderWindow: pick a file (dialog or drag and drop), say where to send it,
+// start and stop, and watch progress. The streaming itself runs in a
+// StreamSession on a worker thread; this window only shows its signals.
+#pragma once
+
+#include "stream_session.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QThread;
+
+namespace h264link {
+
+class SenderWindow : public QWidget {
+    Q_OBJECT
+public:
+    explicit SenderWindow(const SenderOptions &initial, QWidget *parent = nullptr);
+    ~SenderWindow() override;
+
+    void start();
+    void stop();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent *event) override;
+    void dropEvent(QDropEvent *event) override;
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void browse();
+    void onProgress(const SenderProgress &p);
+    void onFinished(int exitCode, const QString &message);
+    void setRunning(bool running);
+    void showStatus(const QString &text, bool error);
+
+    QLineEdit *m_file;
+    QLineEdit *m_host;
+    QSpinBox *m_port;
+    QCheckBox *m_loop;
+    QCheckBox *m_fast;
+    QPushButton *m_startStop;
+    QProgressBar *m_progress;
+    QLabel *m_stats;
+    QLabel *m_status;
+
+    QThread *m_thread = nullptr;
+    StreamSession *m_session = nullptr;
+    SenderProgress m_last;
+    qint64 m_lastBytes = 0;
+    qint64 m_lastStatsMs = 0;
+};
+
+} // namespace h264link

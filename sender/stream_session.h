@@ -1,0 +1,83 @@
+// StreamSession: one run of the sender, from opening the file to
+// END_OF_STREAM, on a worker thread of its own.
+//
+//   MediaSource --> Pacer --> AnnexBMuxer --> FramedMediaDevice --> QTcpSocket
+//
+// The socket is created in run(), so it belongs to the worker thread, and is
+// used in blocking mode (waitFor...). Every FFmpeg call blocks too, so none of
+// this may run on the GUI thread.
+//
+// Bound: at most kMaxQueuedBytes wait in the socket's send buffer; beyond it
+// the session blocks in waitForBytesWritten() (TCP backpressure).
+#pragma once
+
+#include "exit_codes.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QString>
+#include <atomic>
+
+class QTcpSocket;
+
+namespace h264link {
+
+class FramedMediaDevice;
+class MediaSource;
+
+struct SenderOptions {
+    QString file;
+    QString host = QStringLiteral("127.0.0.1");
+    quint16 port = 8264;
+    bool fast = false; // send as fast as the link allows, not in real time
+    bool loop = false;
+    int connectTimeoutMs = 5000;
+};
+
+struct SenderProgress {
+    qint64 positionUs = 0; // within the file
+    qint64 durationUs = -1;
+    quint64 accessUnits = 0;
+    quint64 bytes = 0;
+    qint64 queuedBytes = 0; // waiting in the socket
+    int loops = 0;
+};
+
+class StreamSession : public QObject {
+    Q_OBJECT
+public:
+    static constexpr qint64 kMaxQueuedBytes = 4 * 1024 * 1024;
+    static constexpr int kHandshakeTimeoutMs = 5000;
+
+    explicit StreamSession(SenderOptions options, QObject *parent = nullptr);
+    ~StreamSession() override;
+
+    void stop() { m_stopRequested.store(true); } // any thread
+
+public slots:
+    void run(); // emits finished() exactly once
+
+signals:
+    void connected(const QString &peer);
+    void progress(const h264link::SenderProgress &progress);
+    void finished(int exitCode, const QString &message);
+
+private:
+    int stream(QString *message);
+    bool connectToReceiver(QTcpSocket &socket, QString *message);
+    bool handshake(QTcpSocket &socket, FramedMediaDevice &framing, int *exitCode, QString *message);
+    bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);
+    bool drain(QTcpSocket &socket, qint64 limit, int timeoutMs);
+    bool checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message);
+    void reportProgress(const SenderProgress &p, bool force);
+
+    SenderOptions m_options;
+    std::atomic<bool> m_stopRequested{false};
+    QString m_peerError;
+    QElapsedTimer m_progressClock;
+    qint64 m_lastProgressMs = 0;
+};
+
+} // namespace h264link
+
+Q_DECLARE_METATYPE(h264link::SenderProgress)

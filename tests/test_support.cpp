@@ -1,0 +1,173 @@
+#include "test_support.h"
+
+#include "avio_bridge.h"
+#include "ffmpeg_raii.h"
+#include "framed_media_device.h"
+
+#include <QFile>
+#include <QProcess>
+
+namespace testsupport {
+
+ToolResult runTool(const QString &program, const QStringList &args, int timeoutMs)
+{
+    QProcess p;
+    p.start(program, args);
+    ToolResult r;
+    if (!p.waitForStarted()) {
+        r.err = QStringLiteral("cannot start %1").arg(program).toUtf8();
+        return r;
+    }
+    p.closeWriteChannel();
+    if (!p.waitForFinished(timeoutMs)) {
+        p.kill();
+        p.waitForFinished();
+        r.err = QStringLiteral("%1 timed out").arg(program).toUtf8();
+        return r;
+    }
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = p.readAllStandardOutput();
+    r.err = p.readAllStandardError();
+    return r;
+}
+
+ToolResult ffmpeg(const QStringList &args)
+{
+    return runTool(QStringLiteral(FFMPEG_EXECUTABLE),
+                   QStringList{"-hide_banner", "-loglevel", "error", "-nostdin"} + args);
+}
+
+ToolResult ffprobe(const QStringList &args)
+{
+    return runTool(QStringLiteral(FFPROBE_EXECUTABLE),
+                   QStringList{"-hide_banner", "-loglevel", "error"} + args);
+}
+
+QString makeClip(const QString &path, const QString &size, int fps, double seconds,
+                 const QStringList &extra)
+{
+    const QString source = QStringLiteral("testsrc2=size=%1:rate=%2:duration=%3")
+                               .arg(size).arg(fps).arg(seconds);
+    const ToolResult r = ffmpeg(QStringList{"-y", "-f", "lavfi", "-i", source,
+                                            "-c:v", "libx264", "-preset", "veryfast",
+                                            "-pix_fmt", "yuv420p"}
+                                + extra + QStringList{path});
+    return r.ok() ? QString() : QString::fromUtf8(r.err);
+}
+
+int ffprobeVideoPacketCount(const QString &path)
+{
+    const ToolResult r = ffprobe({"-select_streams", "v:0", "-count_packets",
+                                  "-show_entries", "stream=nb_read_packets",
+                                  "-of", "csv=p=0", path});
+    bool ok = false;
+    const int n = r.out.trimmed().toInt(&ok);
+    return r.ok() && ok ? n : -1;
+}
+
+QByteArray readFile(const QString &path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+using namespace h264link;
+
+// Opens `device` through the bridge, the way the first article counts an
+// mp4's frames from memory. Returns the number of video packets, or -1.
+int countVideoPackets(QIODevice *device, QString *error, const char *formatName)
+{
+    auto bridge = AvioBridge::create(device, AvioBridge::Direction::Read, error);
+    if (!bridge)
+        return -1;
+    InputFormatPtr input(avformat_alloc_context());
+    input->pb = bridge->context();
+    AVFormatContext *raw = input.release();
+    int ret = avformat_open_input(&raw, nullptr,
+                                 formatName ? av_find_input_format(formatName) : nullptr, nullptr);
+    input.reset(raw); // on failure avformat_open_input freed it and set raw = nullptr
+    if (ret < 0) {
+        *error = "avformat_open_input: " + averrorText(ret);
+        return -1;
+    }
+    if ((ret = avformat_find_stream_info(input.get(), nullptr)) < 0) {
+        *error = "avformat_find_stream_info: " + averrorText(ret);
+        return -1;
+    }
+    const int video = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    if (video < 0) {
+        *error = "no video stream: " + averrorText(video);
+        return -1;
+    }
+    PacketPtr packet = makePacket();
+    int count = 0;
+    while ((ret = av_read_frame(input.get(), packet.get())) >= 0) {
+        count += packet->stream_index == video;
+        av_packet_unref(packet.get());
+    }
+    if (ret != AVERROR_EOF) {
+        *error = "av_read_frame: " + averrorText(ret);
+        return -1;
+    }
+    return count;
+}
+
+// Remuxes the first video stream of `in` into the raw h264 muxer writing
+// through the bridge into `out`: the second article's mp4 -> .h264.
+QString remuxToAnnexB(QIODevice *in, QIODevice *out, h264link::FramedMediaDevice *framing)
+{
+    QString error;
+    auto reader = AvioBridge::create(in, AvioBridge::Direction::Read, &error);
+    auto writer = AvioBridge::create(out, AvioBridge::Direction::Write, &error);
+    if (!reader || !writer)
+        return error;
+    InputFormatPtr input(avformat_alloc_context());
+    input->pb = reader->context();
+    AVFormatContext *raw = input.release();
+    int ret = avformat_open_input(&raw, nullptr, nullptr, nullptr);
+    input.reset(raw);
+    if (ret < 0 || (ret = avformat_find_stream_info(input.get(), nullptr)) < 0)
+        return "open: " + averrorText(ret);
+    const int video = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    if (video < 0)
+        return "no video";
+
+    AVFormatContext *rawOut = nullptr;
+    if ((ret = avformat_alloc_output_context2(&rawOut, nullptr, "h264", nullptr)) < 0)
+        return "alloc output: " + averrorText(ret);
+    OutputFormatPtr output(rawOut);
+    output->pb = writer->context();
+    output->flags |= AVFMT_FLAG_CUSTOM_IO;
+    AVStream *st = avformat_new_stream(output.get(), nullptr);
+    if (!st || avcodec_parameters_copy(st->codecpar, input->streams[video]->codecpar) < 0)
+        return "new stream";
+    st->time_base = input->streams[video]->time_base;
+    if ((ret = avformat_write_header(output.get(), nullptr)) < 0)
+        return "write header: " + averrorText(ret);
+    PacketPtr pkt = makePacket();
+    while ((ret = av_read_frame(input.get(), pkt.get())) >= 0) {
+        if (pkt->stream_index == video) {
+            pkt->stream_index = 0;
+            av_packet_rescale_ts(pkt.get(), input->streams[video]->time_base, st->time_base);
+            if (framing)
+                framing->beginAccessUnit(pkt->pts == AV_NOPTS_VALUE
+                                             ? proto::kNoPts
+                                             : av_rescale_q(pkt->pts, st->time_base, {1, 1000000}),
+                                         pkt->flags & AV_PKT_FLAG_KEY);
+            if ((ret = av_write_frame(output.get(), pkt.get())) < 0)
+                return "write frame: " + averrorText(ret);
+            if (framing) {
+                avio_flush(output->pb); // the access unit's bytes reach the device now
+                if (!framing->endAccessUnit())
+                    return "framing: " + framing->errorString();
+            }
+        }
+        av_packet_unref(pkt.get());
+    }
+    if ((ret = av_write_trailer(output.get())) < 0)
+        return "write trailer: " + averrorText(ret);
+    return {};
+}
+
+
+} // namespace testsupport

@@ -1,0 +1,48 @@
+// Helpers shared by the tests: run the ffmpeg/ffprobe CLIs (the independent
+// oracle) and generate small test clips into a temporary directory.
+#pragma once
+
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+class QIODevice;
+namespace h264link {
+class FramedMediaDevice;
+}
+
+namespace testsupport {
+
+struct ToolResult {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+    bool ok() const { return exitCode == 0; }
+};
+
+ToolResult runTool(const QString &program, const QStringList &args, int timeoutMs = 60000);
+ToolResult ffmpeg(const QStringList &args);
+ToolResult ffprobe(const QStringList &args);
+
+// Encodes `seconds` of an animated test pattern with libx264 into `path`
+// (container chosen by the extension). `extra` is appended to the encoder
+// arguments, e.g. {"-profile:v", "baseline"}. Returns an error text, or "".
+QString makeClip(const QString &path, const QString &size = "320x240", int fps = 25,
+                 double seconds = 2.0, const QStringList &extra = {});
+
+// Number of video packets in the first video stream, according to ffprobe.
+int ffprobeVideoPacketCount(const QString &path);
+
+QByteArray readFile(const QString &path);
+
+// Opens `device` through AvioBridge (format probed, or forced by name) and
+// counts the first video stream's packets. Returns -1 and sets *error.
+int countVideoPackets(QIODevice *device, QString *error, const char *formatName = nullptr);
+
+// Remuxes the first video stream of `in` through the raw "h264" muxer and
+// AvioBridge into `out`. With `framing`, each packet is one access unit.
+// Returns an error text, or "".
+QString remuxToAnnexB(QIODevice *in, QIODevice *out,
+                      h264link::FramedMediaDevice *framing = nullptr);
+
+} // namespace testsupport

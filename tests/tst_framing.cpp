@@ -1,0 +1,413 @@
+// Framing protocol: encoder, incremental decoder, typed payloads, and the
+// FramedMediaDevice write side.
+#include "annexb.h"
+#include "framed_media_device.h"
+#include "message_decoder.h"
+#include "protocol.h"
+#include "test_support.h"
+
+#include <QBuffer>
+#include <QRandomGenerator>
+#include <QRegularExpression>
+#include <QtTest>
+
+using namespace h264link;
+using namespace h264link::proto;
+
+Q_DECLARE_METATYPE(h264link::proto::MessageType)
+Q_DECLARE_METATYPE(h264link::proto::ParseError)
+
+namespace {
+
+Message makeMessage(MessageType type, QByteArray payload, quint16 flags = 0, quint32 seq = 0)
+{
+    Message m;
+    m.type = type;
+    m.flags = flags;
+    m.sequence = seq;
+    m.timestampUs = 1234567890123LL + seq;
+    m.payload = std::move(payload);
+    return m;
+}
+
+std::vector<Message> decodeAll(MessageDecoder &decoder)
+{
+    std::vector<Message> out;
+    while (decoder.hasMessage())
+        out.push_back(decoder.takeMessage());
+    return out;
+}
+
+void compareMessages(const Message &a, const Message &b)
+{
+    QCOMPARE(a.type, b.type);
+    QCOMPARE(a.flags, b.flags);
+    QCOMPARE(a.sequence, b.sequence);
+    QCOMPARE(a.timestampUs, b.timestampUs);
+    QCOMPARE(a.payload, b.payload);
+}
+
+QByteArray header(quint32 magic, quint8 version, quint8 type, quint32 length)
+{
+    Header h;
+    h.magic = magic;
+    h.version = version;
+    h.type = type;
+    h.payloadLength = length;
+    QByteArray bytes(kHeaderSize, '\0');
+    writeHeader(h, bytes.data());
+    return bytes;
+}
+
+// The first ```hex block of docs/PROTOCOL.md.
+QByteArray documentedExample()
+{
+    const QString doc = QString::fromUtf8(
+        testsupport::readFile(QStringLiteral(H264LINK_SOURCE_DIR "/docs/PROTOCOL.md")));
+    static const QRegularExpression block(QStringLiteral("```hex\\n(.*?)```"),
+                                          QRegularExpression::DotMatchesEverythingOption);
+    const QString hex = block.match(doc).captured(1).remove(QRegularExpression("\\s"));
+    return QByteArray::fromHex(hex.toLatin1());
+}
+
+} // namespace
+
+class TestFraming : public QObject {
+    Q_OBJECT
+private slots:
+    void everyTypeRoundTrips_data();
+    void everyTypeRoundTrips();
+    void typedPayloadsRoundTrip();
+    void truncatedTypedPayloadsAreRejected();
+    void byteAtATimeEqualsAllAtOnce();
+    void goldenBytesMatchDocument();
+    void malformedHeaders_data();
+    void malformedHeaders();
+    void malformedErrorsAreDistinct();
+    void oversizedLengthRejectedFromHeaderAlone();
+    void garbageRejectedAfterFourBytes();
+    void errorIsSticky();
+    void maximumPayloadAccepted();
+    void sequenceGapsAreCounted();
+    void annexBSplitsAtBothStartCodes();
+    void largeAccessUnitIsSplitWithFlags();
+    void bytesOutsideAccessUnitAreSentAtOnce();
+};
+
+void TestFraming::everyTypeRoundTrips_data()
+{
+    QTest::addColumn<MessageType>("type");
+    QTest::addColumn<QByteArray>("payload");
+    QTest::addColumn<quint16>("flags");
+    QTest::newRow("HELLO") << MessageType::Hello << serialize(Hello{1, 1, CapMedia, "x"}) << quint16(0);
+    QTest::newRow("STREAM_INFO") << MessageType::StreamInfo << serialize(StreamInfo{}) << quint16(0);
+    QTest::newRow("MEDIA") << MessageType::Media << serialize(Media{40000, "\0\0\0\1\x65"})
+                           << quint16(Keyframe | AccessUnitStart | AccessUnitEnd);
+    QTest::newRow("END_OF_STREAM") << MessageType::EndOfStream << serialize(EndOfStream{10, 999})
+                                   << quint16(0);
+    QTest::newRow("PING") << MessageType::Ping << QByteArray() << quint16(0);
+    QTest::newRow("PONG") << MessageType::Pong << serialize(Pong{3, -5}) << quint16(0);
+    QTest::newRow("ERROR") << MessageType::Error << serialize(ErrorInfo{2, "busy"}) << quint16(0);
+}
+
+void TestFraming::everyTypeRoundTrips()
+{
+    QFETCH(MessageType, type);
+    QFETCH(QByteArray, payload);
+    QFETCH(quint16, flags);
+    const Message sent = makeMessage(type, payload, flags, 42);
+    const QByteArray wire = encode(sent);
+    QCOMPARE(wire.size(), kHeaderSize + payload.size());
+
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed(wire));
+    const auto got = decodeAll(decoder);
+    QCOMPARE(got.size(), size_t(1));
+    compareMessages(got[0], sent);
+    QCOMPARE(decoder.bufferedBytes(), 0);
+}
+
+void TestFraming::typedPayloadsRoundTrip()
+{
+    const Hello hello{1, 3, CapMedia | CapPing, QStringLiteral("h264link-sender 0.1.0")};
+    const auto h = parseHello(serialize(hello));
+    QVERIFY(h);
+    QCOMPARE(h->minVersion, 1);
+    QCOMPARE(h->maxVersion, 3);
+    QCOMPARE(h->capabilities, quint32(CapMedia | CapPing));
+    QCOMPARE(h->software, hello.software);
+
+    StreamInfo info;
+    info.width = 642;
+    info.height = 362;
+    info.frameRateNum = 30000;
+    info.frameRateDen = 1001;
+    info.timeBaseNum = 1;
+    info.timeBaseDen = 90000;
+    info.durationUs = 12'345'678;
+    info.sourceName = QStringLiteral("Zoë's class — 视频.mp4");
+    const auto s = parseStreamInfo(serialize(info));
+    QVERIFY(s);
+    QCOMPARE(s->codec, quint32(0x48323634));
+    QCOMPARE(s->width, 642);
+    QCOMPARE(s->height, 362);
+    QCOMPARE(s->frameRateNum, 30000u);
+    QCOMPARE(s->frameRateDen, 1001u);
+    QCOMPARE(s->timeBaseDen, 90000u);
+    QCOMPARE(s->durationUs, 12'345'678);
+    QCOMPARE(s->sourceName, info.sourceName);
+
+    const auto m = parseMedia(serialize(Media{kNoPts, QByteArray("\0\0\1\x09\xf0", 5)}));
+    QVERIFY(m);
+    QCOMPARE(m->ptsUs, kNoPts);
+    QCOMPARE(m->data, QByteArray("\0\0\1\x09\xf0", 5));
+
+    const auto e = parseEndOfStream(serialize(EndOfStream{250, 1u << 31}));
+    QVERIFY(e);
+    QCOMPARE(e->accessUnits, 250u);
+    QCOMPARE(e->mediaBytes, quint64(1u << 31));
+
+    const auto p = parsePong(serialize(Pong{7, -123456789}));
+    QVERIFY(p);
+    QCOMPARE(p->pingSequence, 7u);
+    QCOMPARE(p->pingTimestampUs, -123456789);
+
+    const auto err = parseErrorInfo(serialize(ErrorInfo{4, QStringLiteral("another sender is live")}));
+    QVERIFY(err);
+    QCOMPARE(err->code, 4);
+    QCOMPARE(err->reason, QStringLiteral("another sender is live"));
+}
+
+void TestFraming::truncatedTypedPayloadsAreRejected()
+{
+    const QByteArray info = serialize(StreamInfo{});
+    QVERIFY(!parseStreamInfo(info.left(info.size() - 1)));
+    QVERIFY(!parseHello(QByteArray(3, '\0')));
+    QVERIFY(!parseMedia(QByteArray(7, '\0')));
+    QVERIFY(!parseEndOfStream(QByteArray(15, '\0')));
+    QVERIFY(!parsePong(QByteArray()));
+    // A string whose length field promises more bytes than there are.
+    QVERIFY(!parseErrorInfo(QByteArray::fromHex("0001" "0010" "6162")));
+}
+
+void TestFraming::byteAtATimeEqualsAllAtOnce()
+{
+    auto *rng = QRandomGenerator::global();
+    std::vector<Message> sent;
+    QByteArray wire;
+    for (quint32 i = 0; i < 60; ++i) {
+        const int size = i == 30 ? 300'000 : int(rng->bounded(2000));
+        QByteArray payload(size, Qt::Uninitialized);
+        for (auto &c : payload)
+            c = char(rng->bounded(256));
+        sent.push_back(makeMessage(MessageType(1 + i % 7), payload, quint16(i), i));
+        wire += encode(sent.back());
+    }
+
+    MessageDecoder whole;
+    QVERIFY(whole.feed(wire));
+    const auto a = decodeAll(whole);
+
+    MessageDecoder bytewise;
+    std::vector<Message> b;
+    for (char c : wire) {
+        QVERIFY(bytewise.feed(&c, 1));
+        for (auto &m : decodeAll(bytewise))
+            b.push_back(std::move(m));
+    }
+
+    MessageDecoder chunked;
+    std::vector<Message> c;
+    for (qsizetype pos = 0; pos < wire.size();) {
+        const qsizetype n = qMin<qsizetype>(1 + rng->bounded(5000), wire.size() - pos);
+        QVERIFY(chunked.feed(wire.constData() + pos, n));
+        pos += n;
+        for (auto &m : decodeAll(chunked))
+            c.push_back(std::move(m));
+    }
+
+    QCOMPARE(a.size(), sent.size());
+    QCOMPARE(b.size(), sent.size());
+    QCOMPARE(c.size(), sent.size());
+    for (size_t i = 0; i < sent.size(); ++i) {
+        compareMessages(a[i], sent[i]);
+        compareMessages(b[i], sent[i]);
+        compareMessages(c[i], sent[i]);
+    }
+    QCOMPARE(bytewise.sequenceGaps(), 0u);
+}
+
+void TestFraming::goldenBytesMatchDocument()
+{
+    const QByteArray documented = documentedExample();
+    QVERIFY2(!documented.isEmpty(), "docs/PROTOCOL.md has no ```hex example block");
+
+    Message m = makeMessage(MessageType::Media,
+                            serialize(Media{40000, QByteArray("\0\0\0\1\x09\xf0", 6)}),
+                            Keyframe | ParameterSets | AccessUnitStart | AccessUnitEnd, 7);
+    m.timestampUs = 1'000'000;
+    QCOMPARE(encode(m).toHex(' '), documented.toHex(' '));
+
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed(documented));
+    QVERIFY(decoder.hasMessage());
+    compareMessages(decoder.takeMessage(), m);
+}
+
+void TestFraming::malformedHeaders_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<ParseError>("expected");
+    QTest::newRow("bad magic") << header(0x47455420, 1, 3, 0) << ParseError::BadMagic;
+    QTest::newRow("version 0") << header(kMagic, 0, 3, 0) << ParseError::UnsupportedVersion;
+    QTest::newRow("version 2") << header(kMagic, 2, 3, 0) << ParseError::UnsupportedVersion;
+    QTest::newRow("type 0") << header(kMagic, 1, 0, 0) << ParseError::UnknownType;
+    QTest::newRow("type 0x7f") << header(kMagic, 1, 0x7f, 0) << ParseError::UnknownType;
+    QTest::newRow("length max+1") << header(kMagic, 1, 3, kMaxPayloadSize + 1)
+                                  << ParseError::PayloadTooLarge;
+    QTest::newRow("length 4 GiB") << header(kMagic, 1, 3, 0xFFFFFFFFu) << ParseError::PayloadTooLarge;
+}
+
+void TestFraming::malformedHeaders()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(ParseError, expected);
+    MessageDecoder decoder;
+    QVERIFY(!decoder.feed(bytes));
+    QCOMPARE(decoder.error(), expected);
+    QVERIFY(!decoder.hasMessage());
+}
+
+void TestFraming::malformedErrorsAreDistinct()
+{
+    const QList<ParseError> errors{ParseError::BadMagic, ParseError::UnsupportedVersion,
+                                   ParseError::UnknownType, ParseError::PayloadTooLarge,
+                                   ParseError::MalformedPayload};
+    QSet<QString> texts;
+    for (ParseError e : errors)
+        texts.insert(describe(e));
+    QCOMPARE(texts.size(), errors.size());
+    QVERIFY(describe(ParseError::PayloadTooLarge).contains(QString::number(kMaxPayloadSize)));
+}
+
+void TestFraming::oversizedLengthRejectedFromHeaderAlone()
+{
+    MessageDecoder decoder;
+    const QByteArray h = header(kMagic, 1, 3, 0xFFFFFFF0u);
+    QVERIFY(decoder.feed(h.left(kHeaderSize - 1))); // not yet decidable
+    QCOMPARE(decoder.error(), ParseError::None);
+    QVERIFY(!decoder.feed(h.right(1)));
+    QCOMPARE(decoder.error(), ParseError::PayloadTooLarge);
+    QCOMPARE(decoder.bufferedBytes(), qsizetype(kHeaderSize)); // nothing reserved for the payload
+}
+
+void TestFraming::garbageRejectedAfterFourBytes()
+{
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed("GET", 3));
+    QVERIFY(!decoder.feed(" ", 1));
+    QCOMPARE(decoder.error(), ParseError::BadMagic);
+}
+
+void TestFraming::errorIsSticky()
+{
+    MessageDecoder decoder;
+    QVERIFY(!decoder.feed(header(kMagic, 9, 3, 0)));
+    QVERIFY(!decoder.feed(encode(makeMessage(MessageType::Ping, {}))));
+    QVERIFY(!decoder.hasMessage());
+    QCOMPARE(decoder.error(), ParseError::UnsupportedVersion);
+}
+
+void TestFraming::maximumPayloadAccepted()
+{
+    MessageDecoder decoder;
+    const Message m = makeMessage(MessageType::Media, QByteArray(int(kMaxPayloadSize), 'x'));
+    QVERIFY(decoder.feed(encode(m)));
+    QVERIFY(decoder.hasMessage());
+    QCOMPARE(decoder.takeMessage().payload.size(), qsizetype(kMaxPayloadSize));
+}
+
+void TestFraming::sequenceGapsAreCounted()
+{
+    MessageDecoder decoder;
+    for (quint32 seq : {0u, 1u, 2u, 5u, 6u, 9u})
+        QVERIFY(decoder.feed(encode(makeMessage(MessageType::Ping, {}, 0, seq))));
+    QCOMPARE(decoder.messagesDecoded(), 6u);
+    QCOMPARE(decoder.sequenceGaps(), 2u);
+}
+
+void TestFraming::annexBSplitsAtBothStartCodes()
+{
+    const QByteArray stream = QByteArray::fromHex("00000001 6742c01e aa"
+                                                  "000001 68ce3c80"
+                                                  "00000001 65888400"
+                                                  "000001 0198");
+    const auto units = annexb::split(stream);
+    QCOMPARE(units.size(), size_t(4));
+    QCOMPARE(units[0].type, int(annexb::Sps));
+    QCOMPARE(units[0].offset, 4);
+    QCOMPARE(units[0].size, 5);
+    QCOMPARE(units[1].type, int(annexb::Pps));
+    QCOMPARE(units[1].size, 4);
+    QCOMPARE(units[2].type, int(annexb::IdrSlice));
+    QCOMPARE(units[3].type, int(annexb::NonIdrSlice));
+    QCOMPARE(units[3].size, 2);
+    QVERIFY(annexb::containsParameterSets(stream));
+    QVERIFY(!annexb::containsParameterSets(stream.mid(21)));
+}
+
+void TestFraming::largeAccessUnitIsSplitWithFlags()
+{
+    QBuffer wire;
+    wire.open(QIODevice::WriteOnly);
+    FramedMediaDevice device(&wire);
+    QVERIFY(device.open(QIODevice::WriteOnly));
+
+    QByteArray au = QByteArray::fromHex("00000001 6742c01e 00000001 68ce3c80 00000001 65");
+    au += QByteArray(int(kMaxPayloadSize) * 2 + 1000, '\x5a');
+    device.beginAccessUnit(80000, true);
+    // Written in pieces, as AVIOContext's write_packet delivers them.
+    for (qsizetype pos = 0; pos < au.size(); pos += 65536)
+        QCOMPARE(device.write(au.mid(pos, 65536)), qMin<qint64>(65536, au.size() - pos));
+    QCOMPARE(wire.size(), 0); // nothing sent before the access unit is complete
+    QVERIFY(device.endAccessUnit());
+    QCOMPARE(device.accessUnitsSent(), 1u);
+
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed(wire.data()));
+    const auto messages = decodeAll(decoder);
+    QCOMPARE(messages.size(), size_t(3));
+    QByteArray joined;
+    for (size_t i = 0; i < messages.size(); ++i) {
+        const Message &m = messages[i];
+        QCOMPARE(m.type, MessageType::Media);
+        QVERIFY(m.flags & Keyframe);
+        QVERIFY(m.flags & ParameterSets);
+        QCOMPARE(bool(m.flags & AccessUnitStart), i == 0);
+        QCOMPARE(bool(m.flags & AccessUnitEnd), i == messages.size() - 1);
+        QVERIFY(quint32(m.payload.size()) <= kMaxPayloadSize);
+        const auto media = parseMedia(m.payload);
+        QVERIFY(media);
+        QCOMPARE(media->ptsUs, 80000);
+        joined += media->data;
+    }
+    QCOMPARE(joined, au);
+}
+
+void TestFraming::bytesOutsideAccessUnitAreSentAtOnce()
+{
+    QBuffer wire;
+    wire.open(QIODevice::WriteOnly);
+    FramedMediaDevice device(&wire);
+    QVERIFY(device.open(QIODevice::WriteOnly));
+    QCOMPARE(device.write("\0\0\1\x09", 4), 4);
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed(wire.data()));
+    QVERIFY(decoder.hasMessage());
+    const Message m = decoder.takeMessage();
+    QCOMPARE(m.flags, quint16(0));
+    QCOMPARE(parseMedia(m.payload)->data, QByteArray("\0\0\1\x09", 4));
+}
+
+QTEST_GUILESS_MAIN(TestFraming)
+#include "tst_framing.moc"

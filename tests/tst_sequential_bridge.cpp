@@ -1,0 +1,352 @@
+// AvioBridge over sequential devices: a BytePipe between threads, a real
+// QTcpSocket, and FramedMediaDevice on a socket carrying a whole H.264 stream.
+#include "avio_bridge.h"
+#include "byte_pipe.h"
+#include "ffmpeg_raii.h"
+#include "framed_media_device.h"
+#include "test_support.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <ctime>
+#include <thread>
+
+using namespace h264link;
+using namespace std::chrono_literals;
+
+namespace {
+
+QByteArray readPartial(AVIOContext *ctx, int *ret)
+{
+    uint8_t buf[4096];
+    *ret = avio_read_partial(ctx, buf, sizeof buf);
+    return *ret > 0 ? QByteArray(reinterpret_cast<char *>(buf), *ret) : QByteArray();
+}
+
+qint64 threadCpuMicros()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return qint64(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+// Reads through the bridge until end of file; returns all bytes.
+QByteArray readToEnd(AVIOContext *ctx, int *lastRet)
+{
+    QByteArray all;
+    for (;;) {
+        const QByteArray piece = readPartial(ctx, lastRet);
+        if (*lastRet <= 0)
+            return all;
+        all += piece;
+    }
+}
+
+} // namespace
+
+class TestSequentialBridge : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void pipeBlocksResumesAndEnds();
+    void readPacketNeverReturnsZero();
+    void cancelFromAnotherThreadIsPrompt();
+    void blockedReaderDoesNotSpin();
+    void seekIsRefusedOnSequentialDevices();
+    void pipeIsBoundedAndBlocksTheProducer();
+    void tcpSocketBlocksResumesAndEnds();
+    void framedSocketCarriesTheExactStream();
+    void framedSocketDemuxesEveryPacket();
+
+private:
+    QTemporaryDir m_dir;
+    QString m_clip;
+};
+
+void TestSequentialBridge::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_clip = m_dir.filePath("clip.mp4");
+    QCOMPARE(testsupport::makeClip(m_clip, "320x240", 25, 2.0), QString());
+}
+
+void TestSequentialBridge::pipeBlocksResumesAndEnds()
+{
+    BytePipe pipe(1 << 20);
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    QString error;
+    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    QVERIFY2(bridge, qPrintable(error));
+
+    std::thread producer([&] {
+        std::this_thread::sleep_for(150ms);
+        pipe.push("abc", 3);
+        std::this_thread::sleep_for(150ms);
+        pipe.push("defg", 4);
+        std::this_thread::sleep_for(150ms);
+        pipe.finish();
+    });
+
+    QElapsedTimer timer;
+    timer.start();
+    int ret = 0;
+    QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("abc"));
+    QVERIFY2(timer.elapsed() >= 100, "the read returned before any data was pushed");
+    QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("defg"));
+    QVERIFY(timer.elapsed() >= 250);
+    QCOMPARE(readPartial(bridge->context(), &ret), QByteArray());
+    QCOMPARE(ret, AVERROR_EOF);
+    QVERIFY(timer.elapsed() >= 400);
+    producer.join();
+}
+
+void TestSequentialBridge::readPacketNeverReturnsZero()
+{
+    BytePipe pipe(1 << 20);
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    QString error;
+    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+    AVIOContext *ctx = bridge->context();
+
+    std::thread producer([&] {
+        for (int i = 0; i < 5; ++i) {
+            std::this_thread::sleep_for(30ms);
+            pipe.push("x", 1);
+        }
+        pipe.finish();
+    });
+    uint8_t buf[16];
+    QList<int> returns;
+    for (int ret = 1; ret > 0;) {
+        ret = ctx->read_packet(ctx->opaque, buf, sizeof buf); // the raw callback
+        returns << ret;
+    }
+    producer.join();
+    QCOMPARE(returns, (QList<int>{1, 1, 1, 1, 1, AVERROR_EOF}));
+}
+
+void TestSequentialBridge::cancelFromAnotherThreadIsPrompt()
+{
+    BytePipe pipe(1 << 20); // never written: the reader blocks until cancelled
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    QString error;
+    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+
+    QElapsedTimer sinceCancel;
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(200ms);
+        sinceCancel.start();
+        bridge->cancel();
+    });
+    int ret = 0;
+    readPartial(bridge->context(), &ret);
+    const qint64 latency = sinceCancel.elapsed();
+    canceller.join();
+    QCOMPARE(ret, AVERROR_EXIT);
+    QVERIFY2(latency <= 4 * AvioBridge::kPollIntervalMs + 50,
+             qPrintable(QString("cancel took %1 ms").arg(latency)));
+}
+
+void TestSequentialBridge::blockedReaderDoesNotSpin()
+{
+    BytePipe pipe(1 << 20);
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    QString error;
+    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+
+    std::thread producer([&] {
+        std::this_thread::sleep_for(600ms);
+        pipe.push("z", 1);
+    });
+    const qint64 cpuBefore = threadCpuMicros();
+    int ret = 0;
+    QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("z"));
+    const qint64 cpuUsed = threadCpuMicros() - cpuBefore;
+    producer.join();
+    // A spinning reader would burn ~600 ms of CPU; a sleeping one, almost none.
+    QVERIFY2(cpuUsed < 60'000, qPrintable(QString("blocked read used %1 µs CPU").arg(cpuUsed)));
+}
+
+void TestSequentialBridge::seekIsRefusedOnSequentialDevices()
+{
+    BytePipe pipe(16);
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    QString error;
+    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+    AVIOContext *ctx = bridge->context();
+    QCOMPARE(ctx->seekable, 0);
+    QVERIFY(ctx->seek(ctx->opaque, 0, AVSEEK_SIZE) < 0);
+    QVERIFY(ctx->seek(ctx->opaque, 0, SEEK_SET) < 0);
+    QVERIFY(ctx->seek(ctx->opaque, 10, SEEK_CUR) < 0);
+    QVERIFY(avio_size(ctx) < 0);
+}
+
+void TestSequentialBridge::pipeIsBoundedAndBlocksTheProducer()
+{
+    BytePipe pipe(1000);
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    std::atomic<int> pushed{0};
+    std::thread producer([&] {
+        const QByteArray chunk(400, 'p');
+        for (int i = 0; i < 10; ++i) {
+            if (!pipe.push(chunk))
+                return;
+            ++pushed;
+        }
+    });
+    std::this_thread::sleep_for(200ms);
+    QCOMPARE(pushed.load(), 3); // 1200 bytes queued: the fourth push waits
+    QVERIFY(pipe.queuedBytes() <= pipe.capacity() + 400);
+    char buf[4096];
+    qint64 total = 0;
+    while (total < 4000) {
+        pipe.waitForReadyRead(1000);
+        const qint64 n = pipe.read(buf, sizeof buf);
+        QVERIFY(n >= 0);
+        total += n;
+        QVERIFY(pipe.queuedBytes() <= pipe.capacity() + 400);
+    }
+    producer.join();
+    QCOMPARE(pushed.load(), 10);
+    QCOMPARE(total, 4000);
+}
+
+void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
+{
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    const quint16 port = server.serverPort();
+    QByteArray expected;
+    for (int i = 0; i < 5; ++i)
+        expected += QByteArray(1000 * (i + 1), char('a' + i));
+
+    std::thread writer([&] {
+        QTcpSocket socket; // created, used and destroyed in this thread
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        if (!socket.waitForConnected(5000))
+            return;
+        qsizetype pos = 0;
+        for (int i = 0; i < 5; ++i) {
+            const qsizetype n = 1000 * (i + 1);
+            socket.write(expected.mid(pos, n));
+            socket.waitForBytesWritten(5000);
+            pos += n;
+            std::this_thread::sleep_for(60ms);
+        }
+        socket.disconnectFromHost();
+        if (socket.state() != QAbstractSocket::UnconnectedState)
+            socket.waitForDisconnected(5000);
+    });
+
+    QVERIFY(server.waitForNewConnection(5000));
+    QTcpSocket *socket = server.nextPendingConnection();
+    QString error;
+    auto bridge = AvioBridge::create(socket, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+    int ret = 0;
+    int reads = 0;
+    QByteArray got;
+    for (;;) {
+        const QByteArray piece = readPartial(bridge->context(), &ret);
+        if (ret <= 0)
+            break;
+        got += piece;
+        ++reads;
+    }
+    writer.join();
+    QCOMPARE(ret, AVERROR_EOF);
+    QCOMPARE(got, expected);
+    QVERIFY(reads >= 5); // it returned what had arrived instead of waiting to fill
+}
+
+namespace {
+
+// Sends the clip's video through bridge -> FramedMediaDevice -> QTcpSocket,
+// as the sender does, from a thread of its own.
+std::thread startFramedSender(const QString &clip, quint16 port, QString *error)
+{
+    return std::thread([clip, port, error] {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        if (!socket.waitForConnected(5000)) {
+            *error = socket.errorString();
+            return;
+        }
+        FramedMediaDevice framing(&socket);
+        framing.open(QIODevice::WriteOnly);
+        QFile in(clip);
+        in.open(QIODevice::ReadOnly);
+        *error = testsupport::remuxToAnnexB(&in, &framing, &framing);
+        framing.sendMessage(proto::MessageType::EndOfStream,
+                            proto::serialize(proto::EndOfStream{framing.accessUnitsSent(),
+                                                                framing.mediaBytesSent()}));
+        while (socket.bytesToWrite() > 0 && socket.waitForBytesWritten(5000)) {
+        }
+        socket.disconnectFromHost();
+    });
+}
+
+} // namespace
+
+void TestSequentialBridge::framedSocketCarriesTheExactStream()
+{
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    QString senderError;
+    std::thread sender = startFramedSender(m_clip, server.serverPort(), &senderError);
+
+    QVERIFY(server.waitForNewConnection(5000));
+    QTcpSocket *socket = server.nextPendingConnection();
+    FramedMediaDevice framing(socket);
+    QVERIFY(framing.open(QIODevice::ReadOnly));
+    QList<proto::MessageType> control;
+    connect(&framing, &FramedMediaDevice::controlMessageReceived,
+            [&](const proto::Message &m) { control << m.type; });
+    QString error;
+    auto bridge = AvioBridge::create(&framing, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+    int ret = 0;
+    const QByteArray got = readToEnd(bridge->context(), &ret);
+    sender.join();
+    QVERIFY2(senderError.isEmpty(), qPrintable(senderError));
+    QCOMPARE(ret, AVERROR_EOF);
+    QVERIFY(framing.endOfStreamReceived());
+    QCOMPARE(control, QList<proto::MessageType>{proto::MessageType::EndOfStream});
+    QCOMPARE(framing.protocolError(), proto::ParseError::None);
+
+    const auto ref = testsupport::ffmpeg({"-i", m_clip, "-map", "0:v:0", "-c", "copy", "-f", "h264", "-"});
+    QVERIFY(ref.ok());
+    QCOMPARE(got.size(), ref.out.size());
+    QVERIFY(got == ref.out);
+}
+
+void TestSequentialBridge::framedSocketDemuxesEveryPacket()
+{
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    QString senderError;
+    std::thread sender = startFramedSender(m_clip, server.serverPort(), &senderError);
+
+    QVERIFY(server.waitForNewConnection(5000));
+    QTcpSocket *socket = server.nextPendingConnection();
+    FramedMediaDevice framing(socket);
+    QVERIFY(framing.open(QIODevice::ReadOnly));
+    QString error;
+    // The raw h264 demuxer reads from the socket through the bridge.
+    const int packets = testsupport::countVideoPackets(&framing, &error, "h264");
+    sender.join();
+    QVERIFY2(packets > 0, qPrintable(error));
+    QCOMPARE(packets, testsupport::ffprobeVideoPacketCount(m_clip));
+}
+
+QTEST_GUILESS_MAIN(TestSequentialBridge)
+#include "tst_sequential_bridge.moc"
