@@ -17,6 +17,9 @@ namespace h264link {
 
 // "Invalid data found when processing input (-1094995529)": av_err2str for Qt.
 QString averrorText(int errnum);
+// averrorText(), plus the error line libav* logged on this thread for the
+// failing call, which usually says more: "... (moov atom not found)".
+QString averrorDetail(int errnum);
 
 struct InputFormatDeleter {
     void operator()(AVFormatContext *ctx) const { avformat_close_input(&ctx); }

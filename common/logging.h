@@ -14,4 +14,8 @@ namespace h264link {
 // Routes libav* log lines into lcFfmpeg, so they honour QT_LOGGING_RULES and
 // carry the component name ("[h264 @ 0x...]") a reader needs to place them.
 void installFfmpegLogHandler();
+
+// The last error line libav* logged on this thread (e.g. "moov atom not
+// found"), cleared by the call. Empty if none since the last call.
+QString takeLastFfmpegError();
 } // namespace h264link

@@ -39,7 +39,7 @@ std::unique_ptr<AnnexBMuxer> AnnexBMuxer::create(const AVCodecParameters *codecp
     return muxer;
 }
 
-bool AnnexBMuxer::writeAccessUnit(AVPacket *packet, QString *error)
+AnnexBMuxer::Result AnnexBMuxer::writeAccessUnit(AVPacket *packet, QString *error)
 {
     AVStream *st = m_output->streams[0];
     const qint64 ptsUs = packet->pts == AV_NOPTS_VALUE
@@ -51,14 +51,15 @@ bool AnnexBMuxer::writeAccessUnit(AVPacket *packet, QString *error)
     m_out->beginAccessUnit(ptsUs, packet->flags & AV_PKT_FLAG_KEY);
     const int ret = av_write_frame(m_output.get(), packet);
     if (ret < 0) {
-        *error = "the h264 muxer rejected a packet: " + averrorText(ret);
-        return false;
+        *error = "the h264 muxer rejected it: " + averrorDetail(ret);
+        m_out->endAccessUnit();
+        return Result::BadPacket;
     }
     avio_flush(m_output->pb); // push this access unit through write_packet now
     if (m_out->endAccessUnit())
-        return true;
+        return Result::Ok;
     *error = "sending failed: " + m_out->errorString();
-    return false;
+    return Result::SendFailed;
 }
 
 bool AnnexBMuxer::finish(QString *error)

@@ -23,8 +23,11 @@ public:
                                                AVRational timeBase, FramedMediaDevice *out,
                                                QString *error);
 
+    enum class Result { Ok, BadPacket, SendFailed };
     // Writes `packet` (timestamps in the source time base) as one access unit.
-    bool writeAccessUnit(AVPacket *packet, QString *error);
+    // BadPacket: the muxer or its bitstream filter rejected the data.
+    // SendFailed: the bytes could not be handed to the transport.
+    Result writeAccessUnit(AVPacket *packet, QString *error);
     bool finish(QString *error);
 
 private:

@@ -10,6 +10,8 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QThread>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 
 using namespace h264link;
@@ -40,6 +42,16 @@ struct CommandLine {
         parser.addOptions({host, port, fast, loop, gui, timeout});
     }
 };
+
+// Ctrl+C / SIGTERM end the stream cleanly (END_OF_STREAM, exit 0). stop()
+// only stores an atomic flag, which is safe in a signal handler.
+std::atomic<StreamSession *> g_session{nullptr};
+
+void stopOnSignal(int)
+{
+    if (StreamSession *session = g_session.load())
+        session->stop();
+}
 
 int fail(const QString &message, int code)
 {
@@ -110,8 +122,12 @@ int main(int argc, char *argv[])
                              fail(message, code);
                          app->quit();
                      });
+    g_session.store(&session);
+    std::signal(SIGINT, stopOnSignal);
+    std::signal(SIGTERM, stopOnSignal);
     worker.start();
     app->exec();
+    g_session.store(nullptr);
     worker.quit();
     worker.wait();
     return exitCode;

@@ -71,15 +71,16 @@ bool MediaSource::openInput(QString *error)
     raw->pb = m_bridge->context();
     // The file name is only a hint for probing (.h264 has no header to find);
     // every byte still comes through the bridge.
+    takeLastFfmpegError(); // forget anything older than this call
     int ret = avformat_open_input(&raw, m_file.fileName().toUtf8().constData(), nullptr, nullptr);
     m_input.reset(raw); // null on failure: avformat_open_input freed it
     if (ret < 0) {
         *error = QStringLiteral("'%1' is not a media file FFmpeg can read: %2")
-                     .arg(name, averrorText(ret));
+                     .arg(name, averrorDetail(ret));
         return false;
     }
     if ((ret = avformat_find_stream_info(m_input.get(), nullptr)) < 0) {
-        *error = QStringLiteral("cannot read the streams of '%1': %2").arg(name, averrorText(ret));
+        *error = QStringLiteral("cannot read the streams of '%1': %2").arg(name, averrorDetail(ret));
         return false;
     }
     m_streamIndex = firstVideoStream(m_input.get());
@@ -121,6 +122,7 @@ qint64 MediaSource::durationUs() const
 
 int MediaSource::readPacket(AVPacket *packet)
 {
+    takeLastFfmpegError(); // so an error message quotes this read's reason only
     for (;;) {
         const int ret = av_read_frame(m_input.get(), packet);
         if (ret < 0 || packet->stream_index == m_streamIndex)

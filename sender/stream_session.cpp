@@ -118,13 +118,15 @@ int StreamSession::stream(QString *message)
         }
         if (ret == AVERROR_EOF)
             break;
+        if (ret >= 0 && (packet->flags & AV_PKT_FLAG_CORRUPT))
+            ret = AVERROR_INVALIDDATA; // a short read: the file ends inside this frame
         if (ret < 0) {
-            *message = QStringLiteral("reading '%1' failed after %2 frames: %3")
-                           .arg(QFileInfo(source->path()).fileName()).arg(p.accessUnits)
-                           .arg(averrorText(ret));
+            *message = QStringLiteral("'%1' is truncated or damaged: frame %2 cannot be read (%3)")
+                           .arg(QFileInfo(source->path()).fileName()).arg(p.accessUnits + 1)
+                           .arg(averrorDetail(ret));
+            abortStream(socket, framing, *message);
             return ExitBadInput;
         }
-
         // The send clock follows dts (decode order); raw .h264 may lack both.
         qint64 mediaUs = toMicros(packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts, tb);
         if (mediaUs == AV_NOPTS_VALUE)
@@ -147,9 +149,15 @@ int StreamSession::stream(QString *message)
         if (!checkPeer(socket, framing, message))
             return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
 
-        const bool ok = muxer->writeAccessUnit(packet.get(), &error);
+        const AnnexBMuxer::Result written = muxer->writeAccessUnit(packet.get(), &error);
         av_packet_unref(packet.get());
-        if (!ok) {
+        if (written == AnnexBMuxer::Result::BadPacket) {
+            *message = QStringLiteral("'%1': frame %2 is not valid H.264 (%3)")
+                           .arg(QFileInfo(source->path()).fileName()).arg(p.accessUnits + 1).arg(error);
+            abortStream(socket, framing, *message);
+            return ExitBadInput;
+        }
+        if (written == AnnexBMuxer::Result::SendFailed) {
             *message = error;
             return ExitConnectionFailed;
         }
@@ -314,6 +322,14 @@ bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QS
         return false;
     }
     return true;
+}
+
+// Tells the receiver why the stream stops early, then closes.
+void StreamSession::abortStream(QTcpSocket &socket, FramedMediaDevice &framing, const QString &reason)
+{
+    framing.sendMessage(MessageType::Error, serialize(ErrorInfo{5, reason}));
+    drain(socket, 0, 2000);
+    socket.disconnectFromHost();
 }
 
 void StreamSession::reportProgress(const SenderProgress &p, bool force)

@@ -69,6 +69,7 @@ private:
     bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);
     bool drain(QTcpSocket &socket, qint64 limit, int timeoutMs);
     bool checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message);
+    void abortStream(QTcpSocket &socket, FramedMediaDevice &framing, const QString &reason);
     void reportProgress(const SenderProgress &p, bool force);
 
     SenderOptions m_options;

@@ -1,0 +1,215 @@
+// Bad input gets a clear one-line error and a distinct non-zero exit, never a
+// crash or a hang; and a sender that rejects its file connects to nobody.
+#include "app_runner.h"
+#include "exit_codes.h"
+#include "protocol.h"
+#include "test_support.h"
+
+#include <QFile>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace testsupport;
+using namespace h264link;
+
+class TestBadInput : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void senderRejectsFile_data();
+    void senderRejectsFile();
+    void truncatedMidStream();
+    void connectionRefused();
+    void unknownHost();
+    void peerThatIsNotAReceiver();
+    void peerThatSaysNothing();
+    void badPortArgument();
+    void receiverPortInUse();
+    void receiverRejectsGarbage_data();
+    void receiverRejectsGarbage();
+
+private:
+    QString path(const QString &name) const { return m_dir.filePath(name); }
+    QTemporaryDir m_dir;
+    QString m_goodClip;
+};
+
+void TestBadInput::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    const QString src = "testsrc2=size=320x240:rate=25:duration=1";
+    auto make = [&](const QString &name, const QStringList &args) {
+        const ToolResult r = ffmpeg(QStringList{"-y"} + args + QStringList{path(name)});
+        QVERIFY2(r.ok(), r.err.constData());
+    };
+    make("hevc.mp4", {"-f", "lavfi", "-i", src, "-c:v", "libx265", "-x265-params", "log-level=error"});
+    make("vp9.webm", {"-f", "lavfi", "-i", src, "-c:v", "libvpx-vp9", "-deadline", "realtime"});
+    make("mpeg4.avi", {"-f", "lavfi", "-i", src, "-c:v", "mpeg4"});
+    make("audio_only.m4a", {"-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"});
+    make("good.mp4", {"-f", "lavfi", "-i", src, "-c:v", "libx264", "-pix_fmt", "yuv420p"});
+    m_goodClip = path("good.mp4");
+
+    QFile(path("empty.mp4")).open(QIODevice::WriteOnly);
+    QFile text(path("notes.txt"));
+    QVERIFY(text.open(QIODevice::WriteOnly));
+    text.write("These are lesson notes, not a video.\n");
+    QFile truncated(path("truncated.mp4"));
+    QVERIFY(truncated.open(QIODevice::WriteOnly));
+    truncated.write(readFile(m_goodClip).left(2000)); // the moov index is gone
+
+    // The index is intact (faststart) but the data ends half-way.
+    make("faststart.mp4", {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-c:v",
+                           "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"});
+    const QByteArray whole = readFile(path("faststart.mp4"));
+    QFile halfCut(path("half_cut.mp4"));
+    QVERIFY(halfCut.open(QIODevice::WriteOnly));
+    halfCut.write(whole.left(whole.size() / 2));
+}
+
+void TestBadInput::senderRejectsFile_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QString>("expected"); // part of the message
+    QTest::newRow("missing") << "does_not_exist.mp4" << "No such file";
+    QTest::newRow("empty") << "empty.mp4" << "is empty";
+    QTest::newRow("text file") << "notes.txt" << "not a media file";
+    QTest::newRow("truncated mp4") << "truncated.mp4" << "truncated.mp4";
+    QTest::newRow("HEVC") << "hevc.mp4" << "the video is hevc, not H.264";
+    QTest::newRow("VP9") << "vp9.webm" << "the video is vp9, not H.264";
+    QTest::newRow("MPEG-4 part 2") << "mpeg4.avi" << "the video is mpeg4, not H.264";
+    QTest::newRow("audio only") << "audio_only.m4a" << "has no video stream (found: audio aac)";
+}
+
+void TestBadInput::senderRejectsFile()
+{
+    QFETCH(QString, file);
+    QFETCH(QString, expected);
+    QTcpServer receiver; // stands in for a receiver: it must never hear from the sender
+    QVERIFY(receiver.listen(QHostAddress::LocalHost));
+    const SenderRun run = runSender({path(file), "--host", "127.0.0.1", "--port",
+                                     QString::number(receiver.serverPort())}, 20000);
+    QCOMPARE(run.exitCode, int(ExitBadInput));
+    const QStringList lines = run.err.trimmed().split('\n');
+    QCOMPARE(lines.size(), 1);
+    QVERIFY2(lines[0].startsWith("sender: "), qPrintable(lines[0]));
+    QVERIFY2(lines[0].contains(file), qPrintable(lines[0]));
+    QVERIFY2(lines[0].contains(expected), qPrintable(lines[0]));
+    QVERIFY(!receiver.waitForNewConnection(200)); // nothing was sent
+}
+
+void TestBadInput::truncatedMidStream()
+{
+    // Found only while streaming: the frames before the cut arrive, then the
+    // sender says why it stops, to the user and to the receiver.
+    ReceiverProcess receiver({"--once"});
+    QVERIFY(receiver.port());
+    const SenderRun run = runSender({path("half_cut.mp4"), "--host", "127.0.0.1", "--port",
+                                     QString::number(receiver.port()), "--fast"});
+    QCOMPARE(run.exitCode, int(ExitBadInput));
+    QVERIFY2(run.err.contains("'half_cut.mp4' is truncated or damaged"), qPrintable(run.err));
+    QVERIFY(receiver.waitForExit(10000));
+    QCOMPARE(receiver.process().exitCode(), int(ExitStreamIncomplete));
+    QVERIFY2(receiver.output().contains("the sender reported: 'half_cut.mp4' is truncated"),
+             qPrintable(receiver.output()));
+}
+
+void TestBadInput::connectionRefused()
+{
+    quint16 port = 0;
+    {
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost));
+        port = probe.serverPort();
+    } // closed again: nobody listens there now
+    const SenderRun run = runSender({m_goodClip, "--host", "127.0.0.1", "--port", QString::number(port)});
+    QCOMPARE(run.exitCode, int(ExitConnectionFailed));
+    QVERIFY2(run.err.contains("refused") && run.err.contains("is the receiver running"), qPrintable(run.err));
+}
+
+void TestBadInput::unknownHost()
+{
+    const SenderRun run = runSender({m_goodClip, "--host", "no-such-host.invalid", "--connect-timeout", "3"});
+    QCOMPARE(run.exitCode, int(ExitConnectionFailed));
+    QVERIFY2(run.err.contains("no-such-host.invalid"), qPrintable(run.err));
+}
+
+void TestBadInput::peerThatIsNotAReceiver()
+{
+    QTcpServer web;
+    QVERIFY(web.listen(QHostAddress::LocalHost));
+    connect(&web, &QTcpServer::newConnection, [&] {
+        QTcpSocket *s = web.nextPendingConnection();
+        s->write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {m_goodClip, "--host", "127.0.0.1", "--port", QString::number(web.serverPort())});
+    QTRY_COMPARE_WITH_TIMEOUT(sender.state(), QProcess::NotRunning, 10000);
+    QCOMPARE(sender.exitCode(), int(ExitProtocolError));
+    const QString err = QString::fromUtf8(sender.readAllStandardError());
+    QVERIFY2(err.contains("is not an h264link receiver: bad magic"), qPrintable(err));
+}
+
+void TestBadInput::peerThatSaysNothing()
+{
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {m_goodClip, "--host", "127.0.0.1", "--port", QString::number(silent.serverPort())});
+    QTRY_COMPARE_WITH_TIMEOUT(sender.state(), QProcess::NotRunning, 15000);
+    QCOMPARE(sender.exitCode(), int(ExitProtocolError));
+    const QString err = QString::fromUtf8(sender.readAllStandardError());
+    QVERIFY2(err.contains("did not answer the h264link handshake"), qPrintable(err));
+}
+
+void TestBadInput::badPortArgument()
+{
+    const SenderRun run = runSender({m_goodClip, "--port", "70000"});
+    QCOMPARE(run.exitCode, int(ExitUsage));
+    QVERIFY(run.err.contains("invalid port '70000'"));
+}
+
+void TestBadInput::receiverPortInUse()
+{
+    QTcpServer occupant;
+    QVERIFY(occupant.listen(QHostAddress::Any));
+    const ToolResult r = runTool(QStringLiteral(RECEIVER_EXECUTABLE),
+                                 {"--headless", "--port", QString::number(occupant.serverPort())}, 10000);
+    QCOMPARE(r.exitCode, int(ExitConnectionFailed));
+    QVERIFY2(r.err.contains("already in use") && r.err.contains("--port"), r.err.constData());
+}
+
+void TestBadInput::receiverRejectsGarbage_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("HTTP request") << QByteArray("GET / HTTP/1.1\r\nHost: x\r\n\r\n") << "bad magic";
+    proto::Header huge;
+    huge.type = quint8(proto::MessageType::Media);
+    huge.payloadLength = 0xFFFFFFF0u;
+    QByteArray header(proto::kHeaderSize, '\0');
+    proto::writeHeader(huge, header.data());
+    QTest::newRow("oversized length") << header << "exceeds the protocol maximum";
+}
+
+void TestBadInput::receiverRejectsGarbage()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(QString, expected);
+    ReceiverProcess receiver({"--once"});
+    QVERIFY(receiver.port());
+    QTcpSocket peer;
+    peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+    QVERIFY(peer.waitForConnected(5000));
+    peer.write(bytes);
+    QVERIFY(peer.waitForBytesWritten(5000));
+    QVERIFY(receiver.waitForExit(10000));
+    QCOMPARE(receiver.process().exitCode(), int(ExitStreamIncomplete));
+    QVERIFY2(receiver.output().contains(expected), qPrintable(receiver.output()));
+}
+
+QTEST_GUILESS_MAIN(TestBadInput)
+#include "tst_bad_input.moc"

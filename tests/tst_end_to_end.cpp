@@ -1,0 +1,205 @@
+// Sender -> receiver over loopback, as real processes. For every frame the
+// receiver's --framemd5 must equal `ffmpeg -f framemd5` on the source clip.
+#include "app_runner.h"
+#include "test_support.h"
+
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace testsupport;
+
+namespace {
+
+struct Clip {
+    QString name;
+    QString size;
+    QString rate;
+    QStringList encoder;
+};
+
+// Container, profile, size, frame rate and pixel format all vary.
+const QList<Clip> kClips = {
+    {"high_bframes_odd.mp4", "642x362", "30", {"-profile:v", "high", "-bf", "3"}},
+    {"baseline.mkv", "320x240", "25", {"-profile:v", "baseline"}},
+    {"main_ntsc.ts", "352x288", "30000/1001", {"-profile:v", "main"}},
+    {"film.flv", "320x180", "24", {}},
+    {"raw15.h264", "176x144", "15", {}},
+    {"quicktime.mov", "320x240", "50", {"-bf", "2"}},
+    {"high10.mp4", "320x240", "25", {"-pix_fmt", "yuv420p10le"}},
+    {"high422.mkv", "320x240", "25", {"-pix_fmt", "yuv422p"}},
+    {"high444.mkv", "320x240", "25", {"-pix_fmt", "yuv444p"}},
+    {"interlaced.mp4", "320x240", "25", {"-flags", "+ildct+ilme", "-x264opts", "interlaced=1"}},
+};
+
+} // namespace
+
+class TestEndToEnd : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void framesMatchFfmpeg_data();
+    void framesMatchFfmpeg();
+    void resolutionChangeMidStream();
+    void pacedSendTakesRealTime();
+    void loopRepeatsUntilStopped();
+    void senderDropIsReportedAndNextSenderAccepted();
+
+private:
+    QString clip(const QString &name) const { return m_dir.filePath(name); }
+    QString makeFrom(const QString &name, const QStringList &inputs, const QStringList &encoder);
+    QTemporaryDir m_dir;
+};
+
+QString TestEndToEnd::makeFrom(const QString &name, const QStringList &inputs,
+                               const QStringList &encoder)
+{
+    const ToolResult r = ffmpeg(QStringList{"-y"} + inputs + encoder + QStringList{clip(name)});
+    return r.ok() ? QString() : QString::fromUtf8(r.err);
+}
+
+void TestEndToEnd::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    for (const Clip &c : kClips) {
+        QStringList encoder{"-c:v", "libx264", "-preset", "veryfast"};
+        if (!c.encoder.contains("-pix_fmt"))
+            encoder << "-pix_fmt" << "yuv420p";
+        QCOMPARE(makeFrom(c.name,
+                          {"-f", "lavfi", "-i", QStringLiteral("testsrc2=size=%1:rate=%2:duration=1.6")
+                                                    .arg(c.size, c.rate)},
+                          encoder + c.encoder), QString());
+    }
+    // Audio as the first stream; two video streams (the first one is sent).
+    QCOMPARE(makeFrom("audio_first.mp4",
+                      {"-f", "lavfi", "-i", "sine=duration=1.6", "-f", "lavfi", "-i",
+                       "testsrc2=size=320x240:rate=25:duration=1.6", "-map", "0:a", "-map", "1:v"},
+                      {"-c:a", "aac", "-c:v", "libx264", "-pix_fmt", "yuv420p"}), QString());
+    QCOMPARE(makeFrom("two_videos.mkv",
+                      {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1.6", "-f", "lavfi",
+                       "-i", "testsrc=size=160x120:rate=10:duration=1.6", "-map", "0:v", "-map", "1:v"},
+                      {"-c:v", "libx264", "-pix_fmt", "yuv420p"}), QString());
+}
+
+void TestEndToEnd::framesMatchFfmpeg_data()
+{
+    QTest::addColumn<QString>("name");
+    for (const Clip &c : kClips)
+        QTest::newRow(qPrintable(c.name)) << c.name;
+    QTest::newRow("audio_first.mp4") << "audio_first.mp4";
+    QTest::newRow("two_videos.mkv") << "two_videos.mkv";
+}
+
+void TestEndToEnd::framesMatchFfmpeg()
+{
+    QFETCH(QString, name);
+    const QString md5Path = m_dir.filePath(name + ".framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path});
+    QVERIFY2(receiver.port(), qPrintable(receiver.output()));
+
+    const SenderRun sender = runSender({clip(name), "--host", "127.0.0.1", "--port",
+                                        QString::number(receiver.port()), "--fast"});
+    QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+    QVERIFY(receiver.waitForExit(20000));
+    QVERIFY2(receiver.process().exitCode() == 0, qPrintable(receiver.output()));
+
+    const QStringList expected = referenceMd5(clip(name));
+    const QStringList got = md5Column(readFile(md5Path));
+    QVERIFY(expected.size() >= 15);
+    QCOMPARE(got.size(), expected.size()); // none missing, none extra
+    for (int i = 0; i < got.size(); ++i)
+        QVERIFY2(got[i] == expected[i], qPrintable(QString("frame %1 differs").arg(i)));
+    QVERIFY(receiver.output().contains(QString("%1 of %1 frames received").arg(expected.size())));
+}
+
+void TestEndToEnd::resolutionChangeMidStream()
+{
+    // Two raw streams of different sizes, back to back. The ffmpeg CLI would
+    // rescale the second part to the first size before hashing, so the
+    // reference is each part's framemd5, in order.
+    const QStringList enc{"-c:v", "libx264", "-pix_fmt", "yuv420p"};
+    QCOMPARE(makeFrom("part1.h264", {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1"}, enc),
+             QString());
+    QCOMPARE(makeFrom("part2.h264", {"-f", "lavfi", "-i", "testsrc2=size=642x362:rate=25:duration=1"}, enc),
+             QString());
+    QFile joined(clip("reschange.h264"));
+    QVERIFY(joined.open(QIODevice::WriteOnly));
+    joined.write(readFile(clip("part1.h264")) + readFile(clip("part2.h264")));
+    joined.close();
+
+    const QString md5Path = m_dir.filePath("reschange.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path});
+    QVERIFY(receiver.port());
+    const SenderRun sender = runSender({clip("reschange.h264"), "--host", "127.0.0.1", "--port",
+                                        QString::number(receiver.port()), "--fast"});
+    QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+    QVERIFY(receiver.waitForExit(20000));
+    QCOMPARE(receiver.process().exitCode(), 0);
+    const QStringList expected = referenceMd5(clip("part1.h264")) + referenceMd5(clip("part2.h264"));
+    QCOMPARE(expected.size(), 50);
+    QCOMPARE(md5Column(readFile(md5Path)), expected);
+}
+
+void TestEndToEnd::pacedSendTakesRealTime()
+{
+    const QString md5Path = m_dir.filePath("paced.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path});
+    QVERIFY(receiver.port());
+    const SenderRun sender = runSender({clip("baseline.mkv"), "--host", "127.0.0.1", "--port",
+                                        QString::number(receiver.port())});
+    QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+    // 40 frames at 25 fps: the last one is due 1.56 s after the first.
+    QVERIFY2(sender.elapsedMs >= 1450, qPrintable(QString("took %1 ms").arg(sender.elapsedMs)));
+    QVERIFY(receiver.waitForExit(20000));
+    QCOMPARE(md5Column(readFile(md5Path)), referenceMd5(clip("baseline.mkv")));
+}
+
+void TestEndToEnd::loopRepeatsUntilStopped()
+{
+    const QString md5Path = m_dir.filePath("loop.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path});
+    QVERIFY(receiver.port());
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {clip("baseline.mkv"), "--host", "127.0.0.1", "--port",
+                  QString::number(receiver.port()), "--loop"});
+    QVERIFY(sender.waitForStarted());
+    QTest::qWait(3800); // more than two passes of a 1.6 s clip
+    sender.terminate(); // SIGTERM: a clean stop with END_OF_STREAM
+    QVERIFY(sender.waitForFinished(10000));
+    QCOMPARE(sender.exitCode(), 0);
+    QVERIFY(receiver.waitForExit(10000));
+    QCOMPARE(receiver.process().exitCode(), 0);
+
+    const QStringList once = referenceMd5(clip("baseline.mkv"));
+    const QStringList got = md5Column(readFile(md5Path));
+    QVERIFY2(got.size() > 2 * once.size(), qPrintable(QString::number(got.size())));
+    for (int i = 0; i < got.size(); ++i)
+        QVERIFY2(got[i] == once[i % once.size()], qPrintable(QString("frame %1").arg(i)));
+}
+
+void TestEndToEnd::senderDropIsReportedAndNextSenderAccepted()
+{
+    ReceiverProcess receiver({});
+    QVERIFY(receiver.port());
+    const QString port = QString::number(receiver.port());
+    QProcess first;
+    first.start(QStringLiteral(SENDER_EXECUTABLE),
+                {clip("baseline.mkv"), "--host", "127.0.0.1", "--port", port, "--loop"});
+    QVERIFY(first.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected"), 5000);
+    QTest::qWait(500);
+    first.kill(); // no END_OF_STREAM: the connection just drops
+    first.waitForFinished();
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("(sender disconnected)"), 1000);
+
+    const SenderRun second = runSender({clip("film.flv"), "--host", "127.0.0.1", "--port", port, "--fast"});
+    QVERIFY2(second.exitCode == 0, qPrintable(second.err));
+    const int frames = int(referenceMd5(clip("film.flv")).size());
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains(
+                                 QString("(end of stream): %1 of %1 frames received").arg(frames)), 5000);
+    QCOMPARE(receiver.process().state(), QProcess::Running); // still serving
+}
+
+QTEST_GUILESS_MAIN(TestEndToEnd)
+#include "tst_end_to_end.moc"
