@@ -82,7 +82,10 @@ void ReceiverController::completeIfDone()
 {
     if (!m_session || !m_session->connectionDone || !m_session->result)
         return;
-    const Session &s = *m_session;
+    // Owned here until the end of this function: the summary reads from it,
+    // and destroying it joins the (finished) pipeline thread.
+    const std::unique_ptr<Session> done = std::move(m_session);
+    const Session &s = *done;
     const PipelineResult &r = *s.result;
     const quint64 lost = s.endOfStream && s.sent.accessUnits > s.stats.accessUnits
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
@@ -101,7 +104,6 @@ void ReceiverController::completeIfDone()
     if (!r.ok)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
 
-    m_session.reset(); // joins the pipeline thread (already finished)
     emit streamEnded(summary, clean);
     if (m_options.once) {
         emit onceFinished(clean ? ExitOk : (r.ok ? ExitStreamIncomplete : ExitFailure));

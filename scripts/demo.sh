@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 clip=${1:-resources/demo.mp4}
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then   # Qt warns without one (e.g. under sudo or Xvfb)
+  export XDG_RUNTIME_DIR=$(mktemp -d)
+fi
 log=$(mktemp)
 receiver_pid=""
 cleanup() { [ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null; rm -f "$log"; }

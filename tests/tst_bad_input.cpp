@@ -26,6 +26,8 @@ private slots:
     void peerThatIsNotAReceiver();
     void peerThatSaysNothing();
     void badPortArgument();
+    void helpWorksWithoutDisplay_data();
+    void helpWorksWithoutDisplay();
     void receiverPortInUse();
     void receiverRejectsGarbage_data();
     void receiverRejectsGarbage();
@@ -170,6 +172,31 @@ void TestBadInput::badPortArgument()
     const SenderRun run = runSender({m_goodClip, "--port", "70000"});
     QCOMPARE(run.exitCode, int(ExitUsage));
     QVERIFY(run.err.contains("invalid port '70000'"));
+}
+
+void TestBadInput::helpWorksWithoutDisplay_data()
+{
+    QTest::addColumn<QString>("program");
+    QTest::newRow("sender") << QStringLiteral(SENDER_EXECUTABLE);
+    QTest::newRow("receiver") << QStringLiteral(RECEIVER_EXECUTABLE);
+}
+
+void TestBadInput::helpWorksWithoutDisplay()
+{
+    // QApplication aborts without a display; --help must not need one.
+    QFETCH(QString, program);
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove("DISPLAY");
+    env.remove("WAYLAND_DISPLAY");
+    env.remove("QT_QPA_PLATFORM");
+    p.setProcessEnvironment(env);
+    p.start(program, {"--help"});
+    QVERIFY(p.waitForFinished(10000));
+    QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(p.exitCode(), 0);
+    const QString out = QString::fromUtf8(p.readAllStandardOutput());
+    QVERIFY2(out.contains("Usage:") && out.contains("--port"), qPrintable(out));
 }
 
 void TestBadInput::receiverPortInUse()

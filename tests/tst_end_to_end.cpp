@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -41,6 +42,7 @@ private slots:
     void framesMatchFfmpeg_data();
     void framesMatchFfmpeg();
     void resolutionChangeMidStream();
+    void bundledDemoClip();
     void pacedSendTakesRealTime();
     void loopRepeatsUntilStopped();
     void senderDropIsReportedAndNextSenderAccepted();
@@ -138,6 +140,24 @@ void TestEndToEnd::resolutionChangeMidStream()
     const QStringList expected = referenceMd5(clip("part1.h264")) + referenceMd5(clip("part2.h264"));
     QCOMPARE(expected.size(), 50);
     QCOMPARE(md5Column(readFile(md5Path)), expected);
+}
+
+void TestEndToEnd::bundledDemoClip()
+{
+    const QString demo = QStringLiteral(H264LINK_SOURCE_DIR "/resources/demo.mp4");
+    QVERIFY(QFileInfo(demo).size() <= 3 * 1024 * 1024);
+    const ToolResult probe = ffprobe({"-select_streams", "v:0", "-show_entries", "stream=codec_name",
+                                      "-of", "csv=p=0", demo});
+    QCOMPARE(probe.out.trimmed(), QByteArray("h264"));
+
+    const QString md5Path = m_dir.filePath("demo.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path});
+    QVERIFY(receiver.port());
+    const SenderRun sender = runSender({demo, "--host", "127.0.0.1", "--port",
+                                        QString::number(receiver.port()), "--fast"});
+    QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+    QVERIFY(receiver.waitForExit(30000));
+    QCOMPARE(md5Column(readFile(md5Path)), referenceMd5(demo));
 }
 
 void TestEndToEnd::pacedSendTakesRealTime()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds everything with ASan + UBSan into ./build-asan and runs the whole
+# test suite there: the tests and the sender/receiver processes they start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null   # the packages
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DH264LINK_SANITIZE=ON
+cmake --build build-asan --parallel
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd build-asan
+ctest --output-on-failure --timeout 900 "$@"
