@@ -1,6 +1,7 @@
 #include "app_mode.h"
 
 #include <QApplication>
+#include <QFile>
 #include <cstring>
 
 namespace h264link {
@@ -21,6 +22,32 @@ std::unique_ptr<QCoreApplication> makeApplication(int &argc, char **argv, bool g
     if (gui)
         return std::make_unique<QApplication>(argc, argv);
     return std::make_unique<QCoreApplication>(argc, argv);
+}
+
+bool resolveAccessKey(const QString &keyOption, const QString &keyFile, QByteArray *key,
+                      QString *error)
+{
+    if (!keyOption.isEmpty()) {
+        *key = keyOption.toUtf8();
+        return true;
+    }
+    if (!keyFile.isEmpty()) {
+        QFile file(keyFile);
+        if (!file.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read the key file '%1': %2").arg(keyFile, file.errorString());
+            return false;
+        }
+        *key = file.readAll();
+        if (key->endsWith('\n'))
+            key->chop(key->endsWith("\r\n") ? 2 : 1);
+        if (key->isEmpty()) {
+            *error = QStringLiteral("the key file '%1' is empty").arg(keyFile);
+            return false;
+        }
+        return true;
+    }
+    *key = qgetenv("H264LINK_KEY");
+    return true;
 }
 
 } // namespace h264link

@@ -9,7 +9,7 @@ namespace h264link::proto {
 
 bool isKnownType(quint8 type)
 {
-    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Error);
+    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Accepted);
 }
 
 const char *typeName(MessageType type)
@@ -22,6 +22,9 @@ const char *typeName(MessageType type)
     case MessageType::Ping: return "PING";
     case MessageType::Pong: return "PONG";
     case MessageType::Error: return "ERROR";
+    case MessageType::AuthChallenge: return "AUTH_CHALLENGE";
+    case MessageType::AuthResponse: return "AUTH_RESPONSE";
+    case MessageType::Accepted: return "ACCEPTED";
     }
     return "UNKNOWN";
 }

@@ -28,6 +28,9 @@ enum class MessageType : quint8 {
     Ping = 0x05,        // either side; answered by PONG
     Pong = 0x06,
     Error = 0x07,       // the peer is about to close, and why
+    AuthChallenge = 0x08, // receiver -> sender: a random nonce (access key set)
+    AuthResponse = 0x09,  // sender -> receiver: HMAC-SHA256(key, nonce)
+    Accepted = 0x0A,      // receiver -> sender: handshake done, send the stream
 };
 bool isKnownType(quint8 type);
 const char *typeName(MessageType type);
@@ -83,12 +86,13 @@ qint64 nowMicros();
 enum Capability : quint32 {
     CapMedia = 0x1, // can send or receive MEDIA
     CapPing = 0x2,  // answers PING
+    CapAuth = 0x4,  // understands AUTH_CHALLENGE / AUTH_RESPONSE
 };
 
 struct Hello {
     quint8 minVersion = kVersion;
     quint8 maxVersion = kVersion;
-    quint32 capabilities = CapMedia | CapPing;
+    quint32 capabilities = CapMedia | CapPing | CapAuth;
     QString software; // e.g. "h264link-sender 0.1.0"
 };
 
@@ -117,6 +121,18 @@ struct EndOfStream {
 struct Pong {
     quint32 pingSequence = 0;
     qint64 pingTimestampUs = 0; // echoed, so the pinger needs no state
+};
+
+// ERROR codes.
+enum ErrorCode : quint16 {
+    ErrProtocol = 1,       // undecodable bytes
+    ErrUnexpected = 2,     // a message out of order
+    ErrVersion = 3,        // no common protocol version
+    ErrBusy = 4,           // another sender is live
+    ErrSourceFailed = 5,   // the sender's input broke mid-stream
+    ErrAuthRequired = 6,   // the receiver wants an access key
+    ErrAuthFailed = 7,     // wrong access key
+    ErrTimeout = 8,        // the handshake took too long
 };
 
 struct ErrorInfo {

@@ -4,14 +4,15 @@
 
 namespace h264link {
 
-std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, QString *error)
+std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, PipelineCounters &counters,
+                                       QString *error)
 {
     const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
     if (!codec) {
         *error = QStringLiteral("this FFmpeg build has no H.264 decoder");
         return nullptr;
     }
-    std::unique_ptr<Decoder> d(new Decoder);
+    std::unique_ptr<Decoder> d(new Decoder(counters));
     d->m_ctx.reset(avcodec_alloc_context3(codec));
     d->m_frame = makeFrame();
     if (!d->m_ctx || !d->m_frame) {
@@ -36,7 +37,7 @@ bool Decoder::push(const AVPacket *packet)
 {
     const int ret = avcodec_send_packet(m_ctx.get(), packet);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
-        ++m_errors; // corrupt data: skip the packet, keep going
+        ++m_counters.decodeErrors; // corrupt data: skip the packet, keep going
         m_lastError = averrorText(ret);
         qCDebug(lcReceiver) << "decode error:" << m_lastError;
     }
@@ -56,11 +57,15 @@ bool Decoder::receiveFrames()
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return true;
         if (ret < 0) {
-            ++m_errors;
+            ++m_counters.decodeErrors;
             m_lastError = averrorText(ret);
             return true;
         }
-        ++m_frames;
+        ++m_counters.frames;
+        // Damaged slices are concealed, not dropped: the picture is shown
+        // (smeared) and counted, and it heals at the next keyframe.
+        if (m_frame->decode_error_flags || (m_frame->flags & AV_FRAME_FLAG_CORRUPT))
+            ++m_counters.concealedFrames;
         bool more = true;
         for (FrameSink *sink : m_sinks)
             more = sink->push(m_frame.get()) && more;

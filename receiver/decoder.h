@@ -8,7 +8,6 @@
 #include "ffmpeg_raii.h"
 #include "sinks.h"
 
-#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -16,25 +15,23 @@ namespace h264link {
 
 class Decoder : public PacketSink {
 public:
-    static std::unique_ptr<Decoder> open(const AVCodecParameters *codecpar, QString *error);
+    static std::unique_ptr<Decoder> open(const AVCodecParameters *codecpar, PipelineCounters &counters,
+                                         QString *error);
 
     void addSink(FrameSink *sink) { m_sinks.push_back(sink); }
     bool push(const AVPacket *packet) override;
     void flush() override;
 
-    quint64 framesDecoded() const { return m_frames.load(); }
-    quint64 decodeErrors() const { return m_errors.load(); }
     QString lastError() const { return m_lastError; }
 
 private:
-    Decoder() = default;
+    explicit Decoder(PipelineCounters &counters) : m_counters(counters) {}
     bool receiveFrames();
 
     CodecContextPtr m_ctx;
     FramePtr m_frame;
     std::vector<FrameSink *> m_sinks;
-    std::atomic<quint64> m_frames{0};
-    std::atomic<quint64> m_errors{0};
+    PipelineCounters &m_counters;
     QString m_lastError;
 };
 

@@ -2,9 +2,9 @@
 
 namespace h264link {
 
-std::unique_ptr<Demuxer> Demuxer::open(QIODevice *input, QString *error)
+std::unique_ptr<Demuxer> Demuxer::open(QIODevice *input, PipelineCounters &counters, QString *error)
 {
-    std::unique_ptr<Demuxer> d(new Demuxer);
+    std::unique_ptr<Demuxer> d(new Demuxer(counters));
     d->m_bridge = AvioBridge::create(input, AvioBridge::Direction::Read, error);
     if (!d->m_bridge)
         return nullptr;
@@ -33,7 +33,7 @@ int Demuxer::run(PacketSink &sink)
             sink.flush();
             return ret == AVERROR_EOF ? 0 : ret;
         }
-        ++m_packets;
+        ++m_counters.packets;
         const bool more = sink.push(packet.get());
         av_packet_unref(packet.get());
         if (!more)

@@ -18,21 +18,19 @@ namespace h264link {
 
 class Demuxer {
 public:
-    static std::unique_ptr<Demuxer> open(QIODevice *input, QString *error);
+    static std::unique_ptr<Demuxer> open(QIODevice *input, PipelineCounters &counters, QString *error);
 
     const AVCodecParameters *codecpar() const { return m_input->streams[0]->codecpar; }
     // Reads until end of stream, cancel(), or a sink says stop. Returns 0 at
     // a clean end (AVERROR_EOF), else the error.
     int run(PacketSink &sink);
     void cancel() { m_bridge->cancel(); } // any thread
-    quint64 packets() const { return m_packets; }
-
 private:
-    Demuxer() = default;
+    explicit Demuxer(PipelineCounters &counters) : m_counters(counters) {}
 
     std::unique_ptr<AvioBridge> m_bridge; // outlives m_input
     InputFormatPtr m_input;
-    quint64 m_packets = 0;
+    PipelineCounters &m_counters;
 };
 
 } // namespace h264link

@@ -46,7 +46,11 @@ int main(int argc, char *argv[])
     const QCommandLineOption once("once", "Exit after the first stream: 0 if it ended with END_OF_STREAM.");
     const QCommandLineOption framemd5("framemd5", "Write one line per decoded frame with its MD5 "
                                       "(compare with ffmpeg -f framemd5).", "file");
-    parser.addOptions({port, headless, once, framemd5});
+    const QCommandLineOption key("key", "Require senders to prove this access key (HMAC-SHA256 "
+                                 "challenge; the key never travels). Prefer --key-file or "
+                                 "H264LINK_KEY: --key is visible in the process list.", "key");
+    const QCommandLineOption keyFile("key-file", "Read the access key from a file.", "file");
+    parser.addOptions({port, headless, once, framemd5, key, keyFile});
     parser.process(*app);
     installFfmpegLogHandler();
 
@@ -59,6 +63,9 @@ int main(int argc, char *argv[])
     options.headless = parser.isSet(headless);
     options.once = parser.isSet(once);
     options.md5Path = parser.value(framemd5);
+    QString keyError;
+    if (!resolveAccessKey(parser.value(key), parser.value(keyFile), &options.accessKey, &keyError))
+        return fail(keyError, ExitUsage);
 
     FrameSlot slot;
     ReceiverController controller(options, options.headless ? nullptr : &slot);

@@ -36,20 +36,6 @@ private:
     quint64 m_errors = 0;
 };
 
-// Counts frames for live statistics, from the pipeline thread.
-class CountingSink : public FrameSink {
-public:
-    explicit CountingSink(std::atomic<quint64> &counter) : m_counter(counter) {}
-    bool push(const AVFrame *) override
-    {
-        ++m_counter;
-        return true;
-    }
-
-private:
-    std::atomic<quint64> &m_counter;
-};
-
 } // namespace
 
 MediaPipeline::MediaPipeline(std::shared_ptr<BytePipe> pipe, QString md5Path, FrameSlot *display,
@@ -93,15 +79,13 @@ PipelineResult MediaPipeline::run()
     FrameMd5Writer md5;
     if (!m_md5Path.isEmpty() && !md5.open(m_md5Path, &error))
         return fail(error);
-    auto demuxer = Demuxer::open(m_pipe.get(), &error);
+    auto demuxer = Demuxer::open(m_pipe.get(), m_counters, &error);
     if (!demuxer)
         return fail(error);
-    auto decoder = Decoder::open(demuxer->codecpar(), &error);
+    auto decoder = Decoder::open(demuxer->codecpar(), m_counters, &error);
     if (!decoder)
         return fail(error);
 
-    CountingSink counter(m_frames);
-    decoder->addSink(&counter);
     if (!m_md5Path.isEmpty())
         decoder->addSink(&md5);
     std::unique_ptr<DisplaySink> display;
@@ -111,9 +95,10 @@ PipelineResult MediaPipeline::run()
     }
 
     const int ret = demuxer->run(*decoder);
-    result.packets = demuxer->packets();
-    result.frames = decoder->framesDecoded();
-    result.decodeErrors = decoder->decodeErrors();
+    result.packets = m_counters.packets;
+    result.frames = m_counters.frames;
+    result.decodeErrors = m_counters.decodeErrors;
+    result.concealedFrames = m_counters.concealedFrames;
     result.convertErrors = display ? display->errors() : 0;
     if (ret < 0 && ret != AVERROR_EXIT)
         return fail("reading the stream failed: " + averrorText(ret));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "byte_pipe.h"
+#include "sinks.h"
 
 #include <QObject>
 #include <QString>
@@ -24,6 +25,7 @@ struct PipelineResult {
     quint64 packets = 0;       // access units demuxed
     quint64 frames = 0;        // pictures decoded
     quint64 decodeErrors = 0;
+    quint64 concealedFrames = 0;
     quint64 convertErrors = 0;
 };
 
@@ -38,7 +40,7 @@ public:
     void start();
     void stop(); // any thread
 
-    quint64 framesDecoded() const { return m_frames.load(); }
+    const PipelineCounters &counters() const { return m_counters; }
 
 signals:
     void finished(const h264link::PipelineResult &result); // from the pipeline thread
@@ -50,7 +52,7 @@ private:
     QString m_md5Path;
     FrameSlot *m_display;
     QThread *m_thread = nullptr;
-    std::atomic<quint64> m_frames{0};
+    PipelineCounters m_counters;
 };
 
 } // namespace h264link

@@ -21,9 +21,10 @@ QString peerName(const QAbstractSocket &socket)
 }
 
 ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe,
-                                       QObject *parent)
+                                       const QByteArray &key, QObject *parent)
     : QObject(parent), m_socket(socket), m_pipe(std::move(pipe)),
-      m_handshakeTimer(new QTimer(this))
+      m_handshakeTimer(new QTimer(this)),
+      m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION))
 {
     qRegisterMetaType<ConnectionStats>();
     qRegisterMetaType<StreamInfo>();
@@ -43,13 +44,12 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
 
     m_handshakeTimer->setSingleShot(true);
     connect(m_handshakeTimer, &QTimer::timeout, this, [this] {
-        finish(false, QStringLiteral("no h264link HELLO within %1 s").arg(kHandshakeTimeoutMs / 1000));
+        send(MessageType::Error, serialize(ErrorInfo{ErrTimeout, QStringLiteral("handshake timed out")}));
+        finish(false, QStringLiteral("no complete h264link handshake within %1 s")
+                          .arg(kHandshakeTimeoutMs / 1000));
     });
     m_handshakeTimer->start(kHandshakeTimeoutMs);
-
-    Hello hello;
-    hello.software = QStringLiteral("h264link-receiver " H264LINK_VERSION);
-    send(MessageType::Hello, serialize(hello));
+    apply(m_handshake.start());
     QMetaObject::invokeMethod(this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
 }
 
@@ -74,7 +74,7 @@ void ReceiverConnection::onReadyRead()
         if (!ok) {
             const QString reason = QStringLiteral("protocol error from %1: %2")
                                        .arg(m_peer, m_decoder.errorString());
-            send(MessageType::Error, serialize(ErrorInfo{1, m_decoder.errorString()}));
+            send(MessageType::Error, serialize(ErrorInfo{ErrProtocol, m_decoder.errorString()}));
             finish(false, reason);
         }
     }
@@ -83,25 +83,11 @@ void ReceiverConnection::onReadyRead()
 void ReceiverConnection::handle(const Message &message)
 {
     m_stats.sequenceGaps = m_decoder.sequenceGaps();
-    if (!m_helloReceived && message.type != MessageType::Hello) {
-        send(MessageType::Error, serialize(ErrorInfo{2, QStringLiteral("HELLO expected first")}));
-        finish(false, QStringLiteral("%1 sent %2 before HELLO").arg(m_peer, typeName(message.type)));
+    if (!m_handshake.isDone()) {
+        apply(m_handshake.onMessage(message)); // nothing else counts before ACCEPTED
         return;
     }
     switch (message.type) {
-    case MessageType::Hello: {
-        const auto hello = parseHello(message.payload);
-        if (!hello || hello->minVersion > kVersion || hello->maxVersion < kVersion) {
-            send(MessageType::Error,
-                 serialize(ErrorInfo{3, QStringLiteral("protocol version %1 required").arg(kVersion)}));
-            finish(false, QStringLiteral("%1 speaks another protocol version").arg(m_peer));
-            return;
-        }
-        m_helloReceived = true;
-        m_handshakeTimer->stop();
-        qCDebug(lcReceiver).noquote() << "sender" << m_peer << "is" << hello->software;
-        break;
-    }
     case MessageType::StreamInfo:
         if (const auto info = parseStreamInfo(message.payload))
             emit streamInfoReceived(*info);
@@ -135,6 +121,25 @@ void ReceiverConnection::handle(const Message &message)
         break;
     case MessageType::Pong:
         break;
+    case MessageType::Hello:
+    case MessageType::AuthChallenge:
+    case MessageType::AuthResponse:
+    case MessageType::Accepted:
+        send(MessageType::Error, serialize(ErrorInfo{ErrUnexpected, QStringLiteral("handshake is over")}));
+        finish(false, QStringLiteral("%1 sent %2 after the handshake").arg(m_peer, typeName(message.type)));
+        break;
+    }
+}
+
+void ReceiverConnection::apply(const HandshakeStep &step)
+{
+    for (const auto &out : step.send)
+        send(out.type, out.payload);
+    if (step.verdict == HandshakeStep::Refused) {
+        finish(false, QStringLiteral("refused %1: %2").arg(m_peer, step.reason));
+    } else if (step.verdict == HandshakeStep::Accepted) {
+        m_handshakeTimer->stop();
+        qCDebug(lcReceiver).noquote() << "sender" << m_peer << "is" << m_handshake.senderSoftware();
     }
 }
 

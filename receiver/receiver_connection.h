@@ -9,6 +9,7 @@
 #pragma once
 
 #include "byte_pipe.h"
+#include "handshake.h"
 #include "message_decoder.h"
 #include "protocol.h"
 
@@ -37,9 +38,12 @@ struct ConnectionStats {
 class ReceiverConnection : public QObject {
     Q_OBJECT
 public:
+    // The whole handshake must finish within this, however slowly the peer
+    // trickles its bytes in (a slow-loris peer is dropped here).
     static constexpr int kHandshakeTimeoutMs = 5000;
 
-    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe, QObject *parent = nullptr);
+    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe, const QByteArray &key,
+                       QObject *parent = nullptr);
     ~ReceiverConnection() override;
 
     QString peer() const { return m_peer; }
@@ -56,6 +60,7 @@ private:
     void handle(const proto::Message &message);
     void finish(bool endOfStream, const QString &reason);
     void send(proto::MessageType type, const QByteArray &payload);
+    void apply(const HandshakeStep &step);
 
     QTcpSocket *m_socket;
     std::shared_ptr<BytePipe> m_pipe;
@@ -63,7 +68,7 @@ private:
     proto::MessageDecoder m_decoder;
     proto::MessageWriter m_writer;
     QTimer *m_handshakeTimer;
-    bool m_helloReceived = false;
+    ReceiverHandshake m_handshake;
     bool m_finished = false;
     ConnectionStats m_stats;
     proto::EndOfStream m_sent;

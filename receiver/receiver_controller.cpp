@@ -27,7 +27,7 @@ ReceiverController::~ReceiverController()
 
 QString ReceiverController::start()
 {
-    m_server = new StreamServer;
+    m_server = new StreamServer(m_options.accessKey);
     m_server->moveToThread(&m_network);
     connect(m_server, &StreamServer::sessionStarted, this, &ReceiverController::onSessionStarted);
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
@@ -44,6 +44,18 @@ QString ReceiverController::start()
     if (error.isEmpty())
         emit waitingForSender(m_port);
     return error;
+}
+
+std::optional<LiveStats> ReceiverController::liveStats() const
+{
+    if (!m_session || !m_session->pipeline)
+        return std::nullopt;
+    const PipelineCounters &c = m_session->pipeline->counters();
+    LiveStats stats;
+    stats.frames = c.frames;
+    stats.decodeErrors = c.decodeErrors;
+    stats.concealedFrames = c.concealedFrames;
+    return stats;
 }
 
 void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe)
@@ -97,6 +109,8 @@ void ReceiverController::completeIfDone()
     else
         summary += QStringLiteral("%1 frames received").arg(s.stats.accessUnits);
     summary += QStringLiteral(", %1 decoded, %2 decode errors").arg(r.frames).arg(r.decodeErrors);
+    if (r.concealedFrames)
+        summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);
     if (lost)
         summary += QStringLiteral(", %1 LOST").arg(lost);
     if (s.stats.malformedMessages)

@@ -26,6 +26,13 @@ struct ReceiverOptions {
     bool headless = false;
     bool once = false; // exit after the first stream
     QString md5Path;   // --framemd5
+    QByteArray accessKey; // empty: no access key required
+};
+
+struct LiveStats {
+    quint64 frames = 0;
+    quint64 decodeErrors = 0;
+    quint64 concealedFrames = 0;
 };
 
 class ReceiverController : public QObject {
@@ -36,6 +43,7 @@ public:
 
     QString start(); // listens; returns an actionable error, or ""
     quint16 port() const { return m_port; }
+    std::optional<LiveStats> liveStats() const; // while a stream is on
 
 signals:
     void waitingForSender(quint16 port);

@@ -7,6 +7,7 @@
 #include <QLabel>
 #include <QNetworkInterface>
 #include <QStackedWidget>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <QVideoSink>
 #include <QVideoWidget>
@@ -29,7 +30,7 @@ QStringList localAddresses()
 } // namespace
 
 ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, QWidget *parent)
-    : QWidget(parent), m_slot(slot), m_pages(new QStackedWidget(this)),
+    : QWidget(parent), m_slot(slot), m_controller(controller), m_pages(new QStackedWidget(this)),
       m_waiting(new QLabel(this)), m_video(new QVideoWidget(this)), m_status(new QLabel(this))
 {
     setWindowTitle(tr("h264link receiver"));
@@ -53,6 +54,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     connect(controller, &ReceiverController::waitingForSender, this, &ReceiverWindow::showWaiting);
     connect(controller, &ReceiverController::streamStarted, this, [this](const QString &peer) {
         m_source.clear();
+        m_lastFrames = 0;
         m_video->videoSink()->setVideoFrame(QVideoFrame()); // no stale picture from the last stream
         m_pages->setCurrentWidget(m_video);
         setStatus(tr("Receiving from %1").arg(peer));
@@ -62,13 +64,16 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                 const double fps = info.frameRateDen ? double(info.frameRateNum) / info.frameRateDen : 0;
                 m_source = tr("%1 — %2×%3 @ %4 fps").arg(info.sourceName).arg(info.width)
                                .arg(info.height).arg(fps, 0, 'f', 2);
-                setStatus(m_status->text() + QStringLiteral(" · ") + m_source);
+                setStatus(m_base + QStringLiteral(" · ") + m_source);
             });
     connect(controller, &ReceiverController::streamEnded, this,
             [this](const QString &summary, bool clean) {
                 m_headline = (clean ? tr("Stream ended.") : tr("Stream interrupted.")) + QStringLiteral("<br><small>")
                     + summary.toHtmlEscaped() + QStringLiteral("</small>");
             });
+    auto *statsTimer = new QTimer(this);
+    connect(statsTimer, &QTimer::timeout, this, &ReceiverWindow::updateStats);
+    statsTimer->start(1000);
     connect(controller, &ReceiverController::refused, this, [this](const QString &peer, const QString &why) {
         setStatus(tr("Refused %1: %2").arg(peer, why));
     });
@@ -99,7 +104,23 @@ void ReceiverWindow::showFrame()
 
 void ReceiverWindow::setStatus(const QString &text)
 {
+    m_base = text;
     m_status->setText(text);
+}
+
+// Once a second: what the decoder did, so damage on the wire is visible.
+void ReceiverWindow::updateStats()
+{
+    const auto stats = m_controller->liveStats();
+    if (!stats)
+        return;
+    QString line = tr("%1 · %2 fps").arg(m_base).arg(stats->frames - m_lastFrames);
+    m_lastFrames = stats->frames;
+    if (stats->decodeErrors || stats->concealedFrames)
+        line += tr(" · %1 decode errors, %2 frames concealed").arg(stats->decodeErrors).arg(stats->concealedFrames);
+    if (const quint64 skipped = m_slot->skipped())
+        line += tr(" · %1 skipped for display").arg(skipped);
+    m_status->setText(line);
 }
 
 void ReceiverWindow::keyPressEvent(QKeyEvent *event)

@@ -30,12 +30,16 @@ private:
     void showWaiting(quint16 port);
     void showFrame();
     void setStatus(const QString &text);
+    void updateStats();
 
     FrameSlot *m_slot;
+    ReceiverController *m_controller;
     QStackedWidget *m_pages;
     QLabel *m_waiting;
     QVideoWidget *m_video;
     QLabel *m_status;
+    QString m_base; // who and what is streaming; statistics are appended
+    quint64 m_lastFrames = 0;
     QString m_headline;
     QString m_source;
     quint64 m_displayed = 0;

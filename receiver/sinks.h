@@ -2,11 +2,24 @@
 // and never knows who consumes it. Wiring happens in MediaPipeline only.
 #pragma once
 
+#include <QtGlobal>
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 }
 
+#include <atomic>
+
 namespace h264link {
+
+// Live counters of one stream's pipeline: written by the pipeline thread,
+// read by anyone (the window's statistics line).
+struct PipelineCounters {
+    std::atomic<quint64> packets{0};        // access units demuxed
+    std::atomic<quint64> frames{0};         // pictures decoded
+    std::atomic<quint64> decodeErrors{0};   // packets the decoder rejected
+    std::atomic<quint64> concealedFrames{0}; // pictures decoded with errors concealed
+};
 
 class PacketSink {
 public:

@@ -9,7 +9,8 @@ namespace h264link {
 
 using namespace proto;
 
-StreamServer::StreamServer(QObject *parent) : QObject(parent), m_server(new QTcpServer(this))
+StreamServer::StreamServer(QByteArray accessKey, QObject *parent)
+    : QObject(parent), m_server(new QTcpServer(this)), m_accessKey(std::move(accessKey))
 {
     qRegisterMetaType<std::shared_ptr<BytePipe>>();
     connect(m_server, &QTcpServer::newConnection, this, &StreamServer::onNewConnection);
@@ -52,7 +53,7 @@ void StreamServer::startSession(QTcpSocket *socket)
     m_busy = true;
     auto pipe = std::make_shared<BytePipe>(kPipeCapacity);
     pipe->open(QIODevice::ReadOnly);
-    m_live = new ReceiverConnection(socket, pipe, this);
+    m_live = new ReceiverConnection(socket, pipe, m_accessKey, this);
     connect(m_live, &ReceiverConnection::streamInfoReceived, this, &StreamServer::streamInfoReceived);
     connect(m_live, &ReceiverConnection::finished, this,
             [this, connection = m_live.data()](bool eos, const QString &reason,
@@ -78,7 +79,7 @@ void StreamServer::refuse(QTcpSocket *socket, const QString &reason)
     const QString peer = peerName(*socket);
     MessageWriter writer;
     socket->write(writer.encode(MessageType::Hello, serialize(Hello{})));
-    socket->write(writer.encode(MessageType::Error, serialize(ErrorInfo{4, reason})));
+    socket->write(writer.encode(MessageType::Error, serialize(ErrorInfo{ErrBusy, reason})));
     socket->disconnectFromHost();
     connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     emit connectionRefused(peer, reason);

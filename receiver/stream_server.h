@@ -21,7 +21,7 @@ public:
     // demux threads). Policy: block, i.e. TCP backpressure; see BytePipe.
     static constexpr qsizetype kPipeCapacity = 4 * 1024 * 1024;
 
-    explicit StreamServer(QObject *parent = nullptr);
+    explicit StreamServer(QByteArray accessKey, QObject *parent = nullptr);
     ~StreamServer() override;
 
     // Call on the network thread. Returns an actionable error, or "".
@@ -43,6 +43,7 @@ private:
     void refuse(QTcpSocket *socket, const QString &reason);
 
     QTcpServer *m_server;
+    QByteArray m_accessKey; // empty: anyone may send
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained

@@ -24,6 +24,9 @@ struct CommandLine {
     QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
     QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
+    QCommandLineOption key{"key", "Access key the receiver requires (visible to other users in the "
+                           "process list: prefer --key-file or H264LINK_KEY).", "key"};
+    QCommandLineOption keyFile{"key-file", "Read the access key from a file.", "file"};
     QCommandLineOption timeout{"connect-timeout", "Seconds to wait for the receiver (default 5).",
                                "seconds", "5"};
     QCommandLineParser parser;
@@ -39,7 +42,7 @@ struct CommandLine {
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
-        parser.addOptions({host, port, fast, loop, gui, timeout});
+        parser.addOptions({host, port, fast, loop, gui, key, keyFile, timeout});
     }
 };
 
@@ -94,6 +97,9 @@ int main(int argc, char *argv[])
     options.fast = cli.parser.isSet(cli.fast);
     options.loop = cli.parser.isSet(cli.loop);
     options.connectTimeoutMs = int(cli.parser.value(cli.timeout).toDouble() * 1000);
+    QString keyError;
+    if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
+        return fail(keyError, ExitUsage);
 
     if (gui) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sender.png")));

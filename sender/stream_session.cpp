@@ -226,33 +226,26 @@ bool StreamSession::connectToReceiver(QTcpSocket &socket, QString *message)
     return true;
 }
 
-// HELLO both ways. The receiver's HELLO also proves that it is one.
+// Runs SenderHandshake until the receiver says ACCEPTED or refuses. The
+// receiver's answers also prove that it is an h264link receiver at all.
 bool StreamSession::handshake(QTcpSocket &socket, FramedMediaDevice &framing, int *exitCode,
                               QString *message)
 {
-    std::optional<Hello> peerHello;
+    m_handshake = std::make_unique<SenderHandshake>(m_options.key,
+                                                    QStringLiteral("h264link-sender " H264LINK_VERSION));
+    m_verdict = HandshakeStep::Continue;
     connect(&framing, &FramedMediaDevice::controlMessageReceived, this,
-            [&](const Message &m) {
-                switch (m.type) {
-                case MessageType::Hello: peerHello = parseHello(m.payload); break;
-                case MessageType::Ping:
-                    framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs}));
-                    break;
-                case MessageType::Error:
-                    m_peerError = parseErrorInfo(m.payload).value_or(ErrorInfo{}).reason;
-                    break;
-                default: break;
-                }
-            }, Qt::DirectConnection);
+            [this, &framing](const Message &m) { onControlMessage(framing, m); }, Qt::DirectConnection);
+    for (const auto &out : m_handshake->start().send)
+        framing.sendMessage(out.type, out.payload);
 
-    Hello hello;
-    hello.software = QStringLiteral("h264link-sender " H264LINK_VERSION);
-    framing.sendMessage(MessageType::Hello, serialize(hello));
     QDeadlineTimer deadline(kHandshakeTimeoutMs);
-    while (!peerHello) {
+    while (m_verdict == HandshakeStep::Continue) {
         if (!checkPeer(socket, framing, message)) {
-            *exitCode = m_peerError.isEmpty() && framing.protocolError() == ParseError::None
-                ? ExitConnectionFailed : ExitProtocolError;
+            if (m_verdict == HandshakeStep::Refused)
+                break; // the receiver explained itself before closing
+            *exitCode = framing.protocolError() == ParseError::None ? ExitConnectionFailed
+                                                                    : ExitProtocolError;
             return false;
         }
         if (deadline.hasExpired() || m_stopRequested.load()) {
@@ -264,14 +257,30 @@ bool StreamSession::handshake(QTcpSocket &socket, FramedMediaDevice &framing, in
         }
         socket.waitForReadyRead(50);
     }
-    if (peerHello->minVersion > kVersion || peerHello->maxVersion < kVersion) {
-        *message = QStringLiteral("the receiver speaks protocol versions %1..%2, this sender %3: "
-                                  "update both to the same release")
-                       .arg(peerHello->minVersion).arg(peerHello->maxVersion).arg(kVersion);
+    if (m_verdict == HandshakeStep::Refused) {
+        *message = m_refusal;
         *exitCode = ExitProtocolError;
         return false;
     }
     return true;
+}
+
+void StreamSession::onControlMessage(FramedMediaDevice &framing, const Message &m)
+{
+    if (m_handshake && !m_handshake->isDone()) {
+        const HandshakeStep step = m_handshake->onMessage(m);
+        for (const auto &out : step.send)
+            framing.sendMessage(out.type, out.payload);
+        if (step.verdict != HandshakeStep::Continue) {
+            m_verdict = step.verdict;
+            m_refusal = step.reason;
+        }
+        return;
+    }
+    if (m.type == MessageType::Ping)
+        framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs}));
+    else if (m.type == MessageType::Error)
+        m_peerError = parseErrorInfo(m.payload).value_or(ErrorInfo{}).reason;
 }
 
 // Sleeps until a packet is due while answering the receiver (PING) and
@@ -327,7 +336,7 @@ bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QS
 // Tells the receiver why the stream stops early, then closes.
 void StreamSession::abortStream(QTcpSocket &socket, FramedMediaDevice &framing, const QString &reason)
 {
-    framing.sendMessage(MessageType::Error, serialize(ErrorInfo{5, reason}));
+    framing.sendMessage(MessageType::Error, serialize(ErrorInfo{ErrSourceFailed, reason}));
     drain(socket, 0, 2000);
     socket.disconnectFromHost();
 }

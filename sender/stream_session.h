@@ -12,11 +12,13 @@
 #pragma once
 
 #include "exit_codes.h"
+#include "handshake.h"
 
 #include <QElapsedTimer>
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <memory>
 
 class QTcpSocket;
 
@@ -32,6 +34,7 @@ struct SenderOptions {
     bool fast = false; // send as fast as the link allows, not in real time
     bool loop = false;
     int connectTimeoutMs = 5000;
+    QByteArray key; // access key; empty: none
 };
 
 struct SenderProgress {
@@ -66,6 +69,7 @@ private:
     int stream(QString *message);
     bool connectToReceiver(QTcpSocket &socket, QString *message);
     bool handshake(QTcpSocket &socket, FramedMediaDevice &framing, int *exitCode, QString *message);
+    void onControlMessage(FramedMediaDevice &framing, const proto::Message &message);
     bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);
     bool drain(QTcpSocket &socket, qint64 limit, int timeoutMs);
     bool checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message);
@@ -75,6 +79,9 @@ private:
     SenderOptions m_options;
     std::atomic<bool> m_stopRequested{false};
     QString m_peerError;
+    std::unique_ptr<SenderHandshake> m_handshake;
+    HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
+    QString m_refusal;
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = 0;
 };

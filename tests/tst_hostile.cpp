@@ -1,0 +1,294 @@
+// Treat every byte the receiver reads as hostile. One long-lived receiver
+// faces each hostile peer in turn, and after every one a real sender must
+// still stream frame-exact. Also: corrupted slices, the access key, a second
+// sender while one is live, and flat memory.
+#include "annexb.h"
+#include "app_runner.h"
+#include "exit_codes.h"
+#include "protocol.h"
+#include "test_support.h"
+
+#include <QFile>
+#include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace testsupport;
+using namespace h264link;
+
+namespace {
+
+QByteArray validHello()
+{
+    proto::MessageWriter writer;
+    return writer.encode(proto::MessageType::Hello, proto::serialize(proto::Hello{}));
+}
+
+qint64 residentKiB(qint64 pid)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(pid));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong();
+    }
+    return -1;
+}
+
+} // namespace
+
+class TestHostile : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void hostilePeerThenRealSender_data();
+    void hostilePeerThenRealSender();
+    void corruptedSlicesAreCountedAndHeal();
+    void memoryStaysFlat();
+    void secondSenderIsRefusedWhileLive();
+    void accessKey();
+    void cleanupTestCase();
+
+private:
+    void streamFrameExact(ReceiverProcess &receiver, const QString &md5Path, const QStringList &extra = {},
+                          const QProcessEnvironment &env = QProcessEnvironment::systemEnvironment());
+    int streamsEnded(ReceiverProcess &receiver) { return int(receiver.output().count("stream from")); }
+
+    QTemporaryDir m_dir;
+    QString m_clip;
+    QStringList m_reference;
+    std::unique_ptr<ReceiverProcess> m_receiver;
+};
+
+void TestHostile::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_clip = m_dir.filePath("clip.mp4");
+    QCOMPARE(makeClip(m_clip, "320x240", 25, 1.2), QString());
+    m_reference = referenceMd5(m_clip);
+    m_receiver = std::make_unique<ReceiverProcess>(QStringList{"--framemd5", m_dir.filePath("long.framemd5")});
+    QVERIFY(m_receiver->port());
+}
+
+void TestHostile::cleanupTestCase()
+{
+    m_receiver.reset();
+}
+
+void TestHostile::streamFrameExact(ReceiverProcess &receiver, const QString &md5Path,
+                                   const QStringList &extra, const QProcessEnvironment &env)
+{
+    const int before = streamsEnded(receiver);
+    QProcess sender;
+    sender.setProcessEnvironment(env);
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 QStringList{m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port()),
+                             "--fast"} + extra);
+    QVERIFY(sender.waitForFinished(30000));
+    QVERIFY2(sender.exitCode() == 0, sender.readAllStandardError().constData());
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 10000);
+    QVERIFY2(receiver.output().contains(QString("(end of stream): %1 of %1 frames received")
+                                            .arg(m_reference.size())),
+             qPrintable(receiver.output()));
+    QCOMPARE(md5Column(readFile(md5Path)), m_reference);
+}
+
+void TestHostile::hostilePeerThenRealSender_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<int>("bytesPerSecond"); // 0: all at once
+    QTest::addColumn<bool>("closeAfterSending");
+    QTest::addColumn<QString>("expected"); // in the receiver's report
+
+    QByteArray random(64 * 1024, Qt::Uninitialized);
+    for (auto &c : random)
+        c = char(QRandomGenerator::global()->bounded(256));
+    random[0] = 'X'; // never the magic by chance
+    QTest::newRow("random bytes") << random << 0 << false << "bad magic";
+    QTest::newRow("HTTP request") << QByteArray("GET /video HTTP/1.1\r\nHost: x\r\n\r\n") << 0 << false
+                                  << "bad magic";
+    QTest::newRow("truncated header, then disconnect") << validHello().left(10) << 0 << true
+                                                       << "sender disconnected";
+    proto::Header huge;
+    huge.type = quint8(proto::MessageType::Media);
+    huge.payloadLength = 0xFFFFFF00u;
+    QByteArray header(proto::kHeaderSize, '\0');
+    proto::writeHeader(huge, header.data());
+    QTest::newRow("header announcing a huge payload") << header << 0 << false << "exceeds the protocol maximum";
+    QTest::newRow("one byte per second") << validHello() << 1 << false << "no complete h264link handshake";
+    QTest::newRow("connects and says nothing") << QByteArray() << 0 << false
+                                               << "no complete h264link handshake";
+    QTest::newRow("MEDIA before HELLO")
+        << proto::MessageWriter().encode(proto::MessageType::Media, proto::serialize(proto::Media{}))
+        << 0 << false << "before HELLO";
+}
+
+void TestHostile::hostilePeerThenRealSender()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(int, bytesPerSecond);
+    QFETCH(bool, closeAfterSending);
+    QFETCH(QString, expected);
+    ReceiverProcess &receiver = *m_receiver;
+    const int before = streamsEnded(receiver);
+
+    QTcpSocket peer;
+    peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+    QVERIFY(peer.waitForConnected(5000));
+    QElapsedTimer timer;
+    timer.start();
+    if (bytesPerSecond == 0) {
+        peer.write(bytes);
+        peer.waitForBytesWritten(5000);
+    } else {
+        for (int i = 0; i < bytes.size() && peer.state() == QAbstractSocket::ConnectedState; ++i) {
+            peer.write(bytes.mid(i, 1));
+            peer.waitForBytesWritten(1000);
+            QTest::qWait(1000 / bytesPerSecond);
+        }
+    }
+    if (closeAfterSending)
+        peer.disconnectFromHost();
+    // The receiver drops the peer (by 5 s for a handshake that never ends)...
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 8000);
+    QVERIFY2(receiver.output().contains(expected), qPrintable(receiver.output()));
+    if (!closeAfterSending)
+        QTRY_COMPARE_WITH_TIMEOUT(peer.state(), QAbstractSocket::UnconnectedState, 2000);
+    QCOMPARE(receiver.process().state(), QProcess::Running);
+    // ...and the next, real sender streams frame-exact.
+    streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
+}
+
+void TestHostile::corruptedSlicesAreCountedAndHeal()
+{
+    // 3 GOPs of 25 frames; slices of frames 3..12 are overwritten with junk.
+    const QString clean = m_dir.filePath("gops.h264");
+    const ToolResult made = ffmpeg({"-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=3",
+                                    "-c:v", "libx264", "-bf", "0", "-g", "25", "-keyint_min", "25",
+                                    "-sc_threshold", "0", "-pix_fmt", "yuv420p", clean});
+    QVERIFY2(made.ok(), made.err.constData());
+    QByteArray stream = readFile(clean);
+    int slice = 0;
+    for (const auto &nal : annexb::split(stream)) {
+        if (!annexb::isSlice(nal.type))
+            continue;
+        if (slice >= 3 && slice <= 12 && nal.size > 16) {
+            for (qsizetype i = nal.offset + 4; i < nal.offset + nal.size; i += 3)
+                stream[i] = char(0x5A ^ stream[i]);
+        }
+        ++slice;
+    }
+    QCOMPARE(slice, 75);
+    const QString broken = m_dir.filePath("broken.h264");
+    QFile out(broken);
+    QVERIFY(out.open(QIODevice::WriteOnly));
+    out.write(stream);
+    out.close();
+
+    ReceiverProcess &receiver = *m_receiver;
+    const int before = streamsEnded(receiver);
+    const SenderRun run = runSender({broken, "--host", "127.0.0.1", "--port",
+                                     QString::number(receiver.port()), "--fast"});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 10000);
+    const QString report = receiver.output().split("stream from").last();
+    static const QRegularExpression damage("(\\d+) decode errors(, (\\d+) frames concealed)?");
+    const auto m = damage.match(report);
+    QVERIFY2(m.hasMatch() && (m.captured(1).toInt() + m.captured(3).toInt()) > 0, qPrintable(report));
+
+    // From the next keyframe (frame 25) on, every picture is exact again.
+    const QStringList reference = referenceMd5(clean);
+    const QStringList got = md5Column(readFile(m_dir.filePath("long.framemd5")));
+    QCOMPARE(reference.size(), 75);
+    QVERIFY(got.size() >= 50);
+    QCOMPARE(got.mid(got.size() - 50), reference.mid(25));
+    QVERIFY(got.mid(0, 13) != reference.mid(0, 13)); // the damage was real
+    streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
+}
+
+void TestHostile::memoryStaysFlat()
+{
+    ReceiverProcess &receiver = *m_receiver;
+    const qint64 pid = receiver.process().processId();
+    const qint64 start = residentKiB(pid);
+    QVERIFY(start > 0);
+    for (int round = 0; round < 15; ++round) {
+        const int before = streamsEnded(receiver);
+        QTcpSocket peer;
+        peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+        QVERIFY(peer.waitForConnected(5000));
+        // HELLO, then a MEDIA header promising the maximum payload, all of it
+        // but the last byte, then a hang-up: the receiver buffers a nearly
+        // whole message each round and must let it go each time.
+        proto::Header media;
+        media.type = quint8(proto::MessageType::Media);
+        media.sequence = 1;
+        media.payloadLength = proto::kMaxPayloadSize;
+        QByteArray header(proto::kHeaderSize, '\0');
+        proto::writeHeader(media, header.data());
+        peer.write(validHello() + header);
+        peer.write(QByteArray(int(proto::kMaxPayloadSize) - 1, '\x33'));
+        peer.waitForBytesWritten(5000);
+        peer.disconnectFromHost();
+        QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 8000);
+    }
+    streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
+    const qint64 end = residentKiB(pid);
+    QVERIFY2(end - start < 40 * 1024, qPrintable(QString("RSS grew from %1 to %2 KiB").arg(start).arg(end)));
+}
+
+void TestHostile::secondSenderIsRefusedWhileLive()
+{
+    ReceiverProcess receiver({"--once", "--framemd5", m_dir.filePath("live.framemd5")});
+    QVERIFY(receiver.port());
+    QProcess live;
+    live.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--host", "127.0.0.1", "--port",
+                                                   QString::number(receiver.port()), "--loop"});
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected"), 5000);
+    const SenderRun intruder = runSender({m_clip, "--host", "127.0.0.1", "--port",
+                                          QString::number(receiver.port())});
+    QCOMPARE(intruder.exitCode, int(ExitProtocolError));
+    QVERIFY2(intruder.err.contains("busy: another sender is streaming"), qPrintable(intruder.err));
+    QTest::qWait(1500);
+    live.terminate();
+    QVERIFY(live.waitForFinished(10000));
+    QCOMPARE(live.exitCode(), 0);
+    QVERIFY(receiver.waitForExit(10000));
+    QCOMPARE(receiver.process().exitCode(), 0); // the live stream was not disturbed
+    const QStringList got = md5Column(readFile(m_dir.filePath("live.framemd5")));
+    QVERIFY(got.size() > m_reference.size());
+    for (int i = 0; i < got.size(); ++i)
+        QCOMPARE(got[i], m_reference[i % m_reference.size()]);
+}
+
+void TestHostile::accessKey()
+{
+    const QString keyFile = m_dir.filePath("class.key");
+    QFile key(keyFile);
+    QVERIFY(key.open(QIODevice::WriteOnly));
+    key.write("lesson-7-secret\n");
+    key.close();
+    const QString md5Path = m_dir.filePath("keyed.framemd5");
+    ReceiverProcess receiver({"--key-file", keyFile, "--framemd5", md5Path});
+    QVERIFY(receiver.port());
+    const QString port = QString::number(receiver.port());
+
+    const SenderRun none = runSender({m_clip, "--host", "127.0.0.1", "--port", port});
+    QCOMPARE(none.exitCode, int(ExitProtocolError));
+    QVERIFY2(none.err.contains("requires an access key"), qPrintable(none.err));
+
+    const SenderRun wrong = runSender({m_clip, "--host", "127.0.0.1", "--port", port, "--key", "lesson-8"});
+    QCOMPARE(wrong.exitCode, int(ExitProtocolError));
+    QVERIFY2(wrong.err.contains("wrong access key"), qPrintable(wrong.err));
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("access key is wrong"), 3000);
+    QVERIFY(!QFile::exists(md5Path) || md5Column(readFile(md5Path)).isEmpty()); // no media accepted
+
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("H264LINK_KEY", "lesson-7-secret");
+    streamFrameExact(receiver, md5Path, {}, env);
+}
+
+QTEST_GUILESS_MAIN(TestHostile)
+#include "tst_hostile.moc"
