@@ -178,9 +178,11 @@ HandshakeStep SenderHandshake::onMessage(const Message &m)
         m_done = true;
         step.verdict = HandshakeStep::Accepted;
         return step;
-    case MessageType::Error:
-        return refuse(QStringLiteral("the receiver refused: %1")
-                          .arg(parseErrorInfo(m.payload).value_or(ErrorInfo{}).reason));
+    case MessageType::Error: {
+        const ErrorInfo error = parseErrorInfo(m.payload).value_or(ErrorInfo{});
+        step.peerErrorCode = error.code;
+        return refuse(QStringLiteral("the receiver refused: %1").arg(error.reason));
+    }
     case MessageType::Ping:
         step.send.push_back({MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs})});
         return step;

@@ -31,6 +31,7 @@ struct HandshakeStep {
     std::vector<Outgoing> send; // in order
     Verdict verdict = Continue;
     QString reason; // for Refused: what the person on this side should read
+    quint16 peerErrorCode = 0; // for Refused by the peer's ERROR: its ErrorCode
 };
 
 constexpr int kNonceSize = 32;

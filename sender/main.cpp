@@ -23,6 +23,8 @@ struct CommandLine {
     QCommandLineOption port{{"p", "port"}, "Receiver TCP port (default 8264).", "port", "8264"};
     QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
+    QCommandLineOption retry{"retry", "If the receiver is not there, goes away or is busy, keep trying "
+                             "every second and continue from the current position."};
     QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
     QCommandLineOption key{"key", "Access key the receiver requires (visible to other users in the "
                            "process list: prefer --key-file or H264LINK_KEY).", "key"};
@@ -42,7 +44,7 @@ struct CommandLine {
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
-        parser.addOptions({host, port, fast, loop, gui, key, keyFile, timeout});
+        parser.addOptions({host, port, fast, loop, retry, gui, key, keyFile, timeout});
     }
 };
 
@@ -96,6 +98,7 @@ int main(int argc, char *argv[])
     options.port = quint16(port);
     options.fast = cli.parser.isSet(cli.fast);
     options.loop = cli.parser.isSet(cli.loop);
+    options.retry = cli.parser.isSet(cli.retry);
     options.connectTimeoutMs = int(cli.parser.value(cli.timeout).toDouble() * 1000);
     QString keyError;
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
@@ -118,6 +121,12 @@ int main(int argc, char *argv[])
     QObject::connect(&worker, &QThread::started, &session, &StreamSession::run);
     QObject::connect(&session, &StreamSession::connected, app.get(), [](const QString &peer) {
         std::fprintf(stderr, "sender: connected to %s\n", qUtf8Printable(peer));
+    });
+    QString lastRetryReason;
+    QObject::connect(&session, &StreamSession::retrying, app.get(), [&](const QString &reason) {
+        if (reason != lastRetryReason) // once per cause, not once a second
+            std::fprintf(stderr, "sender: %s; retrying every second (Ctrl+C to stop)\n", qUtf8Printable(reason));
+        lastRetryReason = reason;
     });
     QObject::connect(&session, &StreamSession::finished, app.get(),
                      [&](int code, const QString &message) {

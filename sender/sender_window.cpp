@@ -58,8 +58,12 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_loop->setChecked(initial.loop);
     m_fast = new QCheckBox(tr("As fast as possible (not real time)"), this);
     m_fast->setChecked(initial.fast);
+    m_retry = new QCheckBox(tr("Reconnect"), this);
+    m_retry->setToolTip(tr("If the receiver is not there, goes away or is busy, keep trying every second"));
+    m_retry->setChecked(initial.retry);
     auto *flags = new QHBoxLayout;
     flags->addWidget(m_loop);
+    flags->addWidget(m_retry);
     flags->addWidget(m_fast);
     flags->addStretch();
 
@@ -117,6 +121,7 @@ void SenderWindow::start()
     options.port = quint16(m_port->value());
     options.loop = m_loop->isChecked();
     options.fast = m_fast->isChecked();
+    options.retry = m_retry->isChecked();
     if (options.file.isEmpty() || options.host.isEmpty()) {
         showStatus(tr("Choose a file and enter the receiver's address first."), true);
         return;
@@ -130,6 +135,9 @@ void SenderWindow::start()
     connect(m_session, &StreamSession::connected, this,
             [this](const QString &peer) { showStatus(tr("Streaming to %1").arg(peer), false); });
     connect(m_session, &StreamSession::progress, this, &SenderWindow::onProgress);
+    connect(m_session, &StreamSession::retrying, this, [this](const QString &reason) {
+        showStatus(tr("%1 — retrying…").arg(reason), true);
+    });
     connect(m_session, &StreamSession::finished, this, &SenderWindow::onFinished);
     m_lastBytes = 0;
     m_lastStatsMs = QDateTime::currentMSecsSinceEpoch();
@@ -177,7 +185,7 @@ void SenderWindow::setRunning(bool running)
     m_startStop->setText(running ? tr("Stop") : tr("Start"));
     for (QWidget *w : {static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
                        static_cast<QWidget *>(m_port), static_cast<QWidget *>(m_loop),
-                       static_cast<QWidget *>(m_fast)})
+                       static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry)})
         w->setEnabled(!running);
 }
 

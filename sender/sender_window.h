@@ -43,6 +43,7 @@ private:
     QSpinBox *m_port;
     QCheckBox *m_loop;
     QCheckBox *m_fast;
+    QCheckBox *m_retry;
     QPushButton *m_startStop;
     QProgressBar *m_progress;
     QLabel *m_stats;

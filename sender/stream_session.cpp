@@ -4,7 +4,6 @@
 #include "framed_media_device.h"
 #include "logging.h"
 #include "media_source.h"
-#include "pacer.h"
 #include "protocol.h"
 
 #include <QDeadlineTimer>
@@ -66,53 +65,86 @@ void StreamSession::run()
 int StreamSession::stream(QString *message)
 {
     QString error;
-    auto source = MediaSource::open(m_options.file, &error);
-    if (!source) {
+    Playback play;
+    play.source = MediaSource::open(m_options.file, &error);
+    if (!play.source) {
         *message = error;
         return ExitBadInput;
     }
-    qCDebug(lcSender).noquote() << "streaming" << source->path() << source->stream()->codecpar->width
-                                << "x" << source->stream()->codecpar->height;
+    const AVStream *st = play.source->stream();
+    play.startUs = st->start_time == AV_NOPTS_VALUE ? 0 : toMicros(st->start_time, st->time_base);
+    const AVRational rate = play.source->frameRate();
+    play.frameUs = rate.num > 0 ? av_rescale(1'000'000, rate.den, rate.num) : 40'000;
+    play.progress.durationUs = play.source->durationUs();
+    QElapsedTimer elapsed;
+    elapsed.start();
 
-    QTcpSocket socket;
-    if (!connectToReceiver(socket, message))
-        return ExitConnectionFailed;
-    FramedMediaDevice framing(&socket);
-    framing.open(QIODevice::ReadWrite);
-    int exitCode = ExitOk;
-    if (!handshake(socket, framing, &exitCode, message))
-        return exitCode;
+    // One pass per connection. With --retry a lost or refused-as-busy
+    // connection is tried again, and the file continues where it was.
+    for (bool reconnect = false;; reconnect = true) {
+        QTcpSocket socket;
+        FramedMediaDevice framing(&socket);
+        framing.open(QIODevice::ReadWrite);
+        m_peerError.clear();
+        m_peerErrorCode = 0;
+        int code = ExitOk;
+        if (!connectToReceiver(socket, message))
+            code = ExitConnectionFailed;
+        else if (handshake(socket, framing, &code, message))
+            code = sendStream(play, socket, framing, reconnect, message);
+        if (code == ExitOk)
+            break;
+        const bool retryable = code == ExitConnectionFailed
+            || (code == ExitProtocolError && (m_peerErrorCode == ErrBusy || m_peerErrorCode == ErrTimeout));
+        if (!m_options.retry || !retryable || m_stopRequested.load())
+            return code;
+        emit retrying(*message);
+        QDeadlineTimer pause(kRetryIntervalMs);
+        while (!pause.hasExpired() && !m_stopRequested.load())
+            QThread::msleep(50);
+        if (m_stopRequested.load())
+            return code;
+    }
+    const SenderProgress &p = play.progress;
+    *message = QStringLiteral("%1: sent %2 frames (%3) to %4:%5 in %6 s")
+                   .arg(m_stopRequested.load() ? "stopped" : "done")
+                   .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
+                   .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+    if (play.skipped)
+        *message += QStringLiteral(" (%1 frames skipped while reconnecting)").arg(play.skipped);
+    return ExitOk;
+}
 
-    framing.sendMessage(MessageType::StreamInfo, serialize(makeStreamInfo(*source)));
-    auto muxer = AnnexBMuxer::create(source->stream()->codecpar, source->timeBase(), &framing, &error);
+// Streams on one connection until the end of the file (END_OF_STREAM, then
+// ExitOk), a stop request (the same), or an error. After a reconnect the
+// receiver's decoder starts from nothing, so frames up to the next keyframe
+// are skipped; the fresh muxer puts SPS/PPS in front of that keyframe.
+int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDevice &framing,
+                              bool waitForKeyframe, QString *message)
+{
+    QString error;
+    MediaSource &source = *play.source;
+    framing.sendMessage(MessageType::StreamInfo, serialize(makeStreamInfo(source)));
+    auto muxer = AnnexBMuxer::create(source.stream()->codecpar, source.timeBase(), &framing, &error);
     if (!muxer) {
         *message = error;
         return ExitFailure;
     }
-
-    const AVRational tb = source->timeBase();
-    const qint64 startUs = source->stream()->start_time == AV_NOPTS_VALUE
-        ? 0 : toMicros(source->stream()->start_time, tb);
-    const AVRational rate = source->frameRate();
-    const qint64 frameUs = rate.num > 0 ? av_rescale(1'000'000, rate.den, rate.num) : 40'000;
-
-    Pacer pacer;
+    const AVRational tb = source.timeBase();
+    const QString name = QFileInfo(source.path()).fileName();
+    SenderProgress &p = play.progress;
+    play.pacer.reset();
     PacketPtr packet = makePacket();
-    SenderProgress p;
-    p.durationUs = source->durationUs();
-    qint64 loopOffsetUs = 0; // added to every timestamp so loops continue the timeline
-    qint64 timelineEndUs = 0;
-    QElapsedTimer elapsed;
-    elapsed.start();
+    quint64 bytesCounted = 0; // of this connection's framing, already in p.bytes
 
     while (!m_stopRequested.load()) {
-        int ret = source->readPacket(packet.get());
-        if (ret == AVERROR_EOF && m_options.loop && p.accessUnits > 0) {
-            if (!source->rewind(&error)) {
+        int ret = source.readPacket(packet.get());
+        if (ret == AVERROR_EOF && m_options.loop && p.accessUnits + play.skipped > 0) {
+            if (!source.rewind(&error)) {
                 *message = error;
                 return ExitBadInput;
             }
-            loopOffsetUs = timelineEndUs;
+            play.loopOffsetUs = play.timelineEndUs;
             ++p.loops;
             continue;
         }
@@ -122,29 +154,34 @@ int StreamSession::stream(QString *message)
             ret = AVERROR_INVALIDDATA; // a short read: the file ends inside this frame
         if (ret < 0) {
             *message = QStringLiteral("'%1' is truncated or damaged: frame %2 cannot be read (%3)")
-                           .arg(QFileInfo(source->path()).fileName()).arg(p.accessUnits + 1)
-                           .arg(averrorDetail(ret));
+                           .arg(name).arg(p.accessUnits + play.skipped + 1).arg(averrorDetail(ret));
             abortStream(socket, framing, *message);
             return ExitBadInput;
         }
         // The send clock follows dts (decode order); raw .h264 may lack both.
         qint64 mediaUs = toMicros(packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts, tb);
         if (mediaUs == AV_NOPTS_VALUE)
-            mediaUs = startUs + qint64(p.accessUnits) * frameUs;
-        mediaUs += loopOffsetUs - startUs;
-        timelineEndUs = qMax(timelineEndUs, mediaUs + frameUs);
+            mediaUs = play.startUs + qint64(p.accessUnits + play.skipped) * play.frameUs;
+        mediaUs += play.loopOffsetUs - play.startUs;
+        play.timelineEndUs = qMax(play.timelineEndUs, mediaUs + play.frameUs);
         const qint64 ptsUs = toMicros(packet->pts, tb);
-        p.positionUs = qMax<qint64>(0, (ptsUs == AV_NOPTS_VALUE ? mediaUs - loopOffsetUs
-                                                                 : ptsUs - startUs));
-        if (loopOffsetUs) {
-            const int64_t shift = av_rescale_q(loopOffsetUs, AV_TIME_BASE_Q, tb);
+        p.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - play.loopOffsetUs
+                                                               : ptsUs - play.startUs);
+        if (waitForKeyframe && !(packet->flags & AV_PKT_FLAG_KEY)) {
+            ++play.skipped;
+            av_packet_unref(packet.get());
+            continue;
+        }
+        waitForKeyframe = false;
+        if (play.loopOffsetUs) {
+            const int64_t shift = av_rescale_q(play.loopOffsetUs, AV_TIME_BASE_Q, tb);
             if (packet->pts != AV_NOPTS_VALUE)
                 packet->pts += shift;
             if (packet->dts != AV_NOPTS_VALUE)
                 packet->dts += shift;
         }
 
-        if (!m_options.fast && !waitUntil(pacer.delayUs(mediaUs), socket, framing))
+        if (!m_options.fast && !waitUntil(play.pacer.delayUs(mediaUs), socket, framing))
             break; // stopped, or the connection broke: checkPeer() below says which
         if (!checkPeer(socket, framing, message))
             return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
@@ -153,7 +190,7 @@ int StreamSession::stream(QString *message)
         av_packet_unref(packet.get());
         if (written == AnnexBMuxer::Result::BadPacket) {
             *message = QStringLiteral("'%1': frame %2 is not valid H.264 (%3)")
-                           .arg(QFileInfo(source->path()).fileName()).arg(p.accessUnits + 1).arg(error);
+                           .arg(name).arg(p.accessUnits + play.skipped + 1).arg(error);
             abortStream(socket, framing, *message);
             return ExitBadInput;
         }
@@ -162,7 +199,8 @@ int StreamSession::stream(QString *message)
             return ExitConnectionFailed;
         }
         ++p.accessUnits;
-        p.bytes = framing.mediaBytesSent();
+        p.bytes += framing.mediaBytesSent() - bytesCounted;
+        bytesCounted = framing.mediaBytesSent();
         socket.flush();
         if (!drain(socket, kMaxQueuedBytes, -1) || !checkPeer(socket, framing, message)) {
             if (message->isEmpty())
@@ -174,7 +212,6 @@ int StreamSession::stream(QString *message)
     }
     if (!checkPeer(socket, framing, message))
         return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
-
     if (!muxer->finish(&error)) {
         *message = error;
         return ExitFailure;
@@ -190,10 +227,6 @@ int StreamSession::stream(QString *message)
         socket.waitForDisconnected(2000);
     p.queuedBytes = 0;
     reportProgress(p, true);
-    *message = QStringLiteral("%1: sent %2 frames (%3) to %4:%5 in %6 s")
-                   .arg(m_stopRequested.load() ? "stopped" : "done")
-                   .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
-                   .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
     return ExitOk;
 }
 
@@ -274,13 +307,17 @@ void StreamSession::onControlMessage(FramedMediaDevice &framing, const Message &
         if (step.verdict != HandshakeStep::Continue) {
             m_verdict = step.verdict;
             m_refusal = step.reason;
+            m_peerErrorCode = step.peerErrorCode;
         }
         return;
     }
     if (m.type == MessageType::Ping)
         framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs}));
-    else if (m.type == MessageType::Error)
-        m_peerError = parseErrorInfo(m.payload).value_or(ErrorInfo{}).reason;
+    else if (m.type == MessageType::Error) {
+        const ErrorInfo error = parseErrorInfo(m.payload).value_or(ErrorInfo{});
+        m_peerError = error.reason;
+        m_peerErrorCode = error.code;
+    }
 }
 
 // Sleeps until a packet is due while answering the receiver (PING) and

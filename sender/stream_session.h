@@ -12,7 +12,9 @@
 #pragma once
 
 #include "exit_codes.h"
+#include "media_source.h"
 #include "handshake.h"
+#include "pacer.h"
 
 #include <QElapsedTimer>
 #include <QObject>
@@ -25,7 +27,6 @@ class QTcpSocket;
 namespace h264link {
 
 class FramedMediaDevice;
-class MediaSource;
 
 struct SenderOptions {
     QString file;
@@ -33,6 +34,7 @@ struct SenderOptions {
     quint16 port = 8264;
     bool fast = false; // send as fast as the link allows, not in real time
     bool loop = false;
+    bool retry = false; // reconnect when the receiver goes away or is busy
     int connectTimeoutMs = 5000;
     QByteArray key; // access key; empty: none
 };
@@ -51,6 +53,7 @@ class StreamSession : public QObject {
 public:
     static constexpr qint64 kMaxQueuedBytes = 4 * 1024 * 1024;
     static constexpr int kHandshakeTimeoutMs = 5000;
+    static constexpr int kRetryIntervalMs = 1000;
 
     explicit StreamSession(SenderOptions options, QObject *parent = nullptr);
     ~StreamSession() override;
@@ -64,9 +67,24 @@ signals:
     void connected(const QString &peer);
     void progress(const h264link::SenderProgress &progress);
     void finished(int exitCode, const QString &message);
+    void retrying(const QString &reason); // --retry: the connection failed, trying again
 
 private:
+    // What survives a reconnect: the file, its position, and the timeline.
+    struct Playback {
+        std::unique_ptr<MediaSource> source;
+        qint64 startUs = 0;
+        qint64 frameUs = 40'000;
+        qint64 loopOffsetUs = 0; // added to every timestamp so loops continue the timeline
+        qint64 timelineEndUs = 0;
+        Pacer pacer;
+        SenderProgress progress;
+        quint64 skipped = 0; // frames dropped while waiting for a keyframe after a reconnect
+    };
+
     int stream(QString *message);
+    int sendStream(Playback &play, QTcpSocket &socket, FramedMediaDevice &framing,
+                   bool waitForKeyframe, QString *message);
     bool connectToReceiver(QTcpSocket &socket, QString *message);
     bool handshake(QTcpSocket &socket, FramedMediaDevice &framing, int *exitCode, QString *message);
     void onControlMessage(FramedMediaDevice &framing, const proto::Message &message);
@@ -79,6 +97,7 @@ private:
     SenderOptions m_options;
     std::atomic<bool> m_stopRequested{false};
     QString m_peerError;
+    quint16 m_peerErrorCode = 0;
     std::unique_ptr<SenderHandshake> m_handshake;
     HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
     QString m_refusal;

@@ -1,0 +1,118 @@
+// Faults on loopback: the receiver dies mid-stream; the sender retries and
+// continues from where it is; the sender starts before any receiver.
+#include "app_runner.h"
+#include "exit_codes.h"
+#include "test_support.h"
+
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace testsupport;
+using namespace h264link;
+
+class TestFaults : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void receiverKilledIsReported();
+    void retryReconnectsAndContinues();
+    void senderStartedFirstWaitsForReceiver();
+
+private:
+    QTemporaryDir m_dir;
+    QString m_clip; // 8 s, a keyframe every 25 frames (1 s)
+    QStringList m_reference;
+};
+
+void TestFaults::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_clip = m_dir.filePath("gops.mp4");
+    QCOMPARE(makeClip(m_clip, "320x240", 25, 8.0,
+                      {"-g", "25", "-keyint_min", "25", "-sc_threshold", "0"}),
+             QString());
+    m_reference = referenceMd5(m_clip);
+    QCOMPARE(m_reference.size(), 200);
+}
+
+void TestFaults::receiverKilledIsReported()
+{
+    ReceiverProcess receiver({});
+    QVERIFY(receiver.port());
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected"), 5000);
+    QTest::qWait(500);
+    receiver.process().kill();
+    QElapsedTimer timer;
+    timer.start();
+    QVERIFY(sender.waitForFinished(5000));
+    QVERIFY2(timer.elapsed() < 2000, qPrintable(QString("noticed after %1 ms").arg(timer.elapsed())));
+    QCOMPARE(sender.exitCode(), int(ExitConnectionFailed));
+    const QString err = QString::fromUtf8(sender.readAllStandardError());
+    QVERIFY2(err.contains("receiver closed the connection") || err.contains("sending failed"), qPrintable(err));
+}
+
+void TestFaults::retryReconnectsAndContinues()
+{
+    auto first = std::make_unique<ReceiverProcess>(QStringList{});
+    QVERIFY(first->port());
+    const QString port = QString::number(first->port());
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--host", "127.0.0.1", "--port", port, "--retry"});
+    QTRY_VERIFY_WITH_TIMEOUT(first->output().contains("sender connected"), 5000);
+    QTest::qWait(2000);
+    first.reset(); // killed: about 2 s of the 8 s clip were shown
+    QByteArray err; // accumulated: QTRY_VERIFY evaluates its expression more than once
+    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError()).contains("retrying"), 5000);
+    QCOMPARE(sender.state(), QProcess::Running);
+    QTest::qWait(1000);
+
+    const QString md5Path = m_dir.filePath("second.framemd5");
+    ReceiverProcess second({"--port", port, "--once", "--framemd5", md5Path});
+    QVERIFY2(second.port(), qPrintable(second.output()));
+    QVERIFY(sender.waitForFinished(20000));
+    QCOMPARE(sender.exitCode(), 0);
+    QVERIFY(second.waitForExit(10000));
+    QCOMPARE(second.process().exitCode(), 0);
+
+    // The second receiver got a run of whole GOPs: from a keyframe after the
+    // point where the first one died, to the end of the file. Nothing restarted.
+    const QStringList got = md5Column(readFile(md5Path));
+    QVERIFY(!got.isEmpty());
+    const int start = int(m_reference.indexOf(got.first()));
+    QVERIFY2(start >= 25 && start % 25 == 0, qPrintable(QString("resumed at frame %1").arg(start)));
+    QCOMPARE(got, m_reference.mid(start));
+    QVERIFY(QString::fromUtf8(sender.readAllStandardOutput()).contains("skipped while reconnecting"));
+}
+
+void TestFaults::senderStartedFirstWaitsForReceiver()
+{
+    quint16 freePort = 0;
+    {
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::Any));
+        freePort = probe.serverPort();
+    }
+    const QString port = QString::number(freePort);
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {m_clip, "--host", "127.0.0.1", "--port", port, "--retry", "--fast"});
+    QByteArray err; // accumulated: QTRY_VERIFY evaluates its expression more than once
+    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError()).contains("refused"), 5000);
+    QTest::qWait(1500);
+    QCOMPARE(sender.state(), QProcess::Running);
+
+    const QString md5Path = m_dir.filePath("late.framemd5");
+    ReceiverProcess receiver({"--port", port, "--once", "--framemd5", md5Path});
+    QVERIFY2(receiver.port(), qPrintable(receiver.output()));
+    QVERIFY(sender.waitForFinished(20000));
+    QCOMPARE(sender.exitCode(), 0);
+    QVERIFY(receiver.waitForExit(10000));
+    QCOMPARE(md5Column(readFile(md5Path)), m_reference); // it waited: the whole file arrived
+}
+
+QTEST_GUILESS_MAIN(TestFaults)
+#include "tst_faults.moc"
