@@ -161,8 +161,11 @@ void SenderWindow::onProgress(const SenderProgress &p)
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     if (now - m_lastStatsMs >= 1000) {
         const double mbps = double(qint64(p.bytes) - m_lastBytes) * 8.0 / double(now - m_lastStatsMs) / 1000.0;
-        m_stats->setText(tr("%1 frames sent · %2 Mbit/s · %3 kB queued")
-                             .arg(p.accessUnits).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024));
+        QString text = tr("%1 frames sent · %2 Mbit/s · %3 kB queued")
+                           .arg(p.accessUnits).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024);
+        if (p.skippedFrames)
+            text += tr(" · %1 skipped to stay live").arg(p.skippedFrames);
+        m_stats->setText(text);
         m_lastBytes = qint64(p.bytes);
         m_lastStatsMs = now;
     }

@@ -111,7 +111,8 @@ int StreamSession::stream(QString *message)
                    .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
                    .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
     if (play.skipped)
-        *message += QStringLiteral(" (%1 frames skipped while reconnecting)").arg(play.skipped);
+        *message += QStringLiteral(" (%1 frames skipped to stay live: while reconnecting or "
+                                   "when the link was too slow)").arg(play.skipped);
     return ExitOk;
 }
 
@@ -136,6 +137,15 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
     play.pacer.reset();
     PacketPtr packet = makePacket();
     quint64 bytesCounted = 0; // of this connection's framing, already in p.bytes
+    if (!m_options.fast) {
+        // Live: a fixed kernel buffer, so the queue we bound below is most of
+        // the queue there is (autotuning would add megabytes of latency).
+        socket.setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, kLiveSocketBuffer);
+    }
+    bool catchingUp = false;
+    DrainRate linkRate;
+    QElapsedTimer clock;
+    clock.start();
 
     while (!m_stopRequested.load()) {
         int ret = source.readPacket(packet.get());
@@ -169,6 +179,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
                                                                : ptsUs - play.startUs);
         if (waitForKeyframe && !(packet->flags & AV_PKT_FLAG_KEY)) {
             ++play.skipped;
+            ++p.skippedFrames;
             av_packet_unref(packet.get());
             continue;
         }
@@ -185,6 +196,23 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
             break; // stopped, or the connection broke: checkPeer() below says which
         if (!checkPeer(socket, framing, message))
             return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
+        // Live and falling behind (a slow link): rather than queue without
+        // bound, drop whole GOPs until the queue drains, then resume at a
+        // keyframe. Every frame the receiver gets is still decodable.
+        if (!m_options.fast) {
+            linkRate.sample(clock.elapsed(), qint64(framing.mediaBytesSent()) - socket.bytesToWrite());
+            const qint64 bound = linkRate.queueBound();
+            if (socket.bytesToWrite() > bound)
+                catchingUp = true;
+            if (catchingUp && (packet->flags & AV_PKT_FLAG_KEY) && socket.bytesToWrite() <= bound / 2)
+                catchingUp = false;
+            if (catchingUp) {
+                ++play.skipped;
+                ++p.skippedFrames;
+                av_packet_unref(packet.get());
+                continue;
+            }
+        }
 
         const AnnexBMuxer::Result written = muxer->writeAccessUnit(packet.get(), &error);
         av_packet_unref(packet.get());
@@ -368,6 +396,24 @@ bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QS
         return false;
     }
     return true;
+}
+
+void StreamSession::DrainRate::sample(qint64 nowMs, qint64 bytesLeftQt)
+{
+    m_samples.push_back({nowMs, bytesLeftQt});
+    while (m_samples.size() > 2 && nowMs - m_samples.front().first > kWindowMs)
+        m_samples.pop_front();
+}
+
+// Half a second of what the link has actually carried lately: on a fast link
+// that is half a second of video, on a slow one half a second of the link.
+qint64 StreamSession::DrainRate::queueBound() const
+{
+    if (m_samples.size() < 2 || m_samples.back().first - m_samples.front().first < 500)
+        return kMaxQueuedBytes / 16; // no estimate yet
+    const qint64 ms = m_samples.back().first - m_samples.front().first;
+    const qint64 perSecond = (m_samples.back().second - m_samples.front().second) * 1000 / ms;
+    return qBound<qint64>(64 * 1024, perSecond / 2, kMaxQueuedBytes);
 }
 
 // Tells the receiver why the stream stops early, then closes.

@@ -7,8 +7,12 @@
 // used in blocking mode (waitFor...). Every FFmpeg call blocks too, so none of
 // this may run on the GUI thread.
 //
-// Bound: at most kMaxQueuedBytes wait in the socket's send buffer; beyond it
-// the session blocks in waitForBytesWritten() (TCP backpressure).
+// Bounds, written down:
+//  --fast:  at most kMaxQueuedBytes wait in the socket's send buffer; beyond
+//           it the session BLOCKS in waitForBytesWritten() (TCP backpressure).
+//  live:    at most what the link carries in half a second waits (DrainRate);
+//           beyond it the session SKIPS to the next keyframe and counts what
+//           it skipped, so latency stays bounded on a link slower than the video.
 #pragma once
 
 #include "exit_codes.h"
@@ -20,6 +24,7 @@
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <deque>
 #include <memory>
 
 class QTcpSocket;
@@ -45,6 +50,7 @@ struct SenderProgress {
     quint64 accessUnits = 0;
     quint64 bytes = 0;
     qint64 queuedBytes = 0; // waiting in the socket
+    quint64 skippedFrames = 0; // dropped to stay live (slow link, reconnect)
     int loops = 0;
 };
 
@@ -54,6 +60,7 @@ public:
     static constexpr qint64 kMaxQueuedBytes = 4 * 1024 * 1024;
     static constexpr int kHandshakeTimeoutMs = 5000;
     static constexpr int kRetryIntervalMs = 1000;
+    static constexpr int kLiveSocketBuffer = 32 * 1024; // the kernel doubles it
 
     explicit StreamSession(SenderOptions options, QObject *parent = nullptr);
     ~StreamSession() override;
@@ -80,6 +87,17 @@ private:
         Pacer pacer;
         SenderProgress progress;
         quint64 skipped = 0; // frames dropped while waiting for a keyframe after a reconnect
+    };
+
+    // How fast the socket drains, over the last two seconds.
+    class DrainRate {
+    public:
+        void sample(qint64 nowMs, qint64 bytesLeftQt);
+        qint64 queueBound() const;
+
+    private:
+        static constexpr qint64 kWindowMs = 2000;
+        std::deque<std::pair<qint64, qint64>> m_samples; // (ms, bytes handed to the kernel)
     };
 
     int stream(QString *message);
