@@ -13,6 +13,7 @@ packages=(
   ffmpeg            # the CLI: test oracle, test clip generator
   xvfb xauth imagemagick x11-utils  # GUI tests: a real X server and screenshots
   iproute2 nftables                 # two-host tests in network namespaces
+  clang libclang-rt-14-dev          # the libFuzzer target (scripts/fuzz.sh)
   fonts-dejavu-core
 )
 

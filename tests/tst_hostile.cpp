@@ -259,7 +259,10 @@ void TestHostile::secondSenderIsRefusedWhileLive()
     QCOMPARE(receiver.process().exitCode(), 0); // the live stream was not disturbed
     const QStringList got = md5Column(readFile(m_dir.filePath("live.framemd5")));
     QVERIFY(got.size() > m_reference.size());
-    for (int i = 0; i < got.size(); ++i)
+    // The clip has B-frames and the stop cuts it in decode order, so the
+    // last few pictures in display order may be ones whose B-frames never
+    // came. Everything before them must be exact.
+    for (int i = 0; i < got.size() - 4; ++i)
         QCOMPARE(got[i], m_reference[i % m_reference.size()]);
 }
 
