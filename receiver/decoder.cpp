@@ -1,18 +1,19 @@
 #include "decoder.h"
 
 #include "logging.h"
+#include "protocol.h"
 
 namespace h264link {
 
 std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, PipelineCounters &counters,
-                                       QString *error)
+                                       StreamStats *stats, QString *error)
 {
     const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
     if (!codec) {
         *error = QStringLiteral("this FFmpeg build has no H.264 decoder");
         return nullptr;
     }
-    std::unique_ptr<Decoder> d(new Decoder(counters));
+    std::unique_ptr<Decoder> d(new Decoder(counters, stats));
     d->m_ctx.reset(avcodec_alloc_context3(codec));
     d->m_frame = makeFrame();
     if (!d->m_ctx || !d->m_frame) {
@@ -33,8 +34,14 @@ std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, Pipeli
     return d;
 }
 
-bool Decoder::push(const AVPacket *packet)
+bool Decoder::push(AVPacket *packet)
 {
+    // Packets follow the access units' arrival order, and the decoder carries
+    // a packet's pts to its frame (reordered, with B-frames): so the pts is
+    // where the frame's timing record id travels.
+    if (m_stats)
+        packet->pts = m_stats->takeAccessUnit();
+    packet->dts = AV_NOPTS_VALUE;
     const int ret = avcodec_send_packet(m_ctx.get(), packet);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
         ++m_counters.decodeErrors; // corrupt data: skip the packet, keep going
@@ -62,6 +69,8 @@ bool Decoder::receiveFrames()
             return true;
         }
         ++m_counters.frames;
+        if (m_stats)
+            m_stats->onDecoded(m_frame->pts, proto::nowMicros());
         // Damaged slices are concealed, not dropped: the picture is shown
         // (smeared) and counted, and it heals at the next keyframe.
         if (m_frame->decode_error_flags || (m_frame->flags & AV_FRAME_FLAG_CORRUPT))

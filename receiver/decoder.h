@@ -7,6 +7,7 @@
 
 #include "ffmpeg_raii.h"
 #include "sinks.h"
+#include "stream_stats.h"
 
 #include <memory>
 #include <vector>
@@ -15,23 +16,25 @@ namespace h264link {
 
 class Decoder : public PacketSink {
 public:
+    // `stats` may be null.
     static std::unique_ptr<Decoder> open(const AVCodecParameters *codecpar, PipelineCounters &counters,
-                                         QString *error);
+                                         StreamStats *stats, QString *error);
 
     void addSink(FrameSink *sink) { m_sinks.push_back(sink); }
-    bool push(const AVPacket *packet) override;
+    bool push(AVPacket *packet) override;
     void flush() override;
 
     QString lastError() const { return m_lastError; }
 
 private:
-    explicit Decoder(PipelineCounters &counters) : m_counters(counters) {}
+    Decoder(PipelineCounters &counters, StreamStats *stats) : m_counters(counters), m_stats(stats) {}
     bool receiveFrames();
 
     CodecContextPtr m_ctx;
     FramePtr m_frame;
     std::vector<FrameSink *> m_sinks;
     PipelineCounters &m_counters;
+    StreamStats *m_stats;
     QString m_lastError;
 };
 

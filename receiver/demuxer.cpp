@@ -1,5 +1,7 @@
 #include "demuxer.h"
 
+#include "annexb.h"
+
 namespace h264link {
 
 std::unique_ptr<Demuxer> Demuxer::open(QIODevice *input, PipelineCounters &counters, QString *error)
@@ -24,6 +26,17 @@ std::unique_ptr<Demuxer> Demuxer::open(QIODevice *input, PipelineCounters &count
     return d;
 }
 
+namespace {
+
+bool isLoneDelimiter(const AVPacket *packet)
+{
+    const QByteArray bytes = QByteArray::fromRawData(reinterpret_cast<const char *>(packet->data), packet->size);
+    const auto units = annexb::split(bytes);
+    return units.size() == 1 && units[0].type == annexb::AccessUnitDelimiter;
+}
+
+} // namespace
+
 int Demuxer::run(PacketSink &sink)
 {
     PacketPtr packet = makePacket();
@@ -32,6 +45,10 @@ int Demuxer::run(PacketSink &sink)
         if (ret < 0) {
             sink.flush();
             return ret == AVERROR_EOF ? 0 : ret;
+        }
+        if (isLoneDelimiter(packet.get())) {
+            av_packet_unref(packet.get()); // the one ReceiverConnection adds after the last frame
+            continue;
         }
         ++m_counters.packets;
         const bool more = sink.push(packet.get());

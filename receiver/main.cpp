@@ -7,10 +7,12 @@
 #include "logging.h"
 #include "receiver_controller.h"
 #include "receiver_window.h"
+#include "stream_stats.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QIcon>
+#include <QTimer>
 #include <cstdio>
 
 using namespace h264link;
@@ -50,7 +52,9 @@ int main(int argc, char *argv[])
                                  "challenge; the key never travels). Prefer --key-file or "
                                  "H264LINK_KEY: --key is visible in the process list.", "key");
     const QCommandLineOption keyFile("key-file", "Read the access key from a file.", "file");
-    parser.addOptions({port, headless, once, framemd5, key, keyFile});
+    const QCommandLineOption stats("stats", "Print live statistics as one JSON line per second on stdout "
+                                   "(fps, bitrate, latency median/p95, RTT, skipped frames).");
+    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats});
     parser.process(*app);
     installFfmpegLogHandler();
 
@@ -86,6 +90,22 @@ int main(int argc, char *argv[])
         exitCode = code;
         app->quit();
     });
+
+    // --stats: one JSON line per second while a stream is on. With a window,
+    // the window's own one-second report feeds the panel; headless, this does.
+    QTimer statsTimer;
+    if (parser.isSet(stats)) {
+        QObject::connect(&statsTimer, &QTimer::timeout, [&controller] {
+            const auto live = controller.liveStats();
+            const auto streamStats = controller.streamStats();
+            if (!live || !streamStats)
+                return;
+            streamStats->setDecodeErrors(live->decodeErrors);
+            std::fprintf(stdout, "%s\n", qUtf8Printable(streamStats->report(proto::nowMicros()).toJson()));
+            std::fflush(stdout);
+        });
+        statsTimer.start(1000);
+    }
 
     std::unique_ptr<ReceiverWindow> window;
     if (!options.headless) {

@@ -25,6 +25,7 @@ public:
                 qCWarning(lcReceiver).noquote() << "cannot display a frame:" << error;
             return true; // keep decoding: --framemd5 and the stats still count
         }
+        converted.setStartTime(frame->pts); // the StreamStats id, for the display time
         m_slot->put(std::move(converted));
         return true;
     }
@@ -38,9 +39,10 @@ private:
 
 } // namespace
 
-MediaPipeline::MediaPipeline(std::shared_ptr<BytePipe> pipe, QString md5Path, FrameSlot *display,
-                             QObject *parent)
-    : QObject(parent), m_pipe(std::move(pipe)), m_md5Path(std::move(md5Path)), m_display(display)
+MediaPipeline::MediaPipeline(std::shared_ptr<BytePipe> pipe, std::shared_ptr<StreamStats> stats,
+                             QString md5Path, FrameSlot *display, QObject *parent)
+    : QObject(parent), m_pipe(std::move(pipe)), m_stats(std::move(stats)), m_md5Path(std::move(md5Path)),
+      m_display(display)
 {
     qRegisterMetaType<PipelineResult>();
 }
@@ -82,7 +84,7 @@ PipelineResult MediaPipeline::run()
     auto demuxer = Demuxer::open(m_pipe.get(), m_counters, &error);
     if (!demuxer)
         return fail(error);
-    auto decoder = Decoder::open(demuxer->codecpar(), m_counters, &error);
+    auto decoder = Decoder::open(demuxer->codecpar(), m_counters, m_stats.get(), &error);
     if (!decoder)
         return fail(error);
 

@@ -7,6 +7,7 @@
 
 #include "byte_pipe.h"
 #include "sinks.h"
+#include "stream_stats.h"
 
 #include <QObject>
 #include <QString>
@@ -33,8 +34,8 @@ class MediaPipeline : public QObject {
     Q_OBJECT
 public:
     // `display` may be null (headless); `md5Path` may be empty.
-    MediaPipeline(std::shared_ptr<BytePipe> pipe, QString md5Path, FrameSlot *display,
-                  QObject *parent = nullptr);
+    MediaPipeline(std::shared_ptr<BytePipe> pipe, std::shared_ptr<StreamStats> stats, QString md5Path,
+                  FrameSlot *display, QObject *parent = nullptr);
     ~MediaPipeline() override; // stops and joins
 
     void start();
@@ -49,6 +50,7 @@ private:
     PipelineResult run();
 
     std::shared_ptr<BytePipe> m_pipe;
+    std::shared_ptr<StreamStats> m_stats;
     QString m_md5Path;
     FrameSlot *m_display;
     QThread *m_thread = nullptr;

@@ -1,5 +1,6 @@
 #include "receiver_connection.h"
 
+#include "annexb.h"
 #include "logging.h"
 
 #include <QTcpSocket>
@@ -21,9 +22,10 @@ QString peerName(const QAbstractSocket &socket)
 }
 
 ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe,
-                                       const QByteArray &key, QObject *parent)
-    : QObject(parent), m_socket(socket), m_pipe(std::move(pipe)),
-      m_handshakeTimer(new QTimer(this)),
+                                       std::shared_ptr<StreamStats> stats, const QByteArray &key,
+                                       QObject *parent)
+    : QObject(parent), m_socket(socket), m_pipe(std::move(pipe)), m_streamStats(std::move(stats)),
+      m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)),
       m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION))
 {
     qRegisterMetaType<ConnectionStats>();
@@ -49,6 +51,9 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
                           .arg(kHandshakeTimeoutMs / 1000));
     });
     m_handshakeTimer->start(kHandshakeTimeoutMs);
+    // PING/PONG measures the round trip and the offset between the two
+    // machines' clocks, so latency figures hold across machines.
+    connect(m_pingTimer, &QTimer::timeout, this, [this] { send(MessageType::Ping, {}); });
     apply(m_handshake.start());
     QMetaObject::invokeMethod(this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
 }
@@ -104,8 +109,7 @@ void ReceiverConnection::handle(const Message &message)
         m_stats.mediaBytes += quint64(media->data.size());
         if (message.flags & AccessUnitEnd)
             ++m_stats.accessUnits;
-        if (!m_pipe->push(media->data))
-            finish(false, QStringLiteral("the decoder stopped"));
+        pushMedia(message, std::move(media->data));
         break;
     }
     case MessageType::EndOfStream:
@@ -120,6 +124,8 @@ void ReceiverConnection::handle(const Message &message)
                           .arg(parseErrorInfo(message.payload).value_or(ErrorInfo{}).reason));
         break;
     case MessageType::Pong:
+        if (const auto pong = parsePong(message.payload))
+            m_streamStats->onClockSample(pong->pingTimestampUs, message.timestampUs, nowMicros());
         break;
     case MessageType::Hello:
     case MessageType::AuthChallenge:
@@ -139,8 +145,40 @@ void ReceiverConnection::apply(const HandshakeStep &step)
         finish(false, QStringLiteral("refused %1: %2").arg(m_peer, step.reason));
     } else if (step.verdict == HandshakeStep::Accepted) {
         m_handshakeTimer->stop();
+        send(MessageType::Ping, {});
+        m_pingTimer->start(kPingIntervalMs);
         qCDebug(lcReceiver).noquote() << "sender" << m_peer << "is" << m_handshake.senderSoftware();
     }
+}
+
+// Hands MEDIA bytes to the demuxer, and ends each access unit with an access
+// unit delimiter. The raw H.264 parser only knows a frame is complete when
+// the next one starts, which would hold every frame back by one frame
+// interval; the delimiter *is* the start of the next access unit, so the
+// parser lets the frame go the moment its last byte is here. The framing
+// knows where access units end (AU_END), so nothing is guessed.
+void ReceiverConnection::pushMedia(const Message &message, QByteArray data)
+{
+    static const QByteArray kAccessUnitDelimiter("\0\0\0\1\x09\xf0", 6);
+    if (message.flags & AccessUnitStart) {
+        m_auSentUs = message.timestampUs;
+        m_auBytes = 0;
+        // The stream's own delimiter would now be a second one: drop it.
+        const auto units = annexb::split(data);
+        if (m_audAppended && units.size() > 1 && units[0].type == annexb::AccessUnitDelimiter)
+            data.remove(0, units[1].offset - (units[1].offset >= 4 && data[units[1].offset - 4] == 0 ? 4 : 3));
+    }
+    m_auBytes += data.size();
+    if (message.flags & AccessUnitEnd) {
+        // Logged before the bytes reach the pipe: the decoder matches each
+        // packet with the next logged access unit, so the log must never lag.
+        m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes);
+        data += kAccessUnitDelimiter;
+        m_audAppended = true;
+    }
+    const bool ok = m_pipe->push(data);
+    if (!ok)
+        finish(false, QStringLiteral("the decoder stopped"));
 }
 
 void ReceiverConnection::send(MessageType type, const QByteArray &payload)
@@ -155,6 +193,7 @@ void ReceiverConnection::finish(bool endOfStream, const QString &reason)
         return;
     m_finished = true;
     m_handshakeTimer->stop();
+    m_pingTimer->stop();
     m_pipe->finish(); // the demuxer drains what arrived, then sees end of file
     m_socket->disconnect(this);
     m_socket->flush();

@@ -12,6 +12,7 @@
 #include "handshake.h"
 #include "message_decoder.h"
 #include "protocol.h"
+#include "stream_stats.h"
 
 #include <QObject>
 #include <QPointer>
@@ -42,7 +43,10 @@ public:
     // trickles its bytes in (a slow-loris peer is dropped here).
     static constexpr int kHandshakeTimeoutMs = 5000;
 
-    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe, const QByteArray &key,
+    static constexpr int kPingIntervalMs = 500;
+
+    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe,
+                       std::shared_ptr<StreamStats> stats, const QByteArray &key,
                        QObject *parent = nullptr);
     ~ReceiverConnection() override;
 
@@ -61,13 +65,19 @@ private:
     void finish(bool endOfStream, const QString &reason);
     void send(proto::MessageType type, const QByteArray &payload);
     void apply(const HandshakeStep &step);
+    void pushMedia(const proto::Message &message, QByteArray data);
 
     QTcpSocket *m_socket;
     std::shared_ptr<BytePipe> m_pipe;
+    std::shared_ptr<StreamStats> m_streamStats;
     QString m_peer;
     proto::MessageDecoder m_decoder;
     proto::MessageWriter m_writer;
     QTimer *m_handshakeTimer;
+    QTimer *m_pingTimer;
+    qint64 m_auSentUs = 0;   // sender clock, at the access unit's first message
+    qint64 m_auBytes = 0;
+    bool m_audAppended = false;
     ReceiverHandshake m_handshake;
     bool m_finished = false;
     ConnectionStats m_stats;

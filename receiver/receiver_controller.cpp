@@ -27,7 +27,7 @@ ReceiverController::~ReceiverController()
 
 QString ReceiverController::start()
 {
-    m_server = new StreamServer(m_options.accessKey);
+    m_server = new StreamServer(m_options.accessKey, m_display != nullptr);
     m_server->moveToThread(&m_network);
     connect(m_server, &StreamServer::sessionStarted, this, &ReceiverController::onSessionStarted);
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
@@ -58,11 +58,18 @@ std::optional<LiveStats> ReceiverController::liveStats() const
     return stats;
 }
 
-void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe)
+std::shared_ptr<StreamStats> ReceiverController::streamStats() const
+{
+    return m_session ? m_session->streamStats : nullptr;
+}
+
+void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe,
+                                          std::shared_ptr<StreamStats> stats)
 {
     m_session = std::make_unique<Session>();
     m_session->peer = peer;
-    m_session->pipeline = std::make_unique<MediaPipeline>(pipe, m_options.md5Path, m_display);
+    m_session->streamStats = stats;
+    m_session->pipeline = std::make_unique<MediaPipeline>(pipe, stats, m_options.md5Path, m_display);
     connect(m_session->pipeline.get(), &MediaPipeline::finished, this,
             &ReceiverController::onPipelineFinished);
     m_session->pipeline->start();

@@ -44,6 +44,7 @@ public:
     QString start(); // listens; returns an actionable error, or ""
     quint16 port() const { return m_port; }
     std::optional<LiveStats> liveStats() const; // while a stream is on
+    std::shared_ptr<StreamStats> streamStats() const; // null between streams
 
 signals:
     void waitingForSender(quint16 port);
@@ -54,7 +55,8 @@ signals:
     void onceFinished(int exitCode);
 
 private:
-    void onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe);
+    void onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe,
+                          std::shared_ptr<StreamStats> stats);
     void onSessionEnded(bool endOfStream, const QString &reason, const ConnectionStats &stats,
                         const proto::EndOfStream &sent);
     void onPipelineFinished(const PipelineResult &result);
@@ -63,6 +65,7 @@ private:
     struct Session {
         QString peer;
         std::unique_ptr<MediaPipeline> pipeline;
+        std::shared_ptr<StreamStats> streamStats;
         bool connectionDone = false;
         bool endOfStream = false;
         QString reason;

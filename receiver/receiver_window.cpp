@@ -2,7 +2,9 @@
 
 #include "frame_slot.h"
 #include "receiver_controller.h"
+#include "stream_stats.h"
 
+#include <QFontDatabase>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QNetworkInterface>
@@ -31,7 +33,8 @@ QStringList localAddresses()
 
 ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, QWidget *parent)
     : QWidget(parent), m_slot(slot), m_controller(controller), m_pages(new QStackedWidget(this)),
-      m_waiting(new QLabel(this)), m_video(new QVideoWidget(this)), m_status(new QLabel(this))
+      m_waiting(new QLabel(this)), m_video(new QVideoWidget(this)), m_status(new QLabel(this)),
+      m_statsPanel(new QLabel(this))
 {
     setWindowTitle(tr("h264link receiver"));
     m_waiting->setAlignment(Qt::AlignCenter);
@@ -46,7 +49,14 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
+    // Below the picture, not over it: QVideoWidget is a native GL window, and
+    // widgets stacked on top of it do not reliably show.
+    m_statsPanel->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_statsPanel->setStyleSheet(QStringLiteral("background: #111; color: #b9f6ca; padding: 6px;"));
+    m_statsPanel->setText(tr("statistics appear once a stream is on"));
+    m_statsPanel->hide();
     layout->addWidget(m_pages, 1);
+    layout->addWidget(m_statsPanel);
     layout->addWidget(m_status);
     resize(960, 600);
 
@@ -91,7 +101,7 @@ void ReceiverWindow::showWaiting(quint16 port)
                 .arg(addresses.first().section(' ', 0, 0)).arg(port);
     m_waiting->setText(text);
     m_pages->setCurrentWidget(m_waiting);
-    setStatus(tr("Listening on port %1").arg(port));
+    setStatus(tr("Listening on port %1 · S: statistics · F11: full screen").arg(port));
 }
 
 void ReceiverWindow::showFrame()
@@ -99,6 +109,8 @@ void ReceiverWindow::showFrame()
     if (auto frame = m_slot->take()) {
         m_video->videoSink()->setVideoFrame(*frame);
         ++m_displayed;
+        if (const auto stats = m_controller->streamStats())
+            stats->onDisplayed(frame->startTime(), proto::nowMicros(), m_slot->skipped());
     }
 }
 
@@ -114,6 +126,12 @@ void ReceiverWindow::updateStats()
     const auto stats = m_controller->liveStats();
     if (!stats)
         return;
+    if (const auto streamStats = m_controller->streamStats()) {
+        streamStats->setDecodeErrors(stats->decodeErrors);
+        const StatsReport report = streamStats->report(proto::nowMicros());
+        if (m_statsPanel->isVisible())
+            m_statsPanel->setText(report.toText());
+    }
     QString line = tr("%1 · %2 fps").arg(m_base).arg(stats->frames - m_lastFrames);
     m_lastFrames = stats->frames;
     if (stats->decodeErrors || stats->concealedFrames)
@@ -125,6 +143,10 @@ void ReceiverWindow::updateStats()
 
 void ReceiverWindow::keyPressEvent(QKeyEvent *event)
 {
+    if (event->key() == Qt::Key_S) {
+        m_statsPanel->setVisible(!m_statsPanel->isVisible());
+        return;
+    }
     if (event->key() == Qt::Key_F11 || (event->key() == Qt::Key_Escape && isFullScreen())) {
         setWindowState(windowState() ^ Qt::WindowFullScreen);
         return;

@@ -38,6 +38,7 @@ private:
     QLabel *m_waiting;
     QVideoWidget *m_video;
     QLabel *m_status;
+    QLabel *m_statsPanel; // S toggles it
     QString m_base; // who and what is streaming; statistics are appended
     quint64 m_lastFrames = 0;
     QString m_headline;

@@ -24,7 +24,7 @@ struct PipelineCounters {
 class PacketSink {
 public:
     virtual ~PacketSink() = default;
-    virtual bool push(const AVPacket *packet) = 0; // false: stop the pipeline
+    virtual bool push(AVPacket *packet) = 0; // false: stop the pipeline
     virtual void flush() {}                        // end of stream: drain
 };
 

@@ -9,10 +9,12 @@ namespace h264link {
 
 using namespace proto;
 
-StreamServer::StreamServer(QByteArray accessKey, QObject *parent)
-    : QObject(parent), m_server(new QTcpServer(this)), m_accessKey(std::move(accessKey))
+StreamServer::StreamServer(QByteArray accessKey, bool display, QObject *parent)
+    : QObject(parent), m_server(new QTcpServer(this)), m_accessKey(std::move(accessKey)),
+      m_display(display)
 {
     qRegisterMetaType<std::shared_ptr<BytePipe>>();
+    qRegisterMetaType<std::shared_ptr<StreamStats>>();
     connect(m_server, &QTcpServer::newConnection, this, &StreamServer::onNewConnection);
 }
 
@@ -53,7 +55,8 @@ void StreamServer::startSession(QTcpSocket *socket)
     m_busy = true;
     auto pipe = std::make_shared<BytePipe>(kPipeCapacity);
     pipe->open(QIODevice::ReadOnly);
-    m_live = new ReceiverConnection(socket, pipe, m_accessKey, this);
+    auto streamStats = std::make_shared<StreamStats>(m_display);
+    m_live = new ReceiverConnection(socket, pipe, streamStats, m_accessKey, this);
     connect(m_live, &ReceiverConnection::streamInfoReceived, this, &StreamServer::streamInfoReceived);
     connect(m_live, &ReceiverConnection::finished, this,
             [this, connection = m_live.data()](bool eos, const QString &reason,
@@ -61,7 +64,7 @@ void StreamServer::startSession(QTcpSocket *socket)
                 emit sessionEnded(eos, reason, stats, sent);
                 connection->deleteLater();
             });
-    emit sessionStarted(m_live->peer(), pipe);
+    emit sessionStarted(m_live->peer(), pipe, streamStats);
 }
 
 void StreamServer::setIdle()

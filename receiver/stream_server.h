@@ -21,7 +21,7 @@ public:
     // demux threads). Policy: block, i.e. TCP backpressure; see BytePipe.
     static constexpr qsizetype kPipeCapacity = 4 * 1024 * 1024;
 
-    explicit StreamServer(QByteArray accessKey, QObject *parent = nullptr);
+    StreamServer(QByteArray accessKey, bool display, QObject *parent = nullptr);
     ~StreamServer() override;
 
     // Call on the network thread. Returns an actionable error, or "".
@@ -31,7 +31,8 @@ public:
     void setIdle();
 
 signals:
-    void sessionStarted(const QString &peer, std::shared_ptr<h264link::BytePipe> pipe);
+    void sessionStarted(const QString &peer, std::shared_ptr<h264link::BytePipe> pipe,
+                        std::shared_ptr<h264link::StreamStats> stats);
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
     void sessionEnded(bool endOfStream, const QString &reason, const h264link::ConnectionStats &stats,
                       const h264link::proto::EndOfStream &sent);
@@ -44,6 +45,7 @@ private:
 
     QTcpServer *m_server;
     QByteArray m_accessKey; // empty: anyone may send
+    bool m_display;
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained
@@ -52,3 +54,4 @@ private:
 } // namespace h264link
 
 Q_DECLARE_METATYPE(std::shared_ptr<h264link::BytePipe>)
+Q_DECLARE_METATYPE(std::shared_ptr<h264link::StreamStats>)

@@ -5,6 +5,8 @@
 
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -46,6 +48,7 @@ private slots:
     void pacedSendTakesRealTime();
     void loopRepeatsUntilStopped();
     void senderDropIsReportedAndNextSenderAccepted();
+    void liveStatisticsAndNoHeldFrame();
 
 private:
     QString clip(const QString &name) const { return m_dir.filePath(name); }
@@ -219,6 +222,35 @@ void TestEndToEnd::senderDropIsReportedAndNextSenderAccepted()
     QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains(
                                  QString("(end of stream): %1 of %1 frames received").arg(frames)), 5000);
     QCOMPARE(receiver.process().state(), QProcess::Running); // still serving
+}
+
+void TestEndToEnd::liveStatisticsAndNoHeldFrame()
+{
+    // 5 fps without B-frames: a frame held until the next one starts (what
+    // the raw H.264 parser does on its own) would add 200 ms to every frame.
+    QCOMPARE(makeFrom("slow.mp4", {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=5:duration=4"},
+                      {"-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p"}), QString());
+    ReceiverProcess receiver({"--once", "--stats"});
+    QVERIFY(receiver.port());
+    const SenderRun sender = runSender({clip("slow.mp4"), "--host", "127.0.0.1", "--port",
+                                        QString::number(receiver.port())});
+    QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+    QVERIFY(receiver.waitForExit(10000));
+
+    QList<QJsonObject> lines;
+    for (const QString &line : receiver.output().split('\n')) {
+        if (line.startsWith('{'))
+            lines << QJsonDocument::fromJson(line.toUtf8()).object();
+    }
+    QVERIFY2(lines.size() >= 2, qPrintable(receiver.output()));
+    const QJsonObject mid = lines[lines.size() / 2];
+    const double fps = mid["fps"].toObject()["decoded"].toDouble();
+    QVERIFY2(fps >= 3 && fps <= 7, qPrintable(QString::number(fps)));
+    QVERIFY(mid["rtt_ms"].isDouble());
+    const QJsonObject decode = mid["latency_ms"].toObject()["decode"].toObject();
+    QVERIFY2(decode["median"].isDouble() && decode["median"].toDouble() < 100,
+             qPrintable(QJsonDocument(mid).toJson()));
+    QVERIFY(mid["latency_ms"].toObject()["network"].toObject()["median"].isDouble());
 }
 
 QTEST_GUILESS_MAIN(TestEndToEnd)

@@ -1,0 +1,204 @@
+#include "stream_stats.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <algorithm>
+
+namespace h264link {
+namespace {
+
+constexpr std::size_t kClockSamples = 8;
+constexpr std::size_t kMaxPending = 1024; // a decoder that stops consuming must not grow us
+
+QJsonValue number(double v)
+{
+    return v < 0 ? QJsonValue(QJsonValue::Null) : QJsonValue(qRound(v * 10.0) / 10.0);
+}
+
+QJsonObject latencyJson(const LatencySummary &s)
+{
+    return QJsonObject{{"median", number(s.medianMs)}, {"p95", number(s.p95Ms)}};
+}
+
+QString latencyText(const LatencySummary &s)
+{
+    if (s.medianMs < 0)
+        return QStringLiteral("—");
+    return QStringLiteral("%1 ms (p95 %2)").arg(s.medianMs, 0, 'f', 1).arg(s.p95Ms, 0, 'f', 1);
+}
+
+} // namespace
+
+void ClockSync::addSample(qint64 t0, qint64 senderUs, qint64 t3)
+{
+    const qint64 rtt = t3 - t0;
+    if (rtt < 0)
+        return;
+    m_samples.push_back({rtt, senderUs - (t0 + t3) / 2});
+    if (m_samples.size() > kClockSamples)
+        m_samples.pop_front();
+}
+
+// The sample with the shortest round trip has the least queueing in it, so
+// its midpoint guess is the most accurate (NTP's reasoning).
+qint64 ClockSync::offsetUs() const
+{
+    const auto best = std::min_element(m_samples.begin(), m_samples.end(),
+                                       [](const Sample &a, const Sample &b) { return a.rtt < b.rtt; });
+    return best == m_samples.end() ? 0 : best->offset;
+}
+
+qint64 ClockSync::rttUs() const
+{
+    const auto best = std::min_element(m_samples.begin(), m_samples.end(),
+                                       [](const Sample &a, const Sample &b) { return a.rtt < b.rtt; });
+    return best == m_samples.end() ? -1 : best->rtt;
+}
+
+StreamStats::StreamStats(bool display) : m_display(display) {}
+
+void StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_startUs < 0)
+        m_startUs = arrivedUs;
+    Timing t;
+    t.sentUs = m_clock.hasEstimate() ? sentUs - m_clock.offsetUs() : 0;
+    t.arrivedUs = arrivedUs;
+    if (t.sentUs)
+        m_window.network.push_back(double(arrivedUs - t.sentUs) / 1000.0);
+    ++m_window.received;
+    m_window.bytes += quint64(bytes);
+    m_arrived.emplace_back(m_nextId++, t);
+    if (m_arrived.size() > kMaxPending)
+        m_arrived.pop_front();
+}
+
+void StreamStats::onClockSample(qint64 t0, qint64 senderUs, qint64 t3)
+{
+    QMutexLocker lock(&m_mutex);
+    m_clock.addSample(t0, senderUs, t3);
+}
+
+qint64 StreamStats::takeAccessUnit()
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_arrived.empty())
+        return -1;
+    const auto [id, timing] = m_arrived.front();
+    m_arrived.pop_front();
+    m_inFlight[id] = timing;
+    while (m_inFlight.size() > kMaxPending)
+        m_inFlight.erase(m_inFlight.begin());
+    return id;
+}
+
+void StreamStats::onDecoded(qint64 id, qint64 decodedUs)
+{
+    QMutexLocker lock(&m_mutex);
+    ++m_window.decoded;
+    const auto it = m_inFlight.find(id);
+    if (it == m_inFlight.end())
+        return;
+    Timing &t = it->second;
+    t.decodedUs = decodedUs;
+    m_window.decode.push_back(double(decodedUs - t.arrivedUs) / 1000.0);
+    if (t.sentUs)
+        m_window.e2eDecoded.push_back(double(decodedUs - t.sentUs) / 1000.0);
+    if (!m_display)
+        m_inFlight.erase(it);
+}
+
+void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal)
+{
+    QMutexLocker lock(&m_mutex);
+    ++m_window.displayed;
+    m_skippedTotal = skippedTotal;
+    const auto it = m_inFlight.find(id);
+    if (it == m_inFlight.end())
+        return;
+    if (it->second.sentUs)
+        m_window.e2eDisplayed.push_back(double(displayedUs - it->second.sentUs) / 1000.0);
+    // Frames older than this one were skipped; forget them.
+    m_inFlight.erase(m_inFlight.begin(), std::next(it));
+}
+
+void StreamStats::setDecodeErrors(quint64 total)
+{
+    QMutexLocker lock(&m_mutex);
+    m_decodeErrors = total;
+}
+
+LatencySummary StreamStats::summarize(std::deque<double> &values)
+{
+    LatencySummary s;
+    if (values.empty())
+        return s;
+    std::sort(values.begin(), values.end());
+    s.medianMs = values[values.size() / 2];
+    s.p95Ms = values[std::min(values.size() - 1, values.size() * 95 / 100)];
+    values.clear();
+    return s;
+}
+
+StatsReport StreamStats::report(qint64 nowUs)
+{
+    QMutexLocker lock(&m_mutex);
+    StatsReport r;
+    const double windowS = m_lastReportUs < 0 || m_startUs < 0
+        ? 1.0 : qMax(0.001, double(nowUs - m_lastReportUs) / 1e6);
+    m_lastReportUs = nowUs;
+    r.seconds = m_startUs < 0 ? 0 : double(nowUs - m_startUs) / 1e6;
+    r.receivedFps = double(m_window.received) / windowS;
+    r.decodedFps = double(m_window.decoded) / windowS;
+    r.displayedFps = m_display ? double(m_window.displayed) / windowS : -1;
+    r.bitrateKbps = double(m_window.bytes) * 8.0 / 1000.0 / windowS;
+    r.skippedForDisplay = m_skippedTotal;
+    r.decodeErrors = m_decodeErrors;
+    r.network = summarize(m_window.network);
+    r.decode = summarize(m_window.decode);
+    r.endToEndDecoded = summarize(m_window.e2eDecoded);
+    r.endToEndDisplayed = summarize(m_window.e2eDisplayed);
+    r.rttMs = m_clock.hasEstimate() ? double(m_clock.rttUs()) / 1000.0 : -1;
+    m_window = Window{};
+    return r;
+}
+
+QString StatsReport::toJson() const
+{
+    const QJsonObject o{
+        {"t", number(seconds)},
+        {"fps", QJsonObject{{"received", number(receivedFps)}, {"decoded", number(decodedFps)},
+                            {"displayed", number(displayedFps)}}},
+        {"bitrate_kbps", number(bitrateKbps)},
+        {"skipped", QJsonObject{{"display", qint64(skippedForDisplay)}}},
+        {"decode_errors", qint64(decodeErrors)},
+        {"latency_ms", QJsonObject{{"network", latencyJson(network)},
+                                   {"decode", latencyJson(decode)},
+                                   {"end_to_end_decoded", latencyJson(endToEndDecoded)},
+                                   {"end_to_end_displayed", latencyJson(endToEndDisplayed)}}},
+        {"rtt_ms", number(rttMs)},
+    };
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
+}
+
+QString StatsReport::toText() const
+{
+    QString fps = QStringLiteral("received %1 · decoded %2").arg(receivedFps, 0, 'f', 1).arg(decodedFps, 0, 'f', 1);
+    if (displayedFps >= 0)
+        fps += QStringLiteral(" · displayed %1").arg(displayedFps, 0, 'f', 1);
+    return QStringLiteral("fps        %1\n"
+                          "bitrate    %2 kbit/s\n"
+                          "latency    network %3\n"
+                          "           decode %4\n"
+                          "           sent→decoded %5\n"
+                          "           sent→shown %6\n"
+                          "RTT        %7\n"
+                          "skipped    %8 for display · decode errors %9")
+        .arg(fps).arg(bitrateKbps, 0, 'f', 0).arg(latencyText(network), latencyText(decode),
+                                                  latencyText(endToEndDecoded), latencyText(endToEndDisplayed))
+        .arg(rttMs < 0 ? QStringLiteral("—") : QStringLiteral("%1 ms").arg(rttMs, 0, 'f', 2))
+        .arg(skippedForDisplay).arg(decodeErrors);
+}
+
+} // namespace h264link

@@ -1,0 +1,100 @@
+// StreamStats: where each frame's time goes, and the live statistics built
+// from it, over one-second windows.
+//
+//   sender sends ─network─► last byte arrives ─decode─► decoded ─display─► shown
+//
+// The sender stamps every MEDIA message with its own clock; PING/PONG gives
+// the offset between the two clocks (ClockSync), so "network" is right
+// across two machines and not only on loopback.
+//
+// Threads: the network thread calls onAccessUnit() and clock samples, the
+// pipeline thread takeAccessUnit()/onDecoded(), the GUI thread onDisplayed();
+// one mutex guards it all (a few operations per frame).
+#pragma once
+
+#include <QMutex>
+#include <QString>
+#include <deque>
+#include <map>
+#include <optional>
+
+namespace h264link {
+
+// Offset between the sender's clock and ours, from PING/PONG round trips.
+class ClockSync {
+public:
+    // t0: our PING send time, senderUs: the sender's clock when it answered,
+    // t3: when the PONG arrived (our clock).
+    void addSample(qint64 t0, qint64 senderUs, qint64 t3);
+    bool hasEstimate() const { return !m_samples.empty(); }
+    qint64 offsetUs() const; // sender clock minus our clock
+    qint64 rttUs() const;    // of the best (shortest) recent round trip
+
+private:
+    struct Sample {
+        qint64 rtt;
+        qint64 offset;
+    };
+    std::deque<Sample> m_samples; // the last few; the shortest RTT wins
+};
+
+struct LatencySummary {
+    double medianMs = -1; // -1: no data in the window
+    double p95Ms = -1;
+};
+
+struct StatsReport {
+    double seconds = 0; // since the stream started
+    double receivedFps = 0, decodedFps = 0, displayedFps = -1; // -1: headless
+    double bitrateKbps = 0;
+    quint64 skippedForDisplay = 0; // total
+    quint64 decodeErrors = 0;      // total
+    LatencySummary network, decode, endToEndDecoded, endToEndDisplayed;
+    double rttMs = -1;
+    QString toJson() const;
+    QString toText() const;
+};
+
+class StreamStats {
+public:
+    explicit StreamStats(bool display);
+
+    // Network thread.
+    void onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes);
+    void onClockSample(qint64 t0, qint64 senderUs, qint64 t3);
+    // Pipeline thread: the next access unit in arrival order, as an id the
+    // decoder carries in the packet's pts through to the frame.
+    qint64 takeAccessUnit();
+    void onDecoded(qint64 id, qint64 decodedUs);
+    // GUI thread.
+    void onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal);
+    void setDecodeErrors(quint64 total);
+
+    StatsReport report(qint64 nowUs); // the last second; call about once a second
+
+private:
+    struct Timing {
+        qint64 sentUs = 0; // on our clock, once the offset is known
+        qint64 arrivedUs = 0;
+        qint64 decodedUs = 0;
+    };
+    struct Window {
+        std::deque<double> network, decode, e2eDecoded, e2eDisplayed;
+        quint64 received = 0, decoded = 0, displayed = 0, bytes = 0;
+    };
+    static LatencySummary summarize(std::deque<double> &values);
+
+    mutable QMutex m_mutex;
+    const bool m_display;
+    ClockSync m_clock;
+    std::deque<std::pair<qint64, Timing>> m_arrived; // not yet taken by the decoder
+    std::map<qint64, Timing> m_inFlight;             // taken, not yet shown
+    qint64 m_nextId = 0;
+    qint64 m_startUs = -1;
+    qint64 m_lastReportUs = -1;
+    quint64 m_skippedTotal = 0;
+    quint64 m_decodeErrors = 0;
+    Window m_window;
+};
+
+} // namespace h264link
