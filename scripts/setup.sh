@@ -11,7 +11,7 @@ packages=(
   qt6-qpa-plugins qml6-module-qtmultimedia
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   ffmpeg            # the CLI: test oracle, test clip generator
-  xvfb xauth imagemagick x11-utils  # GUI tests: a real X server and screenshots
+  xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses
   iproute2 nftables                 # two-host tests in network namespaces
   clang libclang-rt-14-dev          # the libFuzzer target (scripts/fuzz.sh)
   fonts-dejavu-core

@@ -44,7 +44,10 @@ sleep 3
 import -window root "$out/receiver_streaming.png"
 
 # fraction of pixels near a colour, and their bounding box (WxH+X+Y)
-measure() { convert "$1" -fuzz 12% -fill black +opaque "$2" -fill white -opaque "$2" \
+# (pixels near the colour become a marker colour, with the fuzz; then exactly
+#  the marker becomes white and everything else black)
+measure() { convert "$1" -fuzz 12% -fill '#01fe02' -opaque "$2" -fuzz 0 \
+              -fill black +opaque '#01fe02' -fill white -opaque '#01fe02' \
               -format '%[fx:mean] %@\n' info: 2>/dev/null; }
 read -r red_frac red_box < <(measure "$out/receiver_streaming.png" '#ff0000')
 read -r blue_frac blue_box < <(measure "$out/receiver_streaming.png" '#0000ff')
@@ -63,6 +66,18 @@ red_w=$(echo "$red_box" | awk -F'[x+]' '{print $1}')
 awk -v w="$red_w" -v h="$red_h" 'BEGIN { a = w / h; exit !(a > 0.83 && a < 0.95) }' \
   || { echo "FAIL: aspect ratio not kept: red half is ${red_w}x${red_h}"; exit 1; }
 [ $((red_w - blue_w)) -le 4 ] && [ $((blue_w - red_w)) -le 4 ] || { echo "FAIL: halves differ"; exit 1; }
+
+# S shows the statistics panel (dark, below the picture) with live figures.
+if command -v xdotool >/dev/null; then
+  window=$(xdotool search --name "h264link receiver" | head -1)
+  xdotool windowfocus --sync "$window" key s
+  sleep 2.2
+  import -window root "$out/receiver_statistics.png"
+  read -r panel_frac _ < <(measure "$out/receiver_statistics.png" '#b9f6ca') # the panel's text
+  echo "statistics panel: $panel_frac of the screen"
+  awk -v p="$panel_frac" 'BEGIN { exit !(p > 0.001) }' \
+    || { echo "FAIL: S did not show the statistics panel (see $out/receiver_statistics.png)"; exit 1; }
+fi
 
 # The sender stops: the window must say so and wait for the next sender.
 kill -TERM "$sender_pid"
