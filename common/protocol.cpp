@@ -189,7 +189,7 @@ QByteArray serialize(const EndOfStream &v)
 
 QByteArray serialize(const Pong &v)
 {
-    return build([&](QDataStream &out) { out << v.pingSequence << v.pingTimestampUs; });
+    return build([&](QDataStream &out) { out << v.pingSequence << v.pingTimestampUs << v.framesSkipped; });
 }
 
 QByteArray serialize(const ErrorInfo &v)
@@ -238,6 +238,8 @@ std::optional<Pong> parsePong(const QByteArray &payload)
 {
     return parse<Pong>(payload, [](QDataStream &in, Pong &v) {
         in >> v.pingSequence >> v.pingTimestampUs;
+        if (!in.atEnd()) // absent in a minimal PONG
+            in >> v.framesSkipped;
     });
 }
 

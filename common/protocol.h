@@ -121,6 +121,7 @@ struct EndOfStream {
 struct Pong {
     quint32 pingSequence = 0;
     qint64 pingTimestampUs = 0; // echoed, so the pinger needs no state
+    quint64 framesSkipped = 0;  // by the answering sender so far (optional trailing field)
 };
 
 // ERROR codes.

@@ -125,7 +125,8 @@ void ReceiverConnection::handle(const Message &message)
         break;
     case MessageType::Pong:
         if (const auto pong = parsePong(message.payload))
-            m_streamStats->onClockSample(pong->pingTimestampUs, message.timestampUs, nowMicros());
+            m_streamStats->onClockSample(pong->pingTimestampUs, message.timestampUs, nowMicros(),
+                                         pong->framesSkipped);
         break;
     case MessageType::Hello:
     case MessageType::AuthChallenge:

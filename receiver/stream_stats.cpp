@@ -74,10 +74,11 @@ void StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
         m_arrived.pop_front();
 }
 
-void StreamStats::onClockSample(qint64 t0, qint64 senderUs, qint64 t3)
+void StreamStats::onClockSample(qint64 t0, qint64 senderUs, qint64 t3, quint64 senderSkipped)
 {
     QMutexLocker lock(&m_mutex);
     m_clock.addSample(t0, senderUs, t3);
+    m_senderSkipped = senderSkipped;
 }
 
 qint64 StreamStats::takeAccessUnit()
@@ -154,6 +155,7 @@ StatsReport StreamStats::report(qint64 nowUs)
     r.displayedFps = m_display ? double(m_window.displayed) / windowS : -1;
     r.bitrateKbps = double(m_window.bytes) * 8.0 / 1000.0 / windowS;
     r.skippedForDisplay = m_skippedTotal;
+    r.skippedBySender = m_senderSkipped;
     r.decodeErrors = m_decodeErrors;
     r.network = summarize(m_window.network);
     r.decode = summarize(m_window.decode);
@@ -171,7 +173,7 @@ QString StatsReport::toJson() const
         {"fps", QJsonObject{{"received", number(receivedFps)}, {"decoded", number(decodedFps)},
                             {"displayed", number(displayedFps)}}},
         {"bitrate_kbps", number(bitrateKbps)},
-        {"skipped", QJsonObject{{"display", qint64(skippedForDisplay)}}},
+        {"skipped", QJsonObject{{"sender", qint64(skippedBySender)}, {"display", qint64(skippedForDisplay)}}},
         {"decode_errors", qint64(decodeErrors)},
         {"latency_ms", QJsonObject{{"network", latencyJson(network)},
                                    {"decode", latencyJson(decode)},
@@ -194,11 +196,11 @@ QString StatsReport::toText() const
                           "           sent→decoded %5\n"
                           "           sent→shown %6\n"
                           "RTT        %7\n"
-                          "skipped    %8 for display · decode errors %9")
+                          "skipped    %8 by the sender · %9 for display · decode errors %10")
         .arg(fps).arg(bitrateKbps, 0, 'f', 0).arg(latencyText(network), latencyText(decode),
                                                   latencyText(endToEndDecoded), latencyText(endToEndDisplayed))
         .arg(rttMs < 0 ? QStringLiteral("—") : QStringLiteral("%1 ms").arg(rttMs, 0, 'f', 2))
-        .arg(skippedForDisplay).arg(decodeErrors);
+        .arg(skippedBySender).arg(skippedForDisplay).arg(decodeErrors);
 }
 
 } // namespace h264link

@@ -48,6 +48,7 @@ struct StatsReport {
     double receivedFps = 0, decodedFps = 0, displayedFps = -1; // -1: headless
     double bitrateKbps = 0;
     quint64 skippedForDisplay = 0; // total
+    quint64 skippedBySender = 0;   // total, as of the sender's last PONG
     quint64 decodeErrors = 0;      // total
     LatencySummary network, decode, endToEndDecoded, endToEndDisplayed;
     double rttMs = -1;
@@ -61,7 +62,7 @@ public:
 
     // Network thread.
     void onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes);
-    void onClockSample(qint64 t0, qint64 senderUs, qint64 t3);
+    void onClockSample(qint64 t0, qint64 senderUs, qint64 t3, quint64 senderSkipped = 0);
     // Pipeline thread: the next access unit in arrival order, as an id the
     // decoder carries in the packet's pts through to the frame.
     qint64 takeAccessUnit();
@@ -93,6 +94,7 @@ private:
     qint64 m_startUs = -1;
     qint64 m_lastReportUs = -1;
     quint64 m_skippedTotal = 0;
+    quint64 m_senderSkipped = 0;
     quint64 m_decodeErrors = 0;
     Window m_window;
 };

@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QTcpSocket>
 #include <QThread>
+#include <algorithm>
 
 namespace h264link {
 
@@ -99,9 +100,14 @@ int StreamSession::stream(QString *message)
         if (!m_options.retry || !retryable || m_stopRequested.load())
             return code;
         emit retrying(*message);
-        QDeadlineTimer pause(kRetryIntervalMs);
-        while (!pause.hasExpired() && !m_stopRequested.load())
-            QThread::msleep(50);
+        if (play.everConnected && !m_options.fast) {
+            if (!playUnsent(play, kRetryIntervalMs, message))
+                return code;
+        } else { // not started yet, or --fast: wait in place
+            QDeadlineTimer pause(kRetryIntervalMs);
+            while (!pause.hasExpired() && !m_stopRequested.load())
+                QThread::msleep(50);
+        }
         if (m_stopRequested.load())
             return code;
     }
@@ -114,6 +120,85 @@ int StreamSession::stream(QString *message)
         *message += QStringLiteral(" (%1 frames skipped to stay live: while reconnecting or "
                                    "when the link was too slow)").arg(play.skipped);
     return ExitOk;
+}
+
+// The next packet of the file, starting again at the end with --loop. 0,
+// AVERROR_EOF at the real end, or an error with *message set.
+int StreamSession::readNext(Playback &play, AVPacket *packet, QString *message)
+{
+    for (;;) {
+        int ret = play.source->readPacket(packet);
+        const bool anythingYet = play.progress.accessUnits + play.skipped > 0;
+        if (ret == AVERROR_EOF && m_options.loop && anythingYet) {
+            QString error;
+            if (!play.source->rewind(&error)) {
+                *message = error;
+                return AVERROR(EIO);
+            }
+            play.loopOffsetUs = play.timelineEndUs;
+            ++play.progress.loops;
+            continue;
+        }
+        if (ret >= 0 && (packet->flags & AV_PKT_FLAG_CORRUPT))
+            ret = AVERROR_INVALIDDATA; // a short read: the file ends inside this frame
+        if (ret < 0 && ret != AVERROR_EOF)
+            *message = QStringLiteral("'%1' is truncated or damaged: frame %2 cannot be read (%3)")
+                           .arg(QFileInfo(play.source->path()).fileName())
+                           .arg(play.progress.accessUnits + play.skipped + 1).arg(averrorDetail(ret));
+        return ret;
+    }
+}
+
+// Where `packet` is on the sender's continuous timeline (microseconds; the
+// send clock follows dts, i.e. decode order), and the position it means in
+// the file. Loops shift the packet's timestamps so the muxer sees them rise.
+qint64 StreamSession::placeOnTimeline(Playback &play, AVPacket *packet)
+{
+    const AVRational tb = play.source->timeBase();
+    SenderProgress &p = play.progress;
+    qint64 mediaUs = toMicros(packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts, tb);
+    if (mediaUs == AV_NOPTS_VALUE) // raw .h264 may have neither
+        mediaUs = play.startUs + qint64(p.accessUnits + play.skipped) * play.frameUs;
+    mediaUs += play.loopOffsetUs - play.startUs;
+    play.timelineEndUs = qMax(play.timelineEndUs, mediaUs + play.frameUs);
+    const qint64 ptsUs = toMicros(packet->pts, tb);
+    p.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - play.loopOffsetUs
+                                                           : ptsUs - play.startUs);
+    if (play.loopOffsetUs) {
+        const int64_t shift = av_rescale_q(play.loopOffsetUs, AV_TIME_BASE_Q, tb);
+        if (packet->pts != AV_NOPTS_VALUE)
+            packet->pts += shift;
+        if (packet->dts != AV_NOPTS_VALUE)
+            packet->dts += shift;
+    }
+    return mediaUs;
+}
+
+// No receiver, but one was there: a live sender keeps its place on the clock,
+// as a camera would, and the frames go by unsent (counted as skipped). False
+// at the end of the file or on a read error, with *message set.
+bool StreamSession::playUnsent(Playback &play, int forMs, QString *message)
+{
+    QElapsedTimer elapsed;
+    elapsed.start();
+    PacketPtr packet = makePacket();
+    while (elapsed.elapsed() < forMs && !m_stopRequested.load()) {
+        const int ret = readNext(play, packet.get(), message);
+        if (ret < 0) {
+            if (ret == AVERROR_EOF)
+                *message = QStringLiteral("the file ended while no receiver was connected");
+            return false;
+        }
+        QDeadlineTimer due(play.pacer.delayUs(placeOnTimeline(play, packet.get())) / 1000, Qt::PreciseTimer);
+        av_packet_unref(packet.get());
+        ++play.skipped;
+        ++play.progress.skippedFrames;
+        m_framesSkipped.store(play.progress.skippedFrames);
+        while (!due.hasExpired() && !m_stopRequested.load())
+            QThread::msleep(static_cast<unsigned long>(std::clamp<qint64>(due.remainingTime(), 1, 50)));
+    }
+    reportProgress(play.progress, false);
+    return true;
 }
 
 // Streams on one connection until the end of the file (END_OF_STREAM, then
@@ -131,9 +216,9 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
         *message = error;
         return ExitFailure;
     }
-    const AVRational tb = source.timeBase();
     const QString name = QFileInfo(source.path()).fileName();
     SenderProgress &p = play.progress;
+    play.everConnected = true;
     play.pacer.reset();
     PacketPtr packet = makePacket();
     quint64 bytesCounted = 0; // of this connection's framing, already in p.bytes
@@ -148,49 +233,22 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
     clock.start();
 
     while (!m_stopRequested.load()) {
-        int ret = source.readPacket(packet.get());
-        if (ret == AVERROR_EOF && m_options.loop && p.accessUnits + play.skipped > 0) {
-            if (!source.rewind(&error)) {
-                *message = error;
-                return ExitBadInput;
-            }
-            play.loopOffsetUs = play.timelineEndUs;
-            ++p.loops;
-            continue;
-        }
+        const int ret = readNext(play, packet.get(), message);
         if (ret == AVERROR_EOF)
             break;
-        if (ret >= 0 && (packet->flags & AV_PKT_FLAG_CORRUPT))
-            ret = AVERROR_INVALIDDATA; // a short read: the file ends inside this frame
         if (ret < 0) {
-            *message = QStringLiteral("'%1' is truncated or damaged: frame %2 cannot be read (%3)")
-                           .arg(name).arg(p.accessUnits + play.skipped + 1).arg(averrorDetail(ret));
             abortStream(socket, framing, *message);
             return ExitBadInput;
         }
-        // The send clock follows dts (decode order); raw .h264 may lack both.
-        qint64 mediaUs = toMicros(packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts, tb);
-        if (mediaUs == AV_NOPTS_VALUE)
-            mediaUs = play.startUs + qint64(p.accessUnits + play.skipped) * play.frameUs;
-        mediaUs += play.loopOffsetUs - play.startUs;
-        play.timelineEndUs = qMax(play.timelineEndUs, mediaUs + play.frameUs);
-        const qint64 ptsUs = toMicros(packet->pts, tb);
-        p.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - play.loopOffsetUs
-                                                               : ptsUs - play.startUs);
+        const qint64 mediaUs = placeOnTimeline(play, packet.get());
         if (waitForKeyframe && !(packet->flags & AV_PKT_FLAG_KEY)) {
             ++play.skipped;
             ++p.skippedFrames;
+            m_framesSkipped.store(p.skippedFrames);
             av_packet_unref(packet.get());
             continue;
         }
         waitForKeyframe = false;
-        if (play.loopOffsetUs) {
-            const int64_t shift = av_rescale_q(play.loopOffsetUs, AV_TIME_BASE_Q, tb);
-            if (packet->pts != AV_NOPTS_VALUE)
-                packet->pts += shift;
-            if (packet->dts != AV_NOPTS_VALUE)
-                packet->dts += shift;
-        }
 
         if (!m_options.fast && !waitUntil(play.pacer.delayUs(mediaUs), socket, framing))
             break; // stopped, or the connection broke: checkPeer() below says which
@@ -209,6 +267,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
             if (catchingUp) {
                 ++play.skipped;
                 ++p.skippedFrames;
+                m_framesSkipped.store(p.skippedFrames);
                 av_packet_unref(packet.get());
                 continue;
             }
@@ -340,7 +399,7 @@ void StreamSession::onControlMessage(FramedMediaDevice &framing, const Message &
         return;
     }
     if (m.type == MessageType::Ping)
-        framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs}));
+        framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs, m_framesSkipped.load()}));
     else if (m.type == MessageType::Error) {
         const ErrorInfo error = parseErrorInfo(m.payload).value_or(ErrorInfo{});
         m_peerError = error.reason;

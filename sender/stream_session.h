@@ -86,7 +86,8 @@ private:
         qint64 timelineEndUs = 0;
         Pacer pacer;
         SenderProgress progress;
-        quint64 skipped = 0; // frames dropped while waiting for a keyframe after a reconnect
+        quint64 skipped = 0; // frames not sent: no receiver, waiting for a keyframe, slow link
+        bool everConnected = false;
     };
 
     // How fast the socket drains, over the last two seconds.
@@ -101,6 +102,9 @@ private:
     };
 
     int stream(QString *message);
+    int readNext(Playback &play, AVPacket *packet, QString *message);
+    static qint64 placeOnTimeline(Playback &play, AVPacket *packet);
+    bool playUnsent(Playback &play, int forMs, QString *message);
     int sendStream(Playback &play, QTcpSocket &socket, FramedMediaDevice &framing,
                    bool waitForKeyframe, QString *message);
     bool connectToReceiver(QTcpSocket &socket, QString *message);
@@ -116,6 +120,7 @@ private:
     std::atomic<bool> m_stopRequested{false};
     QString m_peerError;
     quint16 m_peerErrorCode = 0;
+    std::atomic<quint64> m_framesSkipped{0}; // reported to the receiver in PONG
     std::unique_ptr<SenderHandshake> m_handshake;
     HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
     QString m_refusal;

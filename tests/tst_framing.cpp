@@ -167,10 +167,15 @@ void TestFraming::typedPayloadsRoundTrip()
     QCOMPARE(e->accessUnits, 250u);
     QCOMPARE(e->mediaBytes, quint64(1u << 31));
 
-    const auto p = parsePong(serialize(Pong{7, -123456789}));
+    const auto p = parsePong(serialize(Pong{7, -123456789, 42}));
     QVERIFY(p);
     QCOMPARE(p->pingSequence, 7u);
     QCOMPARE(p->pingTimestampUs, -123456789);
+    QCOMPARE(p->framesSkipped, 42u);
+    // A minimal PONG (no trailing field) still parses.
+    const auto minimal = parsePong(QByteArray::fromHex("00000007" "0000000000000010"));
+    QVERIFY(minimal);
+    QCOMPARE(minimal->framesSkipped, 0u);
 
     const auto err = parseErrorInfo(serialize(ErrorInfo{4, QStringLiteral("another sender is live")}));
     QVERIFY(err);

@@ -75,6 +75,8 @@ void TestStreamStats::jsonHasEveryField()
     const QJsonObject o = QJsonDocument::fromJson(stats.report(1'000'000).toJson().toUtf8()).object();
     for (const char *key : {"t", "fps", "bitrate_kbps", "skipped", "decode_errors", "latency_ms", "rtt_ms"})
         QVERIFY2(o.contains(key), key);
+    QVERIFY(o["skipped"].toObject().contains("sender"));
+    QVERIFY(o["skipped"].toObject().contains("display"));
     const QJsonObject latency = o["latency_ms"].toObject();
     for (const char *key : {"network", "decode", "end_to_end_decoded", "end_to_end_displayed"})
         QVERIFY2(latency.contains(key), key);
