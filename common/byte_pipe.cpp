@@ -62,6 +62,28 @@ bool BytePipe::push(const char *data, qsizetype size)
     return true;
 }
 
+bool BytePipe::pushNoWait(const QByteArray &bytes)
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_finished || m_aborted)
+        return false;
+    if (m_readPos > 0 && m_readPos >= m_data.size() / 2) {
+        m_data.remove(0, m_readPos);
+        m_readPos = 0;
+    }
+    m_data.append(bytes);
+    if (m_data.size() - m_readPos >= m_capacity)
+        m_wasFull = true;
+    m_readable.wakeAll();
+    return true;
+}
+
+bool BytePipe::isFull() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_data.size() - m_readPos >= m_capacity;
+}
+
 void BytePipe::finish()
 {
     QMutexLocker lock(&m_mutex);
@@ -92,6 +114,12 @@ qint64 BytePipe::readData(char *data, qint64 maxSize)
     std::memcpy(data, m_data.constData() + m_readPos, size_t(n));
     m_readPos += n;
     m_writable.wakeAll();
+    const bool nowDrained = m_wasFull && (m_data.size() - m_readPos) <= m_capacity / 2;
+    if (nowDrained)
+        m_wasFull = false;
+    lock.unlock();
+    if (nowDrained)
+        emit drained();
     return n;
 }
 

@@ -4,9 +4,11 @@
 // deframed elementary stream, and a consumer (the demux thread) reads it
 // through AvioBridge, which blocks in waitForReadyRead() until bytes arrive.
 //
-// Bound and policy: push() BLOCKS while `capacity` bytes are queued. Nothing
-// is dropped here, because a hole in an H.264 byte stream breaks every frame
-// until the next keyframe; the wait becomes TCP backpressure instead.
+// Bound and policy: push() BLOCKS while `capacity` bytes are queued; an
+// event-loop producer uses isFull()/pushNoWait()/drained() to wait without
+// blocking. Nothing is dropped here, because a hole in an H.264 byte stream
+// breaks every frame until the next keyframe; the wait becomes TCP
+// backpressure instead.
 #pragma once
 
 #include <QIODevice>
@@ -31,12 +33,22 @@ public:
     // aborted or finished (the bytes were not queued).
     bool push(const char *data, qsizetype size);
     bool push(const QByteArray &bytes) { return push(bytes.constData(), bytes.size()); }
+    // For a producer that must not block (an event-loop thread): appends even
+    // past the capacity, so check isFull() first and wait for drained().
+    bool pushNoWait(const QByteArray &bytes);
+    bool isFull() const;
     // No more data: the reader drains what is queued, then sees end of file.
     void finish();
     // Stop now: wakes a blocked producer and reader; queued bytes are discarded.
     void abort();
 
     qsizetype capacity() const { return m_capacity; }
+
+signals:
+    // Emitted by the reader's thread when a full pipe has drained to half.
+    void drained();
+
+public:
     qsizetype queuedBytes() const;
     bool isFinished() const;
 
@@ -53,6 +65,7 @@ private:
     qsizetype m_readPos = 0;
     bool m_finished = false;
     bool m_aborted = false;
+    bool m_wasFull = false;
 };
 
 } // namespace h264link

@@ -10,6 +10,21 @@ namespace h264link {
 
 using namespace proto;
 
+namespace {
+
+// The SPS and PPS NAL units of an access unit, each with a 4-byte start code.
+QByteArray extractParameterSets(const QByteArray &au)
+{
+    QByteArray sets;
+    for (const auto &nal : annexb::split(au)) {
+        if (nal.type == annexb::Sps || nal.type == annexb::Pps)
+            sets += QByteArray("\0\0\0\1", 4) + au.mid(nal.offset, nal.size);
+    }
+    return sets;
+}
+
+} // namespace
+
 FramedMediaDevice::FramedMediaDevice(QIODevice *transport, QObject *parent)
     : QIODevice(parent), m_transport(transport)
 {
@@ -43,8 +58,15 @@ bool FramedMediaDevice::endAccessUnit()
     quint16 flags = AccessUnitStart | AccessUnitEnd;
     if (m_auKeyframe)
         flags |= Keyframe;
-    if (annexb::containsParameterSets(m_auBytes))
+    if (const QByteArray sets = extractParameterSets(m_auBytes); !sets.isEmpty()) {
+        m_parameterSets = sets;
         flags |= ParameterSets;
+        if (m_auKeyframe)
+            m_pendingParameterSets.clear();
+    } else if (m_auKeyframe && !m_pendingParameterSets.isEmpty()) {
+        m_auBytes.prepend(std::exchange(m_pendingParameterSets, {}));
+        flags |= ParameterSets;
+    }
     ++m_accessUnitsSent;
     return sendMedia(std::exchange(m_auBytes, {}), m_auPts, flags);
 }
@@ -166,6 +188,10 @@ bool FramedMediaDevice::pullFromTransport()
 void FramedMediaDevice::dispatch(Message message)
 {
     if (message.type == MessageType::Media) {
+        if (!m_acceptMedia) {
+            ++m_unexpectedMedia;
+            return;
+        }
         if (m_endOfStream) {
             ++m_mediaAfterEnd;
             return;

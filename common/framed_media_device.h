@@ -36,6 +36,11 @@ public:
     bool endAccessUnit(); // false if the transport refused the bytes
     bool sendMessage(proto::MessageType type, const QByteArray &payload, quint16 flags = 0);
     quint64 accessUnitsSent() const { return m_accessUnitsSent; }
+    // The latest SPS/PPS seen in what was written (Annex B, with start codes).
+    QByteArray parameterSets() const { return m_parameterSets; }
+    // A decoder that joins now has never seen them: put `sets` in front of
+    // the next keyframe that does not carry its own.
+    void prependToNextKeyframe(const QByteArray &sets) { m_pendingParameterSets = sets; }
     quint64 mediaBytesSent() const { return m_mediaBytesSent; }
 
     // ---- Read side
@@ -47,6 +52,11 @@ public:
     proto::ParseError protocolError() const { return m_decoder.error(); }
     // MEDIA messages that arrived after END_OF_STREAM: counted, not delivered.
     quint64 mediaAfterEndOfStream() const { return m_mediaAfterEnd; }
+    // A writer (the sender) reads only control messages: MEDIA from the
+    // peer is then counted and dropped, never buffered, so a hostile peer
+    // cannot make it allocate without bound.
+    void setAcceptMedia(bool accept) { m_acceptMedia = accept; }
+    quint64 unexpectedMedia() const { return m_unexpectedMedia; }
     // MEDIA messages too short to hold their pts prefix: counted, dropped.
     quint64 malformedMedia() const { return m_malformedMedia; }
 
@@ -72,6 +82,8 @@ private:
     qint64 m_auPts = proto::kNoPts;
     bool m_auKeyframe = false;
     QByteArray m_auBytes;
+    QByteArray m_parameterSets;
+    QByteArray m_pendingParameterSets;
     quint64 m_accessUnitsSent = 0;
     quint64 m_mediaBytesSent = 0;
 
@@ -82,6 +94,8 @@ private:
     bool m_transportClosed = false;
     quint64 m_mediaAfterEnd = 0;
     quint64 m_malformedMedia = 0;
+    quint64 m_unexpectedMedia = 0;
+    bool m_acceptMedia = true;
 };
 
 } // namespace h264link

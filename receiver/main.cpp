@@ -11,6 +11,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QFile>
 #include <QIcon>
 #include <QTimer>
 #include <cstdio>
@@ -55,7 +56,12 @@ int main(int argc, char *argv[])
     const QCommandLineOption stats("stats", "Print live statistics as one JSON line per second on stdout "
                                    "(fps, bitrate, latency median/p95, RTT, skipped frames).");
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats});
-    parser.process(*app);
+    if (!parser.parse(app->arguments()))
+        return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
+    if (parser.isSet(QStringLiteral("help")))
+        parser.showHelp(ExitOk);
+    if (parser.isSet(QStringLiteral("version")))
+        parser.showVersion();
     installFfmpegLogHandler();
 
     ReceiverOptions options;
@@ -67,6 +73,12 @@ int main(int argc, char *argv[])
     options.headless = parser.isSet(headless);
     options.once = parser.isSet(once);
     options.md5Path = parser.value(framemd5);
+    if (!options.md5Path.isEmpty()) { // found now, not when the first sender arrives
+        QFile probe(options.md5Path);
+        if (!probe.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return fail(QStringLiteral("cannot write '%1': %2").arg(options.md5Path, probe.errorString()),
+                        ExitUsage);
+    }
     QString keyError;
     if (!resolveAccessKey(parser.value(key), parser.value(keyFile), &options.accessKey, &keyError))
         return fail(keyError, ExitUsage);
@@ -105,6 +117,10 @@ int main(int argc, char *argv[])
             std::fflush(stdout);
         });
         statsTimer.start(1000);
+        QObject::connect(&controller, &ReceiverController::statsSummary, [](const QString &json) {
+            std::fprintf(stdout, "%s\n", qUtf8Printable(json));
+            std::fflush(stdout);
+        });
     }
 
     std::unique_ptr<ReceiverWindow> window;

@@ -25,7 +25,7 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
                                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
                                        QObject *parent)
     : QObject(parent), m_socket(socket), m_pipe(std::move(pipe)), m_streamStats(std::move(stats)),
-      m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)),
+      m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)), m_idleTimer(new QTimer(this)),
       m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION))
 {
     qRegisterMetaType<ConnectionStats>();
@@ -34,6 +34,9 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     m_socket->setParent(this);
     m_peer = peerName(*m_socket);
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    m_socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
+    m_socket->setReadBufferSize(kSocketReadBuffer);
+    connect(m_pipe.get(), &BytePipe::drained, this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
     connect(m_socket, &QTcpSocket::readyRead, this, &ReceiverConnection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, [this] {
         onReadyRead(); // what arrived before the close still counts
@@ -54,6 +57,15 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     // PING/PONG measures the round trip and the offset between the two
     // machines' clocks, so latency figures hold across machines.
     connect(m_pingTimer, &QTimer::timeout, this, [this] { send(MessageType::Ping, {}); });
+    m_idleTimer->setSingleShot(true);
+    connect(m_idleTimer, &QTimer::timeout, this, [this] {
+        finish(false, QStringLiteral("the sender stopped responding (nothing for %1 s)")
+                          .arg(kInactivityTimeoutMs / 1000));
+    });
+    m_idleTimer->start(kInactivityTimeoutMs);
+    if (m_socket->state() != QAbstractSocket::ConnectedState) // gone before we started
+        QMetaObject::invokeMethod(this, [this] { finish(false, QStringLiteral("sender disconnected")); },
+                                  Qt::QueuedConnection);
     apply(m_handshake.start());
     QMetaObject::invokeMethod(this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
 }
@@ -70,7 +82,17 @@ void ReceiverConnection::close()
 
 void ReceiverConnection::onReadyRead()
 {
+    if (m_socket->bytesAvailable() > 0)
+        m_idleTimer->start(kInactivityTimeoutMs);
     while (!m_finished && m_socket->bytesAvailable() > 0) {
+        // Backpressure without blocking this thread: while the pipe is full,
+        // leave the bytes in the socket (its read buffer is bounded, so TCP
+        // slows the sender down) and come back when the pipe has drained.
+        // This thread stays free to answer PING and to refuse other senders.
+        if (m_pipe->isFull()) {
+            m_idleTimer->stop(); // waiting on our own decoder, not on the sender
+            return;
+        }
         const QByteArray bytes = m_socket->read(64 * 1024);
         m_stats.bytesReceived += quint64(bytes.size());
         const bool ok = m_decoder.feed(bytes);
@@ -117,6 +139,11 @@ void ReceiverConnection::handle(const Message &message)
         finish(true, QStringLiteral("end of stream"));
         break;
     case MessageType::Ping:
+        // A peer that pings but never reads would make our replies pile up.
+        if (m_socket->bytesToWrite() > kMaxUnsentBytes) {
+            finish(false, QStringLiteral("%1 does not read what it asks for (PING flood)").arg(m_peer));
+            break;
+        }
         send(MessageType::Pong, serialize(Pong{message.sequence, message.timestampUs}));
         break;
     case MessageType::Error:
@@ -177,7 +204,7 @@ void ReceiverConnection::pushMedia(const Message &message, QByteArray data)
         data += kAccessUnitDelimiter;
         m_audAppended = true;
     }
-    const bool ok = m_pipe->push(data);
+    const bool ok = m_pipe->pushNoWait(data);
     if (!ok)
         finish(false, QStringLiteral("the decoder stopped"));
 }
@@ -195,6 +222,7 @@ void ReceiverConnection::finish(bool endOfStream, const QString &reason)
     m_finished = true;
     m_handshakeTimer->stop();
     m_pingTimer->stop();
+    m_idleTimer->stop();
     m_pipe->finish(); // the demuxer drains what arrived, then sees end of file
     m_socket->disconnect(this);
     m_socket->flush();

@@ -44,6 +44,11 @@ public:
     static constexpr int kHandshakeTimeoutMs = 5000;
 
     static constexpr int kPingIntervalMs = 500;
+    // A live sender answers PING every 500 ms, so this much silence means it
+    // is gone (powered off, unplugged, stuck) and the receiver must not wait.
+    static constexpr int kInactivityTimeoutMs = 10000;
+    static constexpr qint64 kMaxUnsentBytes = 256 * 1024;  // replies the peer has not read
+    static constexpr qint64 kSocketReadBuffer = 256 * 1024; // Qt's buffer, before the kernel's
 
     ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe,
                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
@@ -75,6 +80,7 @@ private:
     proto::MessageWriter m_writer;
     QTimer *m_handshakeTimer;
     QTimer *m_pingTimer;
+    QTimer *m_idleTimer;
     qint64 m_auSentUs = 0;   // sender clock, at the access unit's first message
     qint64 m_auBytes = 0;
     bool m_audAppended = false;

@@ -51,6 +51,7 @@ signals:
     void streamStarted(const QString &peer);
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
     void streamEnded(const QString &summary, bool clean);
+    void statsSummary(const QString &json); // whole-stream figures, just before streamEnded
     void refused(const QString &peer, const QString &reason);
     void onceFinished(int exitCode);
 

@@ -45,6 +45,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     m_pages->addWidget(m_waiting);
     m_pages->addWidget(m_video);
     m_status->setContentsMargins(6, 3, 6, 3);
+    m_status->setTextFormat(Qt::PlainText); // the sender names the file: never markup
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -67,14 +68,15 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
         m_lastFrames = 0;
         m_video->videoSink()->setVideoFrame(QVideoFrame()); // no stale picture from the last stream
         m_pages->setCurrentWidget(m_video);
-        setStatus(tr("Receiving from %1").arg(peer));
+        m_peer = tr("Receiving from %1").arg(peer);
+        setStatus(m_peer);
     });
     connect(controller, &ReceiverController::streamInfoReceived, this,
             [this](const proto::StreamInfo &info) {
                 const double fps = info.frameRateDen ? double(info.frameRateNum) / info.frameRateDen : 0;
                 m_source = tr("%1 — %2×%3 @ %4 fps").arg(info.sourceName).arg(info.width)
                                .arg(info.height).arg(fps, 0, 'f', 2);
-                setStatus(m_base + QStringLiteral(" · ") + m_source);
+                setStatus(m_peer + QStringLiteral(" · ") + m_source);
             });
     connect(controller, &ReceiverController::streamEnded, this,
             [this](const QString &summary, bool clean) {

@@ -40,6 +40,7 @@ private:
     QLabel *m_status;
     QLabel *m_statsPanel; // S toggles it
     QString m_base; // who and what is streaming; statistics are appended
+    QString m_peer;
     quint64 m_lastFrames = 0;
     QString m_headline;
     QString m_source;

@@ -44,7 +44,7 @@ void StreamServer::onNewConnection()
         if (!m_busy)
             startSession(socket);
         else if (!m_live && !m_waiting)
-            m_waiting = socket; // the last stream is draining; this one is next
+            park(socket); // the last stream is draining; this one is next
         else
             refuse(socket, QStringLiteral("busy: another sender is streaming to this receiver"));
     }
@@ -67,13 +67,28 @@ void StreamServer::startSession(QTcpSocket *socket)
     emit sessionStarted(m_live->peer(), pipe, streamStats);
 }
 
+// Parked connections are watched: one that goes away before its turn is
+// dropped, never started as a session on a dead socket.
+void StreamServer::park(QTcpSocket *socket)
+{
+    m_waiting = socket;
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+        if (m_waiting == socket)
+            m_waiting = nullptr;
+        socket->deleteLater();
+    });
+}
+
 void StreamServer::setIdle()
 {
     m_busy = false;
-    if (m_waiting) {
-        QTcpSocket *next = m_waiting;
+    if (QTcpSocket *next = m_waiting) {
         m_waiting = nullptr;
-        startSession(next);
+        next->disconnect(this);
+        if (next->state() == QAbstractSocket::ConnectedState)
+            startSession(next);
+        else
+            next->deleteLater();
     }
 }
 

@@ -42,6 +42,7 @@ private:
     void onNewConnection();
     void startSession(QTcpSocket *socket);
     void refuse(QTcpSocket *socket, const QString &reason);
+    void park(QTcpSocket *socket);
 
     QTcpServer *m_server;
     QByteArray m_accessKey; // empty: anyone may send

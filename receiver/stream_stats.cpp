@@ -1,5 +1,7 @@
 #include "stream_stats.h"
 
+#include "protocol.h"
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <algorithm>
@@ -55,7 +57,20 @@ qint64 ClockSync::rttUs() const
     return best == m_samples.end() ? -1 : best->rtt;
 }
 
-StreamStats::StreamStats(bool display) : m_display(display) {}
+constexpr std::size_t kMaxSamples = 1'000'000;
+
+StreamStats::StreamStats(bool display) : m_display(display), m_createdUs(proto::nowMicros()) {}
+
+namespace {
+void keep(std::deque<double> &all, double value, std::size_t limit = kMaxSamples)
+{
+    all.push_back(value);
+    if (all.size() > limit)
+        all.pop_front();
+}
+// A window nobody reports on (headless, no --stats) must not grow.
+constexpr std::size_t kMaxWindow = 10'000;
+} // namespace
 
 void StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
 {
@@ -66,7 +81,7 @@ void StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
     t.sentUs = m_clock.hasEstimate() ? sentUs - m_clock.offsetUs() : 0;
     t.arrivedUs = arrivedUs;
     if (t.sentUs)
-        m_window.network.push_back(double(arrivedUs - t.sentUs) / 1000.0);
+        keep(m_window.network, double(arrivedUs - t.sentUs) / 1000.0, kMaxWindow);
     ++m_window.received;
     m_window.bytes += quint64(bytes);
     m_arrived.emplace_back(m_nextId++, t);
@@ -98,14 +113,19 @@ void StreamStats::onDecoded(qint64 id, qint64 decodedUs)
 {
     QMutexLocker lock(&m_mutex);
     ++m_window.decoded;
+    ++m_framesDecoded;
+    if (m_firstDecodedUs < 0)
+        m_firstDecodedUs = decodedUs;
     const auto it = m_inFlight.find(id);
     if (it == m_inFlight.end())
         return;
     Timing &t = it->second;
     t.decodedUs = decodedUs;
-    m_window.decode.push_back(double(decodedUs - t.arrivedUs) / 1000.0);
-    if (t.sentUs)
-        m_window.e2eDecoded.push_back(double(decodedUs - t.sentUs) / 1000.0);
+    keep(m_window.decode, double(decodedUs - t.arrivedUs) / 1000.0, kMaxWindow);
+    if (t.sentUs) {
+        keep(m_window.e2eDecoded, double(decodedUs - t.sentUs) / 1000.0, kMaxWindow);
+        keep(m_allDecoded, m_window.e2eDecoded.back());
+    }
     if (!m_display)
         m_inFlight.erase(it);
 }
@@ -118,8 +138,10 @@ void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTota
     const auto it = m_inFlight.find(id);
     if (it == m_inFlight.end())
         return;
-    if (it->second.sentUs)
-        m_window.e2eDisplayed.push_back(double(displayedUs - it->second.sentUs) / 1000.0);
+    if (it->second.sentUs) {
+        keep(m_window.e2eDisplayed, double(displayedUs - it->second.sentUs) / 1000.0, kMaxWindow);
+        keep(m_allDisplayed, m_window.e2eDisplayed.back());
+    }
     // Frames older than this one were skipped; forget them.
     m_inFlight.erase(m_inFlight.begin(), std::next(it));
 }
@@ -164,6 +186,20 @@ StatsReport StreamStats::report(qint64 nowUs)
     r.rttMs = m_clock.hasEstimate() ? double(m_clock.rttUs()) / 1000.0 : -1;
     m_window = Window{};
     return r;
+}
+
+QString StreamStats::summaryJson() const
+{
+    QMutexLocker lock(&m_mutex);
+    std::deque<double> decoded = m_allDecoded, displayed = m_allDisplayed;
+    const QJsonObject summary{
+        {"ttff_ms", number(m_firstDecodedUs < 0 ? -1 : double(m_firstDecodedUs - m_createdUs) / 1000.0)},
+        {"frames_decoded", qint64(m_framesDecoded)},
+        {"latency_ms", QJsonObject{{"end_to_end_decoded", latencyJson(summarize(decoded))},
+                                   {"end_to_end_displayed", latencyJson(summarize(displayed))}}},
+        {"skipped", QJsonObject{{"sender", qint64(m_senderSkipped)}, {"display", qint64(m_skippedTotal)}}},
+    };
+    return QString::fromUtf8(QJsonDocument(QJsonObject{{"summary", summary}}).toJson(QJsonDocument::Compact));
 }
 
 QString StatsReport::toJson() const

@@ -72,6 +72,10 @@ public:
     void setDecodeErrors(quint64 total);
 
     StatsReport report(qint64 nowUs); // the last second; call about once a second
+    // The whole stream: time to the first decoded picture after the TCP
+    // connection opened (this object is made at accept), and latency
+    // percentiles over every frame. One JSON object: {"summary": {...}}.
+    QString summaryJson() const;
 
 private:
     struct Timing {
@@ -97,6 +101,10 @@ private:
     quint64 m_senderSkipped = 0;
     quint64 m_decodeErrors = 0;
     Window m_window;
+    const qint64 m_createdUs;
+    qint64 m_firstDecodedUs = -1;
+    quint64 m_framesDecoded = 0;
+    std::deque<double> m_allDecoded, m_allDisplayed; // end-to-end, every frame (bounded)
 };
 
 } // namespace h264link

@@ -81,7 +81,12 @@ int main(int argc, char *argv[])
     const bool gui = parsed && !wantsHelp
         && (cli.parser.isSet(cli.gui) || cli.parser.positionalArguments().isEmpty());
     auto app = makeApplication(argc, argv, gui);
-    cli.parser.process(*app); // handles --help, --version and unknown options
+    if (!parsed)
+        return fail(cli.parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
+    if (cli.parser.isSet(QStringLiteral("help")))
+        cli.parser.showHelp(ExitOk);
+    if (cli.parser.isSet(QStringLiteral("version")))
+        cli.parser.showVersion();
     installFfmpegLogHandler();
 
     SenderOptions options;
@@ -99,7 +104,11 @@ int main(int argc, char *argv[])
     options.fast = cli.parser.isSet(cli.fast);
     options.loop = cli.parser.isSet(cli.loop);
     options.retry = cli.parser.isSet(cli.retry);
-    options.connectTimeoutMs = int(cli.parser.value(cli.timeout).toDouble() * 1000);
+    const double timeoutS = cli.parser.value(cli.timeout).toDouble(&ok);
+    if (!ok || timeoutS <= 0 || timeoutS > 3600)
+        return fail(QStringLiteral("invalid --connect-timeout '%1': give seconds, e.g. 5")
+                        .arg(cli.parser.value(cli.timeout)), ExitUsage);
+    options.connectTimeoutMs = int(timeoutS * 1000);
     QString keyError;
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
         return fail(keyError, ExitUsage);

@@ -31,7 +31,7 @@ QString clock(qint64 us)
 } // namespace
 
 SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
-    : QWidget(parent)
+    : QWidget(parent), m_initial(initial)
 {
     setWindowTitle(tr("h264link sender"));
     setAcceptDrops(true);
@@ -67,9 +67,14 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     flags->addWidget(m_fast);
     flags->addStretch();
 
+    m_key = new QLineEdit(QString::fromUtf8(initial.key), this);
+    m_key->setEchoMode(QLineEdit::Password);
+    m_key->setPlaceholderText(tr("only if the receiver requires one"));
+
     auto *form = new QFormLayout;
     form->addRow(tr("File"), fileRow);
     form->addRow(tr("Receiver"), target);
+    form->addRow(tr("Access key"), m_key);
     form->addRow(QString(), flags);
 
     m_startStop = new QPushButton(tr("Start"), this);
@@ -82,6 +87,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_stats = new QLabel(this);
     m_status = new QLabel(tr("Choose a file and the receiver's address, then press Start."), this);
     m_status->setWordWrap(true);
+    m_status->setTextFormat(Qt::PlainText);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
     auto *layout = new QVBoxLayout(this);
@@ -90,7 +96,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     layout->addWidget(m_progress);
     layout->addWidget(m_stats);
     layout->addWidget(m_status);
-    resize(560, 260);
+    resize(560, 290);
 }
 
 SenderWindow::~SenderWindow()
@@ -115,8 +121,9 @@ void SenderWindow::start()
 {
     if (m_session)
         return;
-    SenderOptions options;
+    SenderOptions options = m_initial;
     options.file = m_file->text().trimmed();
+    options.key = m_key->text().toUtf8();
     options.host = m_host->text().trimmed();
     options.port = quint16(m_port->value());
     options.loop = m_loop->isChecked();
@@ -188,7 +195,8 @@ void SenderWindow::setRunning(bool running)
     m_startStop->setText(running ? tr("Stop") : tr("Start"));
     for (QWidget *w : {static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
                        static_cast<QWidget *>(m_port), static_cast<QWidget *>(m_loop),
-                       static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry)})
+                       static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry),
+                       static_cast<QWidget *>(m_key)})
         w->setEnabled(!running);
 }
 

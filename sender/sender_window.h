@@ -44,6 +44,8 @@ private:
     QCheckBox *m_loop;
     QCheckBox *m_fast;
     QCheckBox *m_retry;
+    QLineEdit *m_key;
+    SenderOptions m_initial; // what the window does not show (connect timeout)
     QPushButton *m_startStop;
     QProgressBar *m_progress;
     QLabel *m_stats;

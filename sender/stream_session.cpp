@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QTcpSocket>
 #include <QThread>
+#include <sys/socket.h>
 #include <algorithm>
 
 namespace h264link {
@@ -86,8 +87,11 @@ int StreamSession::stream(QString *message)
         QTcpSocket socket;
         FramedMediaDevice framing(&socket);
         framing.open(QIODevice::ReadWrite);
+        framing.setAcceptMedia(false);
+        socket.setReadBufferSize(kMaxInboundBytes); // a receiver only sends small control messages
         m_peerError.clear();
         m_peerErrorCode = 0;
+        m_closing = false;
         int code = ExitOk;
         if (!connectToReceiver(socket, message))
             code = ExitConnectionFailed;
@@ -219,6 +223,8 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
     const QString name = QFileInfo(source.path()).fileName();
     SenderProgress &p = play.progress;
     play.everConnected = true;
+    if (waitForKeyframe) // a new receiver: SPS/PPS may appear only once in the file
+        framing.prependToNextKeyframe(play.parameterSets);
     play.pacer.reset();
     PacketPtr packet = makePacket();
     quint64 bytesCounted = 0; // of this connection's framing, already in p.bytes
@@ -286,6 +292,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
             return ExitConnectionFailed;
         }
         ++p.accessUnits;
+        play.parameterSets = framing.parameterSets();
         p.bytes += framing.mediaBytesSent() - bytesCounted;
         bytesCounted = framing.mediaBytesSent();
         socket.flush();
@@ -309,9 +316,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
         *message = QStringLiteral("the connection broke before the end of the stream was delivered");
         return ExitConnectionFailed;
     }
-    socket.disconnectFromHost();
-    if (socket.state() != QAbstractSocket::UnconnectedState)
-        socket.waitForDisconnected(2000);
+    closeGracefully(socket, framing);
     p.queuedBytes = 0;
     reportProgress(p, true);
     return ExitOk;
@@ -368,9 +373,14 @@ bool StreamSession::handshake(QTcpSocket &socket, FramedMediaDevice &framing, in
                                                                     : ExitProtocolError;
             return false;
         }
-        if (deadline.hasExpired() || m_stopRequested.load()) {
-            *message = QStringLiteral("%1:%2 did not answer the h264link handshake within %3 s: "
-                                      "is it a receiver?")
+        if (m_stopRequested.load()) {
+            *message = QStringLiteral("stopped before streaming began");
+            *exitCode = ExitOk;
+            return false;
+        }
+        if (deadline.hasExpired()) {
+            *message = QStringLiteral("%1:%2 accepted the connection but did not answer the h264link "
+                                      "handshake within %3 s: is it a receiver (or a busy one)?")
                            .arg(m_options.host).arg(m_options.port).arg(kHandshakeTimeoutMs / 1000);
             *exitCode = ExitProtocolError;
             return false;
@@ -398,7 +408,7 @@ void StreamSession::onControlMessage(FramedMediaDevice &framing, const Message &
         }
         return;
     }
-    if (m.type == MessageType::Ping)
+    if (m.type == MessageType::Ping && !m_closing)
         framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs, m_framesSkipped.load()}));
     else if (m.type == MessageType::Error) {
         const ErrorInfo error = parseErrorInfo(m.payload).value_or(ErrorInfo{});
@@ -480,7 +490,24 @@ void StreamSession::abortStream(QTcpSocket &socket, FramedMediaDevice &framing, 
 {
     framing.sendMessage(MessageType::Error, serialize(ErrorInfo{ErrSourceFailed, reason}));
     drain(socket, 0, 2000);
-    socket.disconnectFromHost();
+    closeGracefully(socket, framing);
+}
+
+// Half-close, then read until the receiver closes its side. Closing a socket
+// that still has unread bytes (a PING in flight) makes the kernel send RST,
+// and an RST makes the receiver's kernel throw away what the receiver has not
+// read yet: the last frames and END_OF_STREAM. Reading until its FIN also
+// means the receiver really got everything before we say "done".
+void StreamSession::closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing)
+{
+    m_closing = true; // no more PONGs: our side is shut for writing
+    ::shutdown(int(socket.socketDescriptor()), SHUT_WR);
+    QDeadlineTimer deadline(kCloseTimeoutMs);
+    while (socket.state() == QAbstractSocket::ConnectedState && !deadline.hasExpired()) {
+        if (socket.waitForReadyRead(100))
+            framing.pollTransport();
+    }
+    socket.abort();
 }
 
 void StreamSession::reportProgress(const SenderProgress &p, bool force)

@@ -61,6 +61,8 @@ public:
     static constexpr int kHandshakeTimeoutMs = 5000;
     static constexpr int kRetryIntervalMs = 1000;
     static constexpr int kLiveSocketBuffer = 32 * 1024; // the kernel doubles it
+    static constexpr int kCloseTimeoutMs = 5000;
+    static constexpr qint64 kMaxInboundBytes = 256 * 1024;
 
     explicit StreamSession(SenderOptions options, QObject *parent = nullptr);
     ~StreamSession() override;
@@ -88,6 +90,7 @@ private:
         SenderProgress progress;
         quint64 skipped = 0; // frames not sent: no receiver, waiting for a keyframe, slow link
         bool everConnected = false;
+        QByteArray parameterSets; // the latest SPS/PPS sent, for the next receiver
     };
 
     // How fast the socket drains, over the last two seconds.
@@ -113,6 +116,7 @@ private:
     bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);
     bool drain(QTcpSocket &socket, qint64 limit, int timeoutMs);
     bool checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message);
+    void closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing);
     void abortStream(QTcpSocket &socket, FramedMediaDevice &framing, const QString &reason);
     void reportProgress(const SenderProgress &p, bool force);
 
@@ -121,6 +125,7 @@ private:
     QString m_peerError;
     quint16 m_peerErrorCode = 0;
     std::atomic<quint64> m_framesSkipped{0}; // reported to the receiver in PONG
+    bool m_closing = false;
     std::unique_ptr<SenderHandshake> m_handshake;
     HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
     QString m_refusal;

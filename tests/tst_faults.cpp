@@ -18,6 +18,7 @@ private slots:
     void receiverKilledIsReported();
     void retryReconnectsAndContinues();
     void senderStartedFirstWaitsForReceiver();
+    void endOfStreamSurvivesASlowReceiver();
 
 private:
     QTemporaryDir m_dir;
@@ -115,6 +116,31 @@ void TestFaults::senderStartedFirstWaitsForReceiver()
     QCOMPARE(sender.exitCode(), 0);
     QVERIFY(receiver.waitForExit(10000));
     QCOMPARE(md5Column(readFile(md5Path)), m_reference); // it waited: the whole file arrived
+}
+
+void TestFaults::endOfStreamSurvivesASlowReceiver()
+{
+    // A heavy clip sent --fast to a receiver slowed down by --framemd5: the
+    // sender finishes long before the receiver has read everything, while
+    // PINGs keep coming its way. Closing with unread PINGs used to send RST,
+    // and the receiver lost its unread tail and END_OF_STREAM.
+    const QString heavy = m_dir.filePath("heavy.mp4");
+    const ToolResult made = ffmpeg({"-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=3",
+                                    "-vf", "noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-pix_fmt", "yuv420p", heavy});
+    QVERIFY2(made.ok(), made.err.constData());
+    const int frames = int(referenceMd5(heavy).size());
+    for (int run = 0; run < 3; ++run) {
+        ReceiverProcess receiver({"--once", "--framemd5", m_dir.filePath("heavy.framemd5")});
+        QVERIFY(receiver.port());
+        const SenderRun sender = runSender({heavy, "--host", "127.0.0.1", "--port",
+                                            QString::number(receiver.port()), "--fast"});
+        QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+        QVERIFY(receiver.waitForExit(30000));
+        QVERIFY2(receiver.process().exitCode() == 0, qPrintable(receiver.output()));
+        QVERIFY2(receiver.output().contains(QString("(end of stream): %1 of %1 frames received").arg(frames)),
+                 qPrintable(receiver.output()));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestFaults)

@@ -47,6 +47,8 @@ private slots:
     void hostilePeerThenRealSender();
     void corruptedSlicesAreCountedAndHeal();
     void memoryStaysFlat();
+    void pingFloodIsCutOff();
+    void busyIsAnsweredDuringAFastStream();
     void secondSenderIsRefusedWhileLive();
     void accessKey();
     void cleanupTestCase();
@@ -120,6 +122,7 @@ void TestHostile::hostilePeerThenRealSender_data()
     QTest::newRow("one byte per second") << validHello() << 1 << false << "no complete h264link handshake";
     QTest::newRow("connects and says nothing") << QByteArray() << 0 << false
                                                << "no complete h264link handshake";
+    QTest::newRow("HELLO, then silence") << validHello() << 0 << false << "the sender stopped responding";
     QTest::newRow("MEDIA before HELLO")
         << proto::MessageWriter().encode(proto::MessageType::Media, proto::serialize(proto::Media{}))
         << 0 << false << "before HELLO";
@@ -151,8 +154,9 @@ void TestHostile::hostilePeerThenRealSender()
     }
     if (closeAfterSending)
         peer.disconnectFromHost();
-    // The receiver drops the peer (by 5 s for a handshake that never ends)...
-    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 8000);
+    // The receiver drops the peer (by 5 s for a handshake that never ends,
+    // by 10 s for a sender that goes quiet after it)...
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 13000);
     QVERIFY2(receiver.output().contains(expected), qPrintable(receiver.output()));
     if (!closeAfterSending)
         QTRY_COMPARE_WITH_TIMEOUT(peer.state(), QAbstractSocket::UnconnectedState, 2000);
@@ -241,6 +245,55 @@ void TestHostile::memoryStaysFlat()
     streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
     const qint64 end = residentKiB(pid);
     QVERIFY2(end - start < 40 * 1024, qPrintable(QString("RSS grew from %1 to %2 KiB").arg(start).arg(end)));
+}
+
+void TestHostile::pingFloodIsCutOff()
+{
+    // PINGs as fast as possible, never reading the PONGs: the replies would
+    // pile up in the receiver without bound.
+    ReceiverProcess &receiver = *m_receiver;
+    const int before = streamsEnded(receiver);
+    QTcpSocket peer;
+    peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+    QVERIFY(peer.waitForConnected(5000));
+    proto::MessageWriter writer;
+    peer.write(writer.encode(proto::MessageType::Hello, proto::serialize(proto::Hello{})));
+    QByteArray burst;
+    for (int i = 0; i < 4096; ++i)
+        burst += writer.encode(proto::MessageType::Ping, {});
+    for (int i = 0; i < 2000 && peer.state() == QAbstractSocket::ConnectedState; ++i) {
+        peer.write(burst);
+        peer.waitForBytesWritten(100);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 10000);
+    QVERIFY2(receiver.output().contains("PING flood"), qPrintable(receiver.output()));
+    streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
+}
+
+void TestHostile::busyIsAnsweredDuringAFastStream()
+{
+    // A --fast stream keeps the receiver's pipe full; its network thread must
+    // still turn a second sender away at once, with the real reason.
+    const QString heavy = m_dir.filePath("busy_heavy.mp4");
+    const ToolResult made = ffmpeg({"-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=4",
+                                    "-vf", "noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+                                    "-pix_fmt", "yuv420p", heavy});
+    QVERIFY2(made.ok(), made.err.constData());
+    ReceiverProcess receiver({"--once", "--framemd5", m_dir.filePath("busy.framemd5")});
+    QVERIFY(receiver.port());
+    QProcess first;
+    first.start(QStringLiteral(SENDER_EXECUTABLE), {heavy, "--host", "127.0.0.1", "--port",
+                                                    QString::number(receiver.port()), "--fast"});
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected"), 5000);
+    QTest::qWait(300);
+    const SenderRun second = runSender({m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
+    QCOMPARE(second.exitCode, int(ExitProtocolError));
+    QVERIFY2(second.err.contains("busy"), qPrintable(second.err));
+    QVERIFY2(second.elapsedMs < 3000, qPrintable(QString("took %1 ms").arg(second.elapsedMs)));
+    QVERIFY(first.waitForFinished(60000));
+    QCOMPARE(first.exitCode(), 0);
+    QVERIFY(receiver.waitForExit(60000));
+    QCOMPARE(receiver.process().exitCode(), 0);
 }
 
 void TestHostile::secondSenderIsRefusedWhileLive()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Benchmark: h264link against the ffmpeg CLI and GStreamer, on the same clips,
+# on this machine, in one run (the machine is shared and noisy: compare the
+# ratios, not the absolute numbers). Installs and builds what it needs,
+# writes bench/results/latest.json, and prints one JSON line at the end.
+#   bench/run.sh [REPEATS]     (default 3; medians are reported)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+need=(python3 time gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+      gstreamer1.0-plugins-bad gstreamer1.0-libav)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+exec python3 bench/bench.py "${1:-3}"
