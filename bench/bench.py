@@ -214,6 +214,7 @@ def main():
                 "displayed": {"median": rounded(pick("end_to_end_displayed", "median")),
                               "p95": rounded(pick("end_to_end_displayed", "p95"))},
             }
+            dropped = {}
             for peer in PEERS:
                 ttffs, medians, p95s = [], [], []
                 for _ in range(repeats):
@@ -221,9 +222,15 @@ def main():
                     if not decoded:
                         raise RuntimeError(f"{peer} decoded nothing")
                     ttffs.append((decoded[0] - connected) * 1000)
-                    latencies = [(d - s) * 1000 for s, d in zip(sent, decoded)]
+                    # A peer may never output the first frames (ffmpeg with -fflags
+                    # nobuffer drops what it read while analysing the stream), so
+                    # frames are matched from the end: the last one out is the
+                    # last one sent.
+                    matched = sent[len(sent) - len(decoded):]
+                    latencies = [(d - s) * 1000 for s, d in zip(matched, decoded)]
                     medians.append(statistics.median(latencies))
                     p95s.append(percentile(latencies, 95))
+                    dropped[peer] = len(sent) - len(decoded)
                     log(f"{peer}: decoded {len(decoded)}/{len(sent)}, ttff {ttffs[-1]:.1f} ms, "
                         f"latency median {medians[-1]:.1f} p95 {p95s[-1]:.1f}")
                 results["ttff_ms"][peer] = rounded(statistics.median(ttffs))
@@ -242,6 +249,7 @@ def main():
                 connected, sent, decoded = run_peer("ffmpeg", units1080, 60.0, paced=False)
                 rates.append(len(decoded) / (decoded[-1] - connected))
             results["throughput_fps"]["ffmpeg"] = rounded(statistics.median(rates))
+            results["frames_never_output"] = dropped
             results["runs"] = {"repeats": repeats, "machine": os.uname().nodename, "cpus": os.cpu_count(),
                                "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     finally:

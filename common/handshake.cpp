@@ -34,6 +34,16 @@ HandshakeStep::Outgoing errorMessage(quint16 code, const QString &reason)
     return {MessageType::Error, serialize(ErrorInfo{code, reason})};
 }
 
+// Both sides open with HELLO.
+HandshakeStep helloStep(const QString &software)
+{
+    Hello hello;
+    hello.software = software;
+    HandshakeStep step;
+    step.send.push_back({MessageType::Hello, serialize(hello)});
+    return step;
+}
+
 } // namespace
 
 QByteArray authResponse(const QByteArray &key, const QByteArray &nonce)
@@ -53,11 +63,7 @@ ReceiverHandshake::ReceiverHandshake(QByteArray key, QString software)
 
 HandshakeStep ReceiverHandshake::start()
 {
-    Hello hello;
-    hello.software = m_software;
-    HandshakeStep step;
-    step.send.push_back({MessageType::Hello, serialize(hello)});
-    return step;
+    return helloStep(m_software);
 }
 
 HandshakeStep ReceiverHandshake::refuse(quint16 code, const QString &toPeer, const QString &here)
@@ -133,11 +139,7 @@ SenderHandshake::SenderHandshake(QByteArray key, QString software)
 
 HandshakeStep SenderHandshake::start()
 {
-    Hello hello;
-    hello.software = m_software;
-    HandshakeStep step;
-    step.send.push_back({MessageType::Hello, serialize(hello)});
-    return step;
+    return helloStep(m_software);
 }
 
 HandshakeStep SenderHandshake::onMessage(const Message &m)

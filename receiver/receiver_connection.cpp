@@ -39,8 +39,11 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     connect(m_pipe.get(), &BytePipe::drained, this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
     connect(m_socket, &QTcpSocket::readyRead, this, &ReceiverConnection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, [this] {
-        onReadyRead(); // what arrived before the close still counts
-        finish(false, QStringLiteral("sender disconnected"));
+        // What arrived before the close still counts, and some of it may
+        // wait in the socket's buffer for room in the pipe: the session ends
+        // when it is all through (see onReadyRead), not now.
+        m_senderGone = true;
+        onReadyRead();
     });
     connect(m_socket, &QTcpSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
         if (e != QAbstractSocket::RemoteHostClosedError)
@@ -105,6 +108,8 @@ void ReceiverConnection::onReadyRead()
             finish(false, reason);
         }
     }
+    if (m_senderGone && !m_finished && m_socket->bytesAvailable() == 0)
+        finish(false, QStringLiteral("sender disconnected"));
 }
 
 void ReceiverConnection::handle(const Message &message)

@@ -84,6 +84,7 @@ private:
     qint64 m_auSentUs = 0;   // sender clock, at the access unit's first message
     qint64 m_auBytes = 0;
     bool m_audAppended = false;
+    bool m_senderGone = false; // closed its side; we may still be reading its last bytes
     ReceiverHandshake m_handshake;
     bool m_finished = false;
     ConnectionStats m_stats;

@@ -147,6 +147,7 @@ void SenderWindow::start()
     });
     connect(m_session, &StreamSession::finished, this, &SenderWindow::onFinished);
     m_lastBytes = 0;
+    m_lastFrames = 0;
     m_lastStatsMs = QDateTime::currentMSecsSinceEpoch();
     setRunning(true);
     showStatus(tr("Connecting to %1:%2…").arg(options.host).arg(options.port), false);
@@ -167,13 +168,16 @@ void SenderWindow::onProgress(const SenderProgress &p)
                               p.loops ? tr("  (loop %1)").arg(p.loops + 1) : QString()));
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     if (now - m_lastStatsMs >= 1000) {
-        const double mbps = double(qint64(p.bytes) - m_lastBytes) * 8.0 / double(now - m_lastStatsMs) / 1000.0;
-        QString text = tr("%1 frames sent · %2 Mbit/s · %3 kB queued")
-                           .arg(p.accessUnits).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024);
+        const double seconds = double(now - m_lastStatsMs) / 1000.0;
+        const double mbps = double(qint64(p.bytes) - m_lastBytes) * 8.0 / seconds / 1e6;
+        const double fps = double(p.accessUnits - m_lastFrames) / seconds;
+        QString text = tr("%1 fps · %2 Mbit/s · %3 kB queued · %4 frames sent")
+                           .arg(fps, 0, 'f', 1).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024).arg(p.accessUnits);
         if (p.skippedFrames)
             text += tr(" · %1 skipped to stay live").arg(p.skippedFrames);
         m_stats->setText(text);
         m_lastBytes = qint64(p.bytes);
+        m_lastFrames = p.accessUnits;
         m_lastStatsMs = now;
     }
     m_last = p;

@@ -55,6 +55,7 @@ private:
     StreamSession *m_session = nullptr;
     SenderProgress m_last;
     qint64 m_lastBytes = 0;
+    quint64 m_lastFrames = 0;
     qint64 m_lastStatsMs = 0;
 };
 

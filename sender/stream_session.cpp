@@ -11,6 +11,8 @@
 #include <QFileInfo>
 #include <QTcpSocket>
 #include <QThread>
+#include <cerrno>
+#include <poll.h>
 #include <sys/socket.h>
 #include <algorithm>
 
@@ -373,6 +375,8 @@ bool StreamSession::handshake(QTcpSocket &socket, FramedMediaDevice &framing, in
                                                                     : ExitProtocolError;
             return false;
         }
+        if (m_verdict != HandshakeStep::Continue)
+            break; // decided by what checkPeer() just read: waiting again would cost a poll
         if (m_stopRequested.load()) {
             *message = QStringLiteral("stopped before streaming began");
             *exitCode = ExitOk;
@@ -501,11 +505,25 @@ void StreamSession::abortStream(QTcpSocket &socket, FramedMediaDevice &framing, 
 void StreamSession::closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing)
 {
     m_closing = true; // no more PONGs: our side is shut for writing
-    ::shutdown(int(socket.socketDescriptor()), SHUT_WR);
-    QDeadlineTimer deadline(kCloseTimeoutMs);
-    while (socket.state() == QAbstractSocket::ConnectedState && !deadline.hasExpired()) {
-        if (socket.waitForReadyRead(100))
-            framing.pollTransport();
+    framing.pollTransport();
+    socket.readAll();
+    // Qt takes a half-closed socket for a closed one, so this waits on the
+    // descriptor itself. A slow receiver may need many seconds to work
+    // through what is queued; while its PINGs keep coming it is alive and we
+    // wait for its FIN. What it still sends is discarded: we are done.
+    const int fd = int(socket.socketDescriptor());
+    ::shutdown(fd, SHUT_WR);
+    QDeadlineTimer alive(kCloseTimeoutMs);
+    QDeadlineTimer cap(kCloseCapMs);
+    char sink[4096];
+    while (!alive.hasExpired() && !cap.hasExpired() && !m_stopRequested.load()) {
+        pollfd pfd{fd, POLLIN, 0};
+        if (::poll(&pfd, 1, 100) <= 0)
+            continue;
+        const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            break; // the receiver closed (or reset): everything was delivered, or nothing more can be
+        alive.setRemainingTime(kCloseTimeoutMs);
     }
     socket.abort();
 }

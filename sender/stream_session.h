@@ -61,7 +61,8 @@ public:
     static constexpr int kHandshakeTimeoutMs = 5000;
     static constexpr int kRetryIntervalMs = 1000;
     static constexpr int kLiveSocketBuffer = 32 * 1024; // the kernel doubles it
-    static constexpr int kCloseTimeoutMs = 5000;
+    static constexpr int kCloseTimeoutMs = 5000; // of silence from the receiver
+    static constexpr int kCloseCapMs = 120000;   // in all
     static constexpr qint64 kMaxInboundBytes = 256 * 1024;
 
     explicit StreamSession(SenderOptions options, QObject *parent = nullptr);

@@ -55,6 +55,15 @@ QString makeClip(const QString &path, const QString &size, int fps, double secon
     return r.ok() ? QString() : QString::fromUtf8(r.err);
 }
 
+QString makeHeavyClip(const QString &path, double seconds)
+{
+    const ToolResult r = ffmpeg({"-y", "-f", "lavfi", "-i",
+                                 QStringLiteral("testsrc2=size=1920x1080:rate=30:duration=%1").arg(seconds),
+                                 "-vf", "noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+                                 "-pix_fmt", "yuv420p", path});
+    return r.ok() ? QString() : QString::fromUtf8(r.err);
+}
+
 int ffprobeVideoPacketCount(const QString &path)
 {
     const ToolResult r = ffprobe({"-select_streams", "v:0", "-count_packets",

@@ -30,6 +30,10 @@ ToolResult ffprobe(const QStringList &args);
 QString makeClip(const QString &path, const QString &size = "320x240", int fps = 25,
                  double seconds = 2.0, const QStringList &extra = {});
 
+// A 1080p30 clip of noise: many megabytes a second, enough to fill every
+// buffer between a --fast sender and a receiver. Returns an error text, or "".
+QString makeHeavyClip(const QString &path, double seconds);
+
 // Number of video packets in the first video stream, according to ffprobe.
 int ffprobeVideoPacketCount(const QString &path);
 

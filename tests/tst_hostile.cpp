@@ -275,10 +275,7 @@ void TestHostile::busyIsAnsweredDuringAFastStream()
     // A --fast stream keeps the receiver's pipe full; its network thread must
     // still turn a second sender away at once, with the real reason.
     const QString heavy = m_dir.filePath("busy_heavy.mp4");
-    const ToolResult made = ffmpeg({"-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=4",
-                                    "-vf", "noise=alls=30:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
-                                    "-pix_fmt", "yuv420p", heavy});
-    QVERIFY2(made.ok(), made.err.constData());
+    QCOMPARE(makeHeavyClip(heavy, 4), QString());
     ReceiverProcess receiver({"--once", "--framemd5", m_dir.filePath("busy.framemd5")});
     QVERIFY(receiver.port());
     QProcess first;
