@@ -78,11 +78,6 @@ ReceiverConnection::~ReceiverConnection()
     m_pipe->finish();
 }
 
-void ReceiverConnection::close()
-{
-    finish(false, QStringLiteral("closed by the receiver"));
-}
-
 void ReceiverConnection::onReadyRead()
 {
     if (m_socket->bytesAvailable() > 0)

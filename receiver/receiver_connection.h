@@ -56,7 +56,6 @@ public:
     ~ReceiverConnection() override;
 
     QString peer() const { return m_peer; }
-    void close(); // ends the stream from this side
 
 signals:
     void streamInfoReceived(const h264link::proto::StreamInfo &info);

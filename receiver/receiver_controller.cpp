@@ -125,6 +125,8 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 LOST").arg(lost);
     if (s.stats.malformedMessages)
         summary += QStringLiteral(", %1 malformed messages dropped").arg(s.stats.malformedMessages);
+    if (s.stats.sequenceGaps)
+        summary += QStringLiteral(", %1 gaps in the sender's message numbering").arg(s.stats.sequenceGaps);
     if (!r.ok)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
     if (undecodable)
