@@ -15,11 +15,15 @@ qsizetype nextStartCodeEnd(const QByteArray &s, qsizetype from)
 
 } // namespace
 
-std::vector<NalUnit> split(const QByteArray &s)
+std::vector<NalUnit> split(const QByteArray &s, bool stopAtSlice)
 {
     std::vector<NalUnit> units;
     qsizetype begin = nextStartCodeEnd(s, 0);
     while (begin >= 0 && begin < s.size()) {
+        if (stopAtSlice && isSlice(uchar(s[begin]) & 0x1F)) {
+            units.push_back({begin, s.size() - begin, uchar(s[begin]) & 0x1F}); // size not scanned
+            break;
+        }
         const qsizetype nextEnd = nextStartCodeEnd(s, begin);
         qsizetype end = nextEnd < 0 ? s.size() : nextEnd - 3;
         // A 4-byte start code leaves its leading zero at the end of this unit;
@@ -39,7 +43,7 @@ bool isSlice(int type)
 
 bool containsParameterSets(const QByteArray &accessUnit)
 {
-    for (const NalUnit &u : split(accessUnit)) {
+    for (const NalUnit &u : split(accessUnit, true)) {
         if (u.type == Sps || u.type == Pps)
             return true;
     }

@@ -22,7 +22,10 @@ struct NalUnit {
     int type = 0;         // nal_unit_type, the low 5 bits of the NAL header
 };
 
-std::vector<NalUnit> split(const QByteArray &stream);
+// With `stopAtSlice`, splitting ends after the first slice NAL unit: what
+// comes before it (delimiter, SEI, SPS, PPS) is all a per-frame check needs,
+// and the slice data, most of the bytes, is never scanned.
+std::vector<NalUnit> split(const QByteArray &stream, bool stopAtSlice = false);
 bool isSlice(int type);
 bool containsParameterSets(const QByteArray &accessUnit);
 

@@ -16,7 +16,7 @@ namespace {
 QByteArray extractParameterSets(const QByteArray &au)
 {
     QByteArray sets;
-    for (const auto &nal : annexb::split(au)) {
+    for (const auto &nal : annexb::split(au, true)) { // parameter sets precede the slices
         if (nal.type == annexb::Sps || nal.type == annexb::Pps)
             sets += QByteArray("\0\0\0\1", 4) + au.mid(nal.offset, nal.size);
     }

@@ -30,6 +30,8 @@ namespace {
 
 bool isLoneDelimiter(const AVPacket *packet)
 {
+    if (packet->size > 8) // start code + 2-byte delimiter; frames are never this small
+        return false;
     const QByteArray bytes = QByteArray::fromRawData(reinterpret_cast<const char *>(packet->data), packet->size);
     const auto units = annexb::split(bytes);
     return units.size() == 1 && units[0].type == annexb::AccessUnitDelimiter;

@@ -192,7 +192,7 @@ void ReceiverConnection::pushMedia(const Message &message, QByteArray data)
         m_auSentUs = message.timestampUs;
         m_auBytes = 0;
         // The stream's own delimiter would now be a second one: drop it.
-        const auto units = annexb::split(data);
+        const auto units = annexb::split(data, true);
         if (m_audAppended && units.size() > 1 && units[0].type == annexb::AccessUnitDelimiter)
             data.remove(0, units[1].offset - (units[1].offset >= 4 && data[units[1].offset - 4] == 0 ? 4 : 3));
     }

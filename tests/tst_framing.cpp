@@ -358,6 +358,12 @@ void TestFraming::annexBSplitsAtBothStartCodes()
     QCOMPARE(units[3].type, int(annexb::NonIdrSlice));
     QCOMPARE(units[3].size, 2);
     QVERIFY(annexb::containsParameterSets(stream));
+    // Stopping at the first slice: the same leading units, the slice's size unscanned.
+    const auto leading = annexb::split(stream, true);
+    QCOMPARE(leading.size(), size_t(3));
+    QCOMPARE(leading[1].size, 4);
+    QCOMPARE(leading[2].type, int(annexb::IdrSlice));
+    QCOMPARE(leading[2].offset + leading[2].size, stream.size());
     QVERIFY(!annexb::containsParameterSets(stream.mid(21)));
 }
 
