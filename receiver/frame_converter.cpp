@@ -1,5 +1,7 @@
 #include "frame_converter.h"
 
+#include "frame_colour.h"
+
 #include <QVideoFrameFormat>
 #include <cstring>
 
@@ -23,22 +25,6 @@ QVideoFrameFormat::PixelFormat directFormat(int format)
     case AV_PIX_FMT_GRAY8: return QVideoFrameFormat::Format_Y8;
     default: return QVideoFrameFormat::Format_Invalid;
     }
-}
-
-bool isFullRange(const AVFrame *f)
-{
-    return f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P
-        || f->format == AV_PIX_FMT_YUVJ422P;
-}
-
-// BT.709 for HD unless the stream says otherwise; BT.601 for SD.
-bool isBt709(const AVFrame *f)
-{
-    if (f->colorspace == AVCOL_SPC_BT709)
-        return true;
-    if (f->colorspace == AVCOL_SPC_UNSPECIFIED)
-        return f->height >= 720;
-    return false;
 }
 
 // Copies `frame` into the mapped planes of `out`, row by row: the two sides
@@ -84,31 +70,16 @@ QVideoFrame FrameConverter::convert(const AVFrame *frame, QString *error)
 
 QVideoFrame FrameConverter::viaSwscale(const AVFrame *frame, QString *error)
 {
-    // sws_getCachedContext reuses the context until size or format change,
-    // which is how a mid-stream resolution change is handled.
-    m_sws.reset(sws_getCachedContext(m_sws.release(), frame->width, frame->height,
-                                     AVPixelFormat(frame->format), frame->width, frame->height,
-                                     AV_PIX_FMT_RGBA, SWS_BILINEAR, nullptr, nullptr, nullptr));
-    if (!m_sws) {
-        *error = QStringLiteral("libswscale cannot convert %1 to RGBA")
-                     .arg(av_get_pix_fmt_name(AVPixelFormat(frame->format)));
-        return {};
-    }
-    const int *coefficients = sws_getCoefficients(isBt709(frame) ? SWS_CS_ITU709 : SWS_CS_ITU601);
-    sws_setColorspaceDetails(m_sws.get(), coefficients, isFullRange(frame) ? 1 : 0, coefficients, 1,
-                             0, 1 << 16, 1 << 16);
-
     QVideoFrame out(QVideoFrameFormat(QSize(frame->width, frame->height),
                                       QVideoFrameFormat::Format_RGBA8888));
     if (!out.map(QVideoFrame::WriteOnly)) {
         *error = QStringLiteral("cannot map a %1x%2 video frame").arg(frame->width).arg(frame->height);
         return {};
     }
-    uint8_t *dst[4] = {out.bits(0)};
-    int dstStride[4] = {out.bytesPerLine(0)};
-    sws_scale(m_sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dstStride);
+    const bool ok = m_scaler.scale(frame, AV_PIX_FMT_RGBA, QSize(frame->width, frame->height), out.bits(0),
+                                   out.bytesPerLine(0), error);
     out.unmap();
-    return out;
+    return ok ? out : QVideoFrame();
 }
 
 } // namespace h264link

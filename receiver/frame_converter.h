@@ -6,7 +6,7 @@
 // RGBA, keeping full chroma resolution.
 #pragma once
 
-#include "ffmpeg_raii.h"
+#include "frame_scaler.h"
 
 #include <QVideoFrame>
 
@@ -21,7 +21,7 @@ public:
 private:
     QVideoFrame viaSwscale(const AVFrame *frame, QString *error);
 
-    SwsPtr m_sws;
+    FrameScaler m_scaler;
     bool m_usedSwscale = false;
 };
 

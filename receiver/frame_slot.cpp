@@ -2,14 +2,15 @@
 
 namespace h264link {
 
-void FrameSlot::put(QVideoFrame frame)
+void FrameSlot::put(FramePtr frame)
 {
+    FramePtr replaced; // released outside the lock
     bool notify = false;
     {
         QMutexLocker lock(&m_mutex);
         if (m_pending)
             ++m_skipped;
-        m_pending = std::move(frame);
+        replaced = std::exchange(m_pending, std::move(frame));
         notify = !m_notified;
         m_notified = true;
     }
@@ -17,11 +18,11 @@ void FrameSlot::put(QVideoFrame frame)
         emit frameAvailable();
 }
 
-std::optional<QVideoFrame> FrameSlot::take()
+FramePtr FrameSlot::take()
 {
     QMutexLocker lock(&m_mutex);
     m_notified = false;
-    return std::exchange(m_pending, std::nullopt);
+    return std::move(m_pending);
 }
 
 quint64 FrameSlot::skipped() const

@@ -1,5 +1,5 @@
 // receiver: accepts one sender at a time and shows its H.264 stream live.
-//   receiver [--port P]                         window
+//   receiver [--port P] [--renderer software|opengl]   window
 //   receiver --headless [--once] [--framemd5 F] no window (servers, tests)
 #include "app_mode.h"
 #include "exit_codes.h"
@@ -55,7 +55,12 @@ int main(int argc, char *argv[])
     const QCommandLineOption keyFile("key-file", "Read the access key from a file.", "file");
     const QCommandLineOption stats("stats", "Print live statistics as one JSON line per second on stdout "
                                    "(fps, bitrate, latency median/p95, RTT, skipped frames).");
-    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats});
+    const QCommandLineOption renderer("renderer", "How the window draws the picture: 'software' (default: "
+                                      "libswscale + QPainter, no OpenGL, least memory) or 'opengl' "
+                                      "(Qt Multimedia's QVideoWidget; the GPU converts and scales, "
+                                      "for big full-screen pictures on a machine with a GPU).",
+                                      "name", "software");
+    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer});
     if (!parser.parse(app->arguments()))
         return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
     if (parser.isSet(QStringLiteral("help")))
@@ -79,6 +84,10 @@ int main(int argc, char *argv[])
             return fail(QStringLiteral("cannot write '%1': %2").arg(options.md5Path, probe.errorString()),
                         ExitUsage);
     }
+    const auto rendererValue = parseRenderer(parser.value(renderer));
+    if (!rendererValue)
+        return fail(QStringLiteral("unknown renderer '%1': use software or opengl").arg(parser.value(renderer)),
+                    ExitUsage);
     QString keyError;
     if (!resolveAccessKey(parser.value(key), parser.value(keyFile), &options.accessKey, &keyError))
         return fail(keyError, ExitUsage);
@@ -126,7 +135,7 @@ int main(int argc, char *argv[])
     std::unique_ptr<ReceiverWindow> window;
     if (!options.headless) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/receiver.png")));
-        window = std::make_unique<ReceiverWindow>(&slot, &controller);
+        window = std::make_unique<ReceiverWindow>(&slot, &controller, *rendererValue);
         window->show();
     }
     const QString error = controller.start();

@@ -2,7 +2,6 @@
 
 #include "decoder.h"
 #include "demuxer.h"
-#include "frame_converter.h"
 #include "frame_md5_writer.h"
 #include "frame_slot.h"
 #include "logging.h"
@@ -12,28 +11,27 @@
 namespace h264link {
 namespace {
 
-// Converts each frame for Qt and leaves it in the display's slot.
+// Leaves a new reference to each decoded frame in the display's slot. No
+// copy and no conversion here: the display converts only what it shows.
 class DisplaySink : public FrameSink {
 public:
     explicit DisplaySink(FrameSlot *slot) : m_slot(slot) {}
     bool push(const AVFrame *frame) override
     {
-        QString error;
-        QVideoFrame converted = m_converter.convert(frame, &error);
-        if (!converted.isValid()) {
+        FramePtr ref = makeFrame();
+        const int ret = ref ? av_frame_ref(ref.get(), frame) : AVERROR(ENOMEM);
+        if (ret < 0) {
             if (m_errors++ == 0)
-                qCWarning(lcReceiver).noquote() << "cannot display a frame:" << error;
+                qCWarning(lcReceiver).noquote() << "cannot pass a frame to the display:" << averrorText(ret);
             return true; // keep decoding: --framemd5 and the stats still count
         }
-        converted.setStartTime(frame->pts); // the StreamStats id, for the display time
-        m_slot->put(std::move(converted));
+        m_slot->put(std::move(ref));
         return true;
     }
     quint64 errors() const { return m_errors; }
 
 private:
     FrameSlot *m_slot;
-    FrameConverter m_converter;
     quint64 m_errors = 0;
 };
 
@@ -101,7 +99,7 @@ PipelineResult MediaPipeline::run()
     result.frames = m_counters.frames;
     result.decodeErrors = m_counters.decodeErrors;
     result.concealedFrames = m_counters.concealedFrames;
-    result.convertErrors = display ? display->errors() : 0;
+    result.displayErrors = display ? display->errors() : 0;
     if (ret < 0 && ret != AVERROR_EXIT)
         return fail("reading the stream failed: " + averrorText(ret));
     m_pipe->abort();

@@ -2,7 +2,7 @@
 // its own (every call in it blocks):
 //
 //   BytePipe --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
-//                                      +--> DisplaySink --> FrameConverter --> FrameSlot --> window
+//                                      +--> DisplaySink --> FrameSlot --> window (VideoView converts)
 #pragma once
 
 #include "byte_pipe.h"
@@ -27,7 +27,7 @@ struct PipelineResult {
     quint64 frames = 0;        // pictures decoded
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
-    quint64 convertErrors = 0;
+    quint64 displayErrors = 0; // frames that could not be passed to the display
 };
 
 class MediaPipeline : public QObject {

@@ -121,6 +121,8 @@ void ReceiverController::completeIfDone()
     summary += QStringLiteral(", %1 decoded, %2 decode errors").arg(r.frames).arg(r.decodeErrors);
     if (r.concealedFrames)
         summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);
+    if (r.displayErrors)
+        summary += QStringLiteral(", %1 frames not passed to the display").arg(r.displayErrors);
     if (lost)
         summary += QStringLiteral(", %1 LOST").arg(lost);
     if (s.stats.malformedMessages)

@@ -1,6 +1,7 @@
 #include "receiver_window.h"
 
 #include "frame_slot.h"
+#include "logging.h"
 #include "receiver_controller.h"
 #include "stream_stats.h"
 
@@ -11,8 +12,6 @@
 #include <QStackedWidget>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QVideoSink>
-#include <QVideoWidget>
 
 namespace h264link {
 namespace {
@@ -31,9 +30,10 @@ QStringList localAddresses()
 
 } // namespace
 
-ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, QWidget *parent)
+ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, Renderer renderer,
+                               QWidget *parent)
     : QWidget(parent), m_slot(slot), m_controller(controller), m_pages(new QStackedWidget(this)),
-      m_waiting(new QLabel(this)), m_video(new QVideoWidget(this)), m_status(new QLabel(this)),
+      m_waiting(new QLabel(this)), m_video(VideoView::create(renderer, this)), m_status(new QLabel(this)),
       m_statsPanel(new QLabel(this))
 {
     setWindowTitle(tr("h264link receiver"));
@@ -41,7 +41,6 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     m_waiting->setWordWrap(true);
     m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_waiting->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1; font-size: 16px;"));
-    m_video->setAspectRatioMode(Qt::KeepAspectRatio);
     m_pages->addWidget(m_waiting);
     m_pages->addWidget(m_video);
     m_status->setContentsMargins(6, 3, 6, 3);
@@ -50,8 +49,8 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->setSpacing(0);
-    // Below the picture, not over it: QVideoWidget is a native GL window, and
-    // widgets stacked on top of it do not reliably show.
+    // Below the picture, not over it: with --renderer opengl the picture is a
+    // native GL window, and widgets stacked on top of it do not reliably show.
     m_statsPanel->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_statsPanel->setStyleSheet(QStringLiteral("background: #111; color: #b9f6ca; padding: 6px;"));
     m_statsPanel->setText(tr("statistics appear once a stream is on"));
@@ -62,11 +61,13 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     resize(960, 600);
 
     connect(slot, &FrameSlot::frameAvailable, this, &ReceiverWindow::showFrame, Qt::QueuedConnection);
+    connect(m_video, &VideoView::frameShown, this, &ReceiverWindow::onFrameShown);
+    connect(m_video, &VideoView::frameFailed, this, &ReceiverWindow::onFrameFailed);
     connect(controller, &ReceiverController::waitingForSender, this, &ReceiverWindow::showWaiting);
     connect(controller, &ReceiverController::streamStarted, this, [this](const QString &peer) {
         m_source.clear();
         m_lastFrames = 0;
-        m_video->videoSink()->setVideoFrame(QVideoFrame()); // no stale picture from the last stream
+        m_video->clear(); // no stale picture from the last stream
         m_pages->setCurrentWidget(m_video);
         m_peer = tr("Receiving from %1").arg(peer);
         setStatus(m_peer);
@@ -108,12 +109,26 @@ void ReceiverWindow::showWaiting(quint16 port)
 
 void ReceiverWindow::showFrame()
 {
-    if (auto frame = m_slot->take()) {
-        m_video->videoSink()->setVideoFrame(*frame);
-        ++m_displayed;
-        if (const auto stats = m_controller->streamStats())
-            stats->onDisplayed(frame->startTime(), proto::nowMicros(), m_slot->skipped());
-    }
+    if (FramePtr frame = m_slot->take())
+        m_video->setFrame(std::move(frame));
+}
+
+void ReceiverWindow::onFrameShown(qint64 pts)
+{
+    if (const auto stats = m_controller->streamStats())
+        stats->onDisplayed(pts, proto::nowMicros(), skippedForDisplay());
+}
+
+// Counted and shown in the status line; logged once, not per frame.
+void ReceiverWindow::onFrameFailed(const QString &error)
+{
+    if (m_displayFailures++ == 0)
+        qCWarning(lcReceiver).noquote() << "cannot display a frame:" << error;
+}
+
+quint64 ReceiverWindow::skippedForDisplay() const
+{
+    return m_slot->skipped() + m_video->notShown();
 }
 
 void ReceiverWindow::setStatus(const QString &text)
@@ -138,8 +153,10 @@ void ReceiverWindow::updateStats()
     m_lastFrames = stats->frames;
     if (stats->decodeErrors || stats->concealedFrames)
         line += tr(" · %1 decode errors, %2 frames concealed").arg(stats->decodeErrors).arg(stats->concealedFrames);
-    if (const quint64 skipped = m_slot->skipped())
+    if (const quint64 skipped = skippedForDisplay())
         line += tr(" · %1 skipped for display").arg(skipped);
+    if (m_displayFailures)
+        line += tr(" · %1 frames could not be displayed").arg(m_displayFailures);
     m_status->setText(line);
 }
 

@@ -1,15 +1,15 @@
 // ReceiverWindow: shows where to connect while waiting, then the live picture
-// (scaled to fit, aspect ratio kept) through QVideoWidget's QVideoSink.
-// F11 toggles full screen.
+// in a VideoView (scaled to fit, aspect ratio kept). S toggles the statistics
+// panel, F11 full screen.
 #pragma once
 
 #include "protocol.h"
+#include "video_view.h"
 
 #include <QWidget>
 
 class QLabel;
 class QStackedWidget;
-class QVideoWidget;
 
 namespace h264link {
 
@@ -19,9 +19,8 @@ class ReceiverController;
 class ReceiverWindow : public QWidget {
     Q_OBJECT
 public:
-    ReceiverWindow(FrameSlot *slot, ReceiverController *controller, QWidget *parent = nullptr);
-
-    quint64 framesDisplayed() const { return m_displayed; }
+    ReceiverWindow(FrameSlot *slot, ReceiverController *controller, Renderer renderer,
+                   QWidget *parent = nullptr);
 
 protected:
     void keyPressEvent(QKeyEvent *event) override;
@@ -29,6 +28,9 @@ protected:
 private:
     void showWaiting(quint16 port);
     void showFrame();
+    void onFrameShown(qint64 pts);
+    void onFrameFailed(const QString &error);
+    quint64 skippedForDisplay() const;
     void setStatus(const QString &text);
     void updateStats();
 
@@ -36,7 +38,7 @@ private:
     ReceiverController *m_controller;
     QStackedWidget *m_pages;
     QLabel *m_waiting;
-    QVideoWidget *m_video;
+    VideoView *m_video;
     QLabel *m_status;
     QLabel *m_statsPanel; // S toggles it
     QString m_base; // who and what is streaming; statistics are appended
@@ -44,7 +46,7 @@ private:
     quint64 m_lastFrames = 0;
     QString m_headline;
     QString m_source;
-    quint64 m_displayed = 0;
+    quint64 m_displayFailures = 0;
 };
 
 } // namespace h264link

@@ -134,6 +134,7 @@ void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTota
 {
     QMutexLocker lock(&m_mutex);
     ++m_window.displayed;
+    ++m_framesDisplayed;
     m_skippedTotal = skippedTotal;
     const auto it = m_inFlight.find(id);
     if (it == m_inFlight.end())
@@ -195,6 +196,7 @@ QString StreamStats::summaryJson() const
     const QJsonObject summary{
         {"ttff_ms", number(m_firstDecodedUs < 0 ? -1 : double(m_firstDecodedUs - m_createdUs) / 1000.0)},
         {"frames_decoded", qint64(m_framesDecoded)},
+        {"frames_displayed", qint64(m_framesDisplayed)},
         {"latency_ms", QJsonObject{{"end_to_end_decoded", latencyJson(summarize(decoded))},
                                    {"end_to_end_displayed", latencyJson(summarize(displayed))}}},
         {"skipped", QJsonObject{{"sender", qint64(m_senderSkipped)}, {"display", qint64(m_skippedTotal)}}},

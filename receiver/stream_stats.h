@@ -104,6 +104,7 @@ private:
     const qint64 m_createdUs;
     qint64 m_firstDecodedUs = -1;
     quint64 m_framesDecoded = 0;
+    quint64 m_framesDisplayed = 0;
     std::deque<double> m_allDecoded, m_allDisplayed; // end-to-end, every frame (bounded)
 };
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # GUI test under a real X server: the receiver window must show the streamed
-# picture. QWidget::grab() cannot see QVideoWidget's native GL child window,
-# so the whole X root window is screenshotted and its pixels are checked.
-#   gui_screenshot.sh SENDER RECEIVER OUTDIR     (exit 77 = skipped)
+# picture. QWidget::grab() cannot see the opengl renderer's native GL child
+# window, so for both renderers the whole X root window is screenshotted and
+# its pixels are checked, as a person would look at the screen.
+#   gui_screenshot.sh SENDER RECEIVER OUTDIR [software|opengl]   (exit 77 = skipped)
 set -euo pipefail
-sender=$1 receiver=$2 out=$3
+sender=$1 receiver=$2 out=$3 renderer=${4:-software}
 for tool in Xvfb import convert ffmpeg; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/setup.sh installs it)"; exit 77; }
 done
@@ -29,7 +30,7 @@ ffmpeg -hide_banner -loglevel error -y -f lavfi \
   -i "color=c=red:s=320x360:r=25:d=30[l];color=c=blue:s=320x360:r=25:d=30[r];[l][r]hstack" \
   -c:v libx264 -pix_fmt yuv420p "$work/pattern.mp4"
 
-"$receiver" --port 0 >"$work/receiver.log" 2>&1 & pids+=($!)
+"$receiver" --port 0 --renderer "$renderer" >"$work/receiver.log" 2>&1 & pids+=($!)
 receiver_pid=$!
 port=""
 for _ in $(seq 100); do
@@ -101,4 +102,4 @@ read -r error_frac _ < <(measure "$out/sender_window_error.png" '#c62828')
 echo "sender window: error text covers $error_frac of the screen"
 awk -v e="$error_frac" 'BEGIN { exit !(e > 0.0002) }' \
   || { echo "FAIL: the sender window shows no error (see $out/sender_window_error.png)"; exit 1; }
-echo "PASS: screenshots in $out"
+echo "PASS ($renderer renderer): screenshots in $out"

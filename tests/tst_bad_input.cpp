@@ -26,6 +26,7 @@ private slots:
     void peerThatIsNotAReceiver();
     void peerThatSaysNothing();
     void badPortArgument();
+    void unknownRenderer();
     void helpWorksWithoutDisplay_data();
     void helpWorksWithoutDisplay();
     void receiverPortInUse();
@@ -172,6 +173,13 @@ void TestBadInput::badPortArgument()
     const SenderRun run = runSender({m_goodClip, "--port", "70000"});
     QCOMPARE(run.exitCode, int(ExitUsage));
     QVERIFY(run.err.contains("invalid port '70000'"));
+}
+
+void TestBadInput::unknownRenderer()
+{
+    const ToolResult r = runTool(QStringLiteral(RECEIVER_EXECUTABLE), {"--renderer", "vulkan"}, 10000);
+    QCOMPARE(r.exitCode, int(ExitUsage));
+    QVERIFY2(r.err.contains("unknown renderer 'vulkan': use software or opengl"), r.err.constData());
 }
 
 void TestBadInput::helpWorksWithoutDisplay_data()

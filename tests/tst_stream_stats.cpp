@@ -67,6 +67,11 @@ void TestStreamStats::displayedFramesAndSkips()
     QCOMPARE(r.endToEndDisplayed.medianMs, 10.0);
     QCOMPARE(r.skippedForDisplay, quint64(3));
     QVERIFY(r.displayedFps > 0);
+    const QJsonObject summary =
+        QJsonDocument::fromJson(stats.summaryJson().toUtf8()).object()["summary"].toObject();
+    QCOMPARE(summary["frames_decoded"].toInt(), 4);
+    QCOMPARE(summary["frames_displayed"].toInt(), 1);
+    QCOMPARE(summary["skipped"].toObject()["display"].toInt(), 3);
 }
 
 void TestStreamStats::jsonHasEveryField()
