@@ -92,9 +92,17 @@ void BytePipe::finish()
     m_writable.wakeAll();
 }
 
-void BytePipe::abort()
+QString BytePipe::abortReason() const
 {
     QMutexLocker lock(&m_mutex);
+    return m_abortReason;
+}
+
+void BytePipe::abort(const QString &reason)
+{
+    QMutexLocker lock(&m_mutex);
+    if (!m_aborted)
+        m_abortReason = reason;
     m_aborted = true;
     m_data.clear();
     m_readPos = 0;

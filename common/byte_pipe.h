@@ -40,7 +40,9 @@ public:
     // No more data: the reader drains what is queued, then sees end of file.
     void finish();
     // Stop now: wakes a blocked producer and reader; queued bytes are discarded.
-    void abort();
+    // A reader that gives up says why, so the producer can tell its peer.
+    void abort(const QString &reason = QString());
+    QString abortReason() const; // "" unless aborted with a reason
 
     qsizetype capacity() const { return m_capacity; }
 
@@ -65,6 +67,7 @@ private:
     qsizetype m_readPos = 0;
     bool m_finished = false;
     bool m_aborted = false;
+    QString m_abortReason;
     bool m_wasFull = false;
 };
 

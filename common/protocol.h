@@ -134,6 +134,7 @@ enum ErrorCode : quint16 {
     ErrAuthRequired = 6,   // the receiver wants an access key
     ErrAuthFailed = 7,     // wrong access key
     ErrTimeout = 8,        // the handshake took too long
+    ErrReceiverFailed = 9, // the receiver cannot go on (its decoder or output failed)
 };
 
 struct ErrorInfo {

@@ -1,5 +1,7 @@
 #include "frame_md5_writer.h"
 
+#include "ffmpeg_raii.h"
+
 #include <QCryptographicHash>
 
 extern "C" {
@@ -16,9 +18,22 @@ bool FrameMd5Writer::open(const QString &path, QString *error)
         *error = QStringLiteral("cannot write '%1': %2").arg(path, m_file.errorString());
         return false;
     }
-    m_file.write("#format: frame checksums\n#version: 2\n#hash: MD5\n"
-                 "#software: h264link receiver\n"
-                 "#columns: stream, frame, frame, pixel format, size, hash\n");
+    return writeLine("#format: frame checksums\n#version: 2\n#hash: MD5\n"
+                     "#software: h264link receiver\n"
+                     "#columns: stream, frame, frame, pixel format, size, hash\n",
+                     error);
+}
+
+// Written through at once: a killed receiver still leaves every line it
+// decoded, and a full disk is noticed at the frame it happens.
+bool FrameMd5Writer::writeLine(const QByteArray &line, QString *error)
+{
+    if (m_file.write(line) != line.size() || !m_file.flush()) {
+        m_error = QStringLiteral("--framemd5: cannot write '%1': %2").arg(m_file.fileName(), m_file.errorString());
+        if (error)
+            *error = m_error;
+        return false;
+    }
     return true;
 }
 
@@ -26,19 +41,26 @@ bool FrameMd5Writer::push(const AVFrame *frame)
 {
     const auto format = AVPixelFormat(frame->format);
     const int size = av_image_get_buffer_size(format, frame->width, frame->height, 1);
-    if (size <= 0)
+    if (size <= 0) {
+        m_error = QStringLiteral("--framemd5: cannot size a %1x%2 %3 picture: %4").arg(frame->width)
+                      .arg(frame->height).arg(av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "?")
+                      .arg(averrorText(size));
         return false;
+    }
     m_buffer.resize(size);
-    av_image_copy_to_buffer(reinterpret_cast<uint8_t *>(m_buffer.data()), size, frame->data,
-                            frame->linesize, format, frame->width, frame->height, 1);
+    const int copied = av_image_copy_to_buffer(reinterpret_cast<uint8_t *>(m_buffer.data()), size,
+                                               frame->data, frame->linesize, format, frame->width,
+                                               frame->height, 1);
+    if (copied < 0) {
+        m_error = QStringLiteral("--framemd5: cannot read frame %1: %2").arg(m_index).arg(averrorText(copied));
+        return false;
+    }
     const QByteArray md5 = QCryptographicHash::hash(m_buffer, QCryptographicHash::Md5).toHex();
     const QByteArray line = QStringLiteral("0, %1, %1, %2, %3, %4\n")
                                 .arg(m_index).arg(av_get_pix_fmt_name(format)).arg(size)
                                 .arg(QString::fromLatin1(md5)).toLatin1();
     ++m_index;
-    m_file.write(line);
-    m_file.flush(); // a killed receiver still leaves every line it decoded
-    return true;
+    return writeLine(line, nullptr);
 }
 
 } // namespace h264link

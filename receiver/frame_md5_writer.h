@@ -14,12 +14,18 @@ namespace h264link {
 class FrameMd5Writer : public FrameSink {
 public:
     bool open(const QString &path, QString *error);
+    // False, with error() set, once the file cannot take a line (disk full):
+    // a checksum file with holes would be worse than a clear failure.
     bool push(const AVFrame *frame) override;
+    QString error() const { return m_error; }
 
 private:
+    bool writeLine(const QByteArray &line, QString *error);
+
     QFile m_file;
     QByteArray m_buffer; // reused: one allocation per picture size, not per frame
     quint64 m_index = 0;
+    QString m_error;
 };
 
 } // namespace h264link

@@ -71,7 +71,7 @@ PipelineResult MediaPipeline::run()
     auto fail = [&](const QString &error) {
         result.ok = false;
         result.error = error;
-        m_pipe->abort(); // unblock the network thread if it waits for room
+        m_pipe->abort(error); // the connection tells the sender why, and ends
         return result;
     };
 
@@ -100,6 +100,8 @@ PipelineResult MediaPipeline::run()
     result.decodeErrors = m_counters.decodeErrors;
     result.concealedFrames = m_counters.concealedFrames;
     result.displayErrors = display ? display->errors() : 0;
+    if (ret == AVERROR_EXIT && !md5.error().isEmpty()) // a sink stopped the pipeline
+        return fail(md5.error());
     if (ret < 0 && ret != AVERROR_EXIT)
         return fail("reading the stream failed: " + averrorText(ret));
     m_pipe->abort();

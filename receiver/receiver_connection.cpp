@@ -59,7 +59,12 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     m_handshakeTimer->start(kHandshakeTimeoutMs);
     // PING/PONG measures the round trip and the offset between the two
     // machines' clocks, so latency figures hold across machines.
-    connect(m_pingTimer, &QTimer::timeout, this, [this] { send(MessageType::Ping, {}); });
+    connect(m_pingTimer, &QTimer::timeout, this, [this] {
+        if (!m_pipe->abortReason().isEmpty()) // failed while no MEDIA came to notice it
+            onPipelineStopped();
+        else
+            send(MessageType::Ping, {});
+    });
     m_idleTimer->setSingleShot(true);
     connect(m_idleTimer, &QTimer::timeout, this, [this] {
         finish(false, QStringLiteral("the sender stopped responding (nothing for %1 s)")
@@ -204,9 +209,21 @@ void ReceiverConnection::pushMedia(const Message &message, QByteArray data)
         data += kAccessUnitDelimiter;
         m_audAppended = true;
     }
-    const bool ok = m_pipe->pushNoWait(data);
-    if (!ok)
+    if (!m_pipe->pushNoWait(data))
+        onPipelineStopped();
+}
+
+// The pipeline gave up (it aborts the pipe, with its reason): the sender
+// hears why in an ERROR, rather than just a closed connection.
+void ReceiverConnection::onPipelineStopped()
+{
+    const QString why = m_pipe->abortReason();
+    if (why.isEmpty()) {
         finish(false, QStringLiteral("the decoder stopped"));
+        return;
+    }
+    send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
+    finish(false, QStringLiteral("the receiver failed")); // the summary gives the pipeline's error
 }
 
 void ReceiverConnection::send(MessageType type, const QByteArray &payload)

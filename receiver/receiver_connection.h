@@ -70,6 +70,7 @@ private:
     void send(proto::MessageType type, const QByteArray &payload);
     void apply(const HandshakeStep &step);
     void pushMedia(const proto::Message &message, QByteArray data);
+    void onPipelineStopped();
 
     QTcpSocket *m_socket;
     std::shared_ptr<BytePipe> m_pipe;

@@ -455,7 +455,9 @@ bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QS
 {
     framing.pollTransport();
     if (!m_peerError.isEmpty()) {
-        *message = QStringLiteral("the receiver refused the stream: %1").arg(m_peerError);
+        *message = m_peerErrorCode == ErrReceiverFailed
+            ? QStringLiteral("the receiver stopped the stream: %1").arg(m_peerError)
+            : QStringLiteral("the receiver refused the stream: %1").arg(m_peerError);
         return false;
     }
     if (framing.protocolError() != ParseError::None) {

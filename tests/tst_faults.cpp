@@ -19,6 +19,7 @@ private slots:
     void retryReconnectsAndContinues();
     void senderStartedFirstWaitsForReceiver();
     void endOfStreamSurvivesASlowReceiver();
+    void receiverFailureReachesTheSender();
 
 private:
     QTemporaryDir m_dir;
@@ -54,6 +55,27 @@ void TestFaults::receiverKilledIsReported()
     QCOMPARE(sender.exitCode(), int(ExitConnectionFailed));
     const QString err = QString::fromUtf8(sender.readAllStandardError());
     QVERIFY2(err.contains("receiver closed the connection") || err.contains("sending failed"), qPrintable(err));
+}
+
+// The receiver's own output fails (a full disk, staged with /dev/full): the
+// sender is told why and stops, instead of streaming into the void, and the
+// receiver does not pretend it kept the checksums.
+void TestFaults::receiverFailureReachesTheSender()
+{
+    if (!QFileInfo::exists(QStringLiteral("/dev/full")))
+        QSKIP("no /dev/full on this system");
+    ReceiverProcess receiver({"--once", "--framemd5", "/dev/full"});
+    QVERIFY(receiver.port());
+    const SenderRun run = runSender({m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
+    QCOMPARE(run.exitCode, int(ExitProtocolError));
+    QVERIFY2(run.err.contains("the receiver stopped the stream: --framemd5: cannot write '/dev/full'"),
+             qPrintable(run.err));
+    QVERIFY(run.elapsedMs < 5000); // told at once, not after the 8 s clip
+    QVERIFY(receiver.waitForExit(10000));
+    QCOMPARE(receiver.process().exitCode(), int(ExitFailure));
+    QVERIFY2(receiver.output().contains("(the receiver failed)")
+                 && receiver.output().contains("pipeline error: --framemd5: cannot write"),
+             qPrintable(receiver.output()));
 }
 
 void TestFaults::retryReconnectsAndContinues()

@@ -56,6 +56,7 @@ private slots:
     void pipeBlocksResumesAndEnds();
     void readPacketNeverReturnsZero();
     void cancelFromAnotherThreadIsPrompt();
+    void abortCarriesTheReadersReason();
     void blockedReaderDoesNotSpin();
     void seekIsRefusedOnSequentialDevices();
     void pipeIsBoundedAndBlocksTheProducer();
@@ -153,6 +154,24 @@ void TestSequentialBridge::cancelFromAnotherThreadIsPrompt()
     // Typically one poll interval (20 ms); the bound is loose because this
     // machine is shared. What it rules out is a read that never returns.
     QVERIFY2(latency <= 500, qPrintable(QString("cancel took %1 ms").arg(latency)));
+}
+
+// The reader gives up with a reason; the producer's next push fails and can
+// tell its peer why. The first reason stands.
+void TestSequentialBridge::abortCarriesTheReadersReason()
+{
+    BytePipe pipe(1024);
+    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    QVERIFY(pipe.pushNoWait("abc"));
+    QVERIFY(pipe.abortReason().isEmpty());
+    pipe.abort(QStringLiteral("disk full"));
+    pipe.abort(QStringLiteral("later"));
+    QVERIFY(!pipe.pushNoWait("def"));
+    QVERIFY(!pipe.push("def"));
+    QCOMPARE(pipe.abortReason(), QStringLiteral("disk full"));
+    BytePipe quiet(1024);
+    quiet.abort();
+    QVERIFY(quiet.abortReason().isEmpty());
 }
 
 void TestSequentialBridge::blockedReaderDoesNotSpin()
