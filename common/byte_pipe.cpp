@@ -100,14 +100,18 @@ QString BytePipe::abortReason() const
 
 void BytePipe::abort(const QString &reason)
 {
-    QMutexLocker lock(&m_mutex);
-    if (!m_aborted)
+    {
+        QMutexLocker lock(&m_mutex);
+        if (m_aborted)
+            return;
         m_abortReason = reason;
-    m_aborted = true;
-    m_data.clear();
-    m_readPos = 0;
-    m_readable.wakeAll();
-    m_writable.wakeAll();
+        m_aborted = true;
+        m_data.clear();
+        m_readPos = 0;
+        m_readable.wakeAll();
+        m_writable.wakeAll();
+    }
+    emit aborted();
 }
 
 // Returns 0 when empty but still open, and -1 (end of file, as for a closed

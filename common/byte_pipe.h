@@ -49,6 +49,8 @@ public:
 signals:
     // Emitted by the reader's thread when a full pipe has drained to half.
     void drained();
+    // Emitted by whoever aborted the pipe (the reader: it is done, or gave up).
+    void aborted();
 
 public:
     qsizetype queuedBytes() const;

@@ -183,6 +183,10 @@ HandshakeStep SenderHandshake::onMessage(const Message &m)
     case MessageType::Error: {
         const ErrorInfo error = parseErrorInfo(m.payload).value_or(ErrorInfo{});
         step.peerErrorCode = error.code;
+        // A receiver that failed right after ACCEPTED (its output, say) is
+        // not refusing: say what it says.
+        if (error.code == ErrReceiverFailed)
+            return refuse(QStringLiteral("the receiver stopped the stream: %1").arg(error.reason));
         return refuse(QStringLiteral("the receiver refused: %1").arg(error.reason));
     }
     case MessageType::Ping:

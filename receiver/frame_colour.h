@@ -16,6 +16,11 @@ inline bool isFullRange(const AVFrame *f)
         || f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P;
 }
 
+inline bool isBt2020(const AVFrame *f)
+{
+    return f->colorspace == AVCOL_SPC_BT2020_NCL || f->colorspace == AVCOL_SPC_BT2020_CL;
+}
+
 // BT.709 for HD unless the stream says otherwise; BT.601 for SD. This is what
 // players do when the VUI leaves the matrix unspecified.
 inline bool isBt709(const AVFrame *f)
@@ -27,11 +32,10 @@ inline bool isBt709(const AVFrame *f)
     return false;
 }
 
-// The matching libswscale coefficient table (BT.2020 too, which only the
-// software path can show).
+// The matching libswscale coefficient table.
 inline const int *swsCoefficientsFor(const AVFrame *f)
 {
-    if (f->colorspace == AVCOL_SPC_BT2020_NCL || f->colorspace == AVCOL_SPC_BT2020_CL)
+    if (isBt2020(f))
         return sws_getCoefficients(SWS_CS_BT2020);
     return sws_getCoefficients(isBt709(f) ? SWS_CS_ITU709 : SWS_CS_ITU601);
 }

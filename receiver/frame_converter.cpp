@@ -56,8 +56,9 @@ QVideoFrame FrameConverter::convert(const AVFrame *frame, QString *error)
     QVideoFrameFormat format(QSize(frame->width, frame->height), direct);
     format.setColorRange(isFullRange(frame) ? QVideoFrameFormat::ColorRange_Full
                                             : QVideoFrameFormat::ColorRange_Video);
-    format.setColorSpace(isBt709(frame) ? QVideoFrameFormat::ColorSpace_BT709
-                                        : QVideoFrameFormat::ColorSpace_BT601);
+    format.setColorSpace(isBt2020(frame) ? QVideoFrameFormat::ColorSpace_BT2020
+                         : isBt709(frame) ? QVideoFrameFormat::ColorSpace_BT709
+                                          : QVideoFrameFormat::ColorSpace_BT601);
     QVideoFrame out(format);
     if (!out.map(QVideoFrame::WriteOnly)) {
         *error = QStringLiteral("cannot map a %1x%2 video frame").arg(frame->width).arg(frame->height);

@@ -29,7 +29,11 @@ bool FrameMd5Writer::open(const QString &path, QString *error)
 bool FrameMd5Writer::writeLine(const QByteArray &line, QString *error)
 {
     if (m_file.write(line) != line.size() || !m_file.flush()) {
-        m_error = QStringLiteral("--framemd5: cannot write '%1': %2").arg(m_file.fileName(), m_file.errorString());
+        // A write cut short (a file size limit) leaves no errno for Qt to name.
+        const QString why = m_file.error() == QFileDevice::WriteError && m_file.errorString() == QLatin1String("Unknown error")
+            ? QStringLiteral("the write was cut short (disk full, or a file size limit?)")
+            : m_file.errorString();
+        m_error = QStringLiteral("--framemd5: cannot write '%1': %2").arg(m_file.fileName(), why);
         if (error)
             *error = m_error;
         return false;

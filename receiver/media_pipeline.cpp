@@ -100,7 +100,9 @@ PipelineResult MediaPipeline::run()
     result.decodeErrors = m_counters.decodeErrors;
     result.concealedFrames = m_counters.concealedFrames;
     result.displayErrors = display ? display->errors() : 0;
-    if (ret == AVERROR_EXIT && !md5.error().isEmpty()) // a sink stopped the pipeline
+    // A sink that failed stopped the pipeline, or failed while the decoder
+    // drained its last frames at the end (Decoder::flush has no way to stop).
+    if (!md5.error().isEmpty())
         return fail(md5.error());
     if (ret < 0 && ret != AVERROR_EXIT)
         return fail("reading the stream failed: " + averrorText(ret));

@@ -72,8 +72,11 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
     const qreal ratio = devicePixelRatio();
     const QRect picture = pictureRect(m_frame.get(), rect());
     const QSize pixels = scaledSize(picture, ratio);
+    // Rounded down: at a fractional ratio the image may cover a fraction of a
+    // pixel more than this, never less, so no pixel is left unpainted.
+    const QSizeF logical = QSizeF(pixels) / ratio;
     const QRect drawn = picture.isEmpty() ? QRect()
-                                          : QRect(picture.topLeft(), (QSizeF(pixels) / ratio).toSize());
+                                          : QRect(picture.topLeft(), QSize(int(logical.width()), int(logical.height())));
     // Black bars around the picture (everything, when there is none).
     for (const QRect &bar : event->region().subtracted(drawn))
         painter.fillRect(bar, Qt::black);
@@ -86,6 +89,7 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
             painter.fillRect(drawn, Qt::black);
             m_frame.reset();
             m_image = QImage();
+            m_shown = true; // counted as failed, not again as replaced unseen
             emit frameFailed(error);
             return;
         }

@@ -37,6 +37,7 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     m_socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
     m_socket->setReadBufferSize(kSocketReadBuffer);
     connect(m_pipe.get(), &BytePipe::drained, this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
+    connect(m_pipe.get(), &BytePipe::aborted, this, &ReceiverConnection::onPipelineStopped, Qt::QueuedConnection);
     connect(m_socket, &QTcpSocket::readyRead, this, &ReceiverConnection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, [this] {
         // What arrived before the close still counts, and some of it may
@@ -59,12 +60,7 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     m_handshakeTimer->start(kHandshakeTimeoutMs);
     // PING/PONG measures the round trip and the offset between the two
     // machines' clocks, so latency figures hold across machines.
-    connect(m_pingTimer, &QTimer::timeout, this, [this] {
-        if (!m_pipe->abortReason().isEmpty()) // failed while no MEDIA came to notice it
-            onPipelineStopped();
-        else
-            send(MessageType::Ping, {});
-    });
+    connect(m_pingTimer, &QTimer::timeout, this, [this] { send(MessageType::Ping, {}); });
     m_idleTimer->setSingleShot(true);
     connect(m_idleTimer, &QTimer::timeout, this, [this] {
         finish(false, QStringLiteral("the sender stopped responding (nothing for %1 s)")
@@ -85,6 +81,12 @@ ReceiverConnection::~ReceiverConnection()
 
 void ReceiverConnection::onReadyRead()
 {
+    if (m_failing) { // told the sender why; now only waiting for its close
+        m_stats.bytesDropped += quint64(m_socket->readAll().size());
+        if (m_senderGone && !m_finished)
+            finish(false, QStringLiteral("the receiver failed")); // the summary gives the pipeline's error
+        return;
+    }
     if (m_socket->bytesAvailable() > 0)
         m_idleTimer->start(kInactivityTimeoutMs);
     while (!m_finished && m_socket->bytesAvailable() > 0) {
@@ -108,8 +110,12 @@ void ReceiverConnection::onReadyRead()
             finish(false, reason);
         }
     }
-    if (m_senderGone && !m_finished && m_socket->bytesAvailable() == 0)
-        finish(false, QStringLiteral("sender disconnected"));
+    if (m_senderGone && !m_finished && m_socket->bytesAvailable() == 0) {
+        if (m_endOfStreamReceived)
+            finish(true, QStringLiteral("end of stream"));
+        else
+            finish(false, QStringLiteral("sender disconnected"));
+    }
 }
 
 void ReceiverConnection::handle(const Message &message)
@@ -140,8 +146,13 @@ void ReceiverConnection::handle(const Message &message)
         break;
     }
     case MessageType::EndOfStream:
+        // The connection stays open until the pipeline has worked through
+        // what arrived (onPipelineStopped): if that fails, the sender, which
+        // waits for our close, still hears why. PINGs go on meanwhile.
         m_sent = parseEndOfStream(message.payload).value_or(EndOfStream{});
-        finish(true, QStringLiteral("end of stream"));
+        m_endOfStreamReceived = true;
+        m_idleTimer->stop();
+        m_pipe->finish();
         break;
     case MessageType::Ping:
         // A peer that pings but never reads would make our replies pile up.
@@ -213,17 +224,34 @@ void ReceiverConnection::pushMedia(const Message &message, QByteArray data)
         onPipelineStopped();
 }
 
-// The pipeline gave up (it aborts the pipe, with its reason): the sender
-// hears why in an ERROR, rather than just a closed connection.
+// The pipeline is done: it aborts the pipe when it has read everything, or
+// when it gives up (then with its reason). A failure reaches the sender as
+// an ERROR, rather than as just a closed connection. Mid-stream, this side
+// then reads and drops what still comes until the sender hangs up: closing
+// with its bytes unread would reset the connection, and a reset can destroy
+// the ERROR before the sender reads it. At most kFailingGraceMs.
 void ReceiverConnection::onPipelineStopped()
 {
+    if (m_failing || m_finished)
+        return;
     const QString why = m_pipe->abortReason();
+    if (m_endOfStreamReceived) { // the sender sent everything and waits for our close
+        if (!why.isEmpty())
+            send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
+        finish(true, QStringLiteral("end of stream"));
+        return;
+    }
     if (why.isEmpty()) {
         finish(false, QStringLiteral("the decoder stopped"));
         return;
     }
+    m_failing = true;
+    m_pingTimer->stop();
+    m_idleTimer->stop();
     send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
-    finish(false, QStringLiteral("the receiver failed")); // the summary gives the pipeline's error
+    m_socket->flush();
+    QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, QStringLiteral("the receiver failed")); });
+    onReadyRead();
 }
 
 void ReceiverConnection::send(MessageType type, const QByteArray &payload)

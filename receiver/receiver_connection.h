@@ -34,6 +34,7 @@ struct ConnectionStats {
     quint64 mediaBytes = 0;
     quint64 malformedMessages = 0;
     quint64 sequenceGaps = 0;
+    quint64 bytesDropped = 0; // arrived after this side failed and told the sender
 };
 
 class ReceiverConnection : public QObject {
@@ -47,6 +48,9 @@ public:
     // A live sender answers PING every 500 ms, so this much silence means it
     // is gone (powered off, unplugged, stuck) and the receiver must not wait.
     static constexpr int kInactivityTimeoutMs = 10000;
+    // After telling the sender this side failed: how long to wait for it to
+    // hang up before closing anyway.
+    static constexpr int kFailingGraceMs = 2000;
     static constexpr qint64 kMaxUnsentBytes = 256 * 1024;  // replies the peer has not read
     static constexpr qint64 kSocketReadBuffer = 256 * 1024; // Qt's buffer, before the kernel's
 
@@ -87,6 +91,8 @@ private:
     bool m_senderGone = false; // closed its side; we may still be reading its last bytes
     ReceiverHandshake m_handshake;
     bool m_finished = false;
+    bool m_endOfStreamReceived = false; // waiting for the pipeline before closing
+    bool m_failing = false; // the pipeline failed and the sender was told (see onPipelineStopped)
     ConnectionStats m_stats;
     proto::EndOfStream m_sent;
 };

@@ -127,6 +127,8 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 LOST").arg(lost);
     if (s.stats.malformedMessages)
         summary += QStringLiteral(", %1 malformed messages dropped").arg(s.stats.malformedMessages);
+    if (s.stats.bytesDropped)
+        summary += QStringLiteral(", %1 bytes dropped after the failure").arg(s.stats.bytesDropped);
     if (s.stats.sequenceGaps)
         summary += QStringLiteral(", %1 gaps in the sender's message numbering").arg(s.stats.sequenceGaps);
     if (!r.ok)

@@ -68,6 +68,8 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
         m_source.clear();
         m_lastFrames = 0;
         m_video->clear(); // no stale picture from the last stream
+        m_skippedBase = m_slot->skipped() + m_video->notShown(); // this stream's count starts at 0
+        m_displayFailures = 0;
         m_pages->setCurrentWidget(m_video);
         m_peer = tr("Receiving from %1").arg(peer);
         setStatus(m_peer);
@@ -83,6 +85,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
             [this](const QString &summary, bool clean) {
                 m_headline = (clean ? tr("Stream ended.") : tr("Stream interrupted.")) + QStringLiteral("<br><small>")
                     + summary.toHtmlEscaped() + QStringLiteral("</small>");
+                m_video->clear(); // the waiting page comes next: let the last frame go
             });
     auto *statsTimer = new QTimer(this);
     connect(statsTimer, &QTimer::timeout, this, &ReceiverWindow::updateStats);
@@ -126,9 +129,10 @@ void ReceiverWindow::onFrameFailed(const QString &error)
         qCWarning(lcReceiver).noquote() << "cannot display a frame:" << error;
 }
 
+// This stream's: the slot and the view count over the window's lifetime.
 quint64 ReceiverWindow::skippedForDisplay() const
 {
-    return m_slot->skipped() + m_video->notShown();
+    return m_slot->skipped() + m_video->notShown() - m_skippedBase;
 }
 
 void ReceiverWindow::setStatus(const QString &text)

@@ -47,6 +47,7 @@ private:
     QString m_headline;
     QString m_source;
     quint64 m_displayFailures = 0;
+    quint64 m_skippedBase = 0; // lifetime skip count when this stream started
 };
 
 } // namespace h264link

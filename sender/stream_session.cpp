@@ -8,12 +8,11 @@
 
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QFileInfo>
 #include <QTcpSocket>
 #include <QThread>
-#include <cerrno>
-#include <poll.h>
-#include <sys/socket.h>
+#include <QTimer>
 #include <algorithm>
 
 namespace h264link {
@@ -96,7 +95,7 @@ int StreamSession::stream(QString *message)
         m_closing = false;
         int code = ExitOk;
         if (!connectToReceiver(socket, message))
-            code = ExitConnectionFailed;
+            code = m_stopRequested.load() ? ExitOk : ExitConnectionFailed;
         else if (handshake(socket, framing, &code, message))
             code = sendStream(play, socket, framing, reconnect, message);
         if (code == ExitOk)
@@ -290,8 +289,9 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
             return ExitBadInput;
         }
         if (written == AnnexBMuxer::Result::SendFailed) {
-            *message = error;
-            return ExitConnectionFailed;
+            if (!peerSaidWhy(framing, message))
+                *message = error;
+            return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
         }
         ++p.accessUnits;
         play.parameterSets = framing.parameterSets();
@@ -299,7 +299,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
         bytesCounted = framing.mediaBytesSent();
         socket.flush();
         if (!drain(socket, kMaxQueuedBytes, -1) || !checkPeer(socket, framing, message)) {
-            if (message->isEmpty())
+            if (!peerSaidWhy(framing, message) && message->isEmpty())
                 *message = QStringLiteral("the receiver closed the connection");
             return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
         }
@@ -315,21 +315,51 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
     framing.sendMessage(MessageType::EndOfStream,
                         serialize(EndOfStream{framing.accessUnitsSent(), framing.mediaBytesSent()}));
     if (!drain(socket, 0, 10000)) {
-        *message = QStringLiteral("the connection broke before the end of the stream was delivered");
+        if (!peerSaidWhy(framing, message))
+            *message = QStringLiteral("the connection broke before the end of the stream was delivered");
         return ExitConnectionFailed;
     }
     closeGracefully(socket, framing);
+    if (peerSaidWhy(framing, message))
+        return ExitProtocolError;
     p.queuedBytes = 0;
     reportProgress(p, true);
     return ExitOk;
 }
 
+// Waits in a local event loop, not in waitForConnected(): Stop (the window's
+// button, Ctrl+C) must end a wait for an unreachable host at once, not when
+// --connect-timeout runs out.
+bool StreamSession::waitForConnection(QTcpSocket &socket)
+{
+    QEventLoop loop;
+    QTimer poll;
+    const QDeadlineTimer deadline(m_options.connectTimeoutMs);
+    QObject::connect(&socket, &QTcpSocket::connected, &loop, &QEventLoop::quit);
+    QObject::connect(&socket, &QTcpSocket::errorOccurred, &loop, &QEventLoop::quit);
+    QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+        if (m_stopRequested.load() || deadline.hasExpired())
+            loop.quit();
+    });
+    poll.start(20);
+    socket.connectToHost(m_options.host, m_options.port);
+    if (socket.state() != QAbstractSocket::ConnectedState && socket.state() != QAbstractSocket::UnconnectedState)
+        loop.exec();
+    return socket.state() == QAbstractSocket::ConnectedState;
+}
+
 bool StreamSession::connectToReceiver(QTcpSocket &socket, QString *message)
 {
-    socket.connectToHost(m_options.host, m_options.port);
-    if (!socket.waitForConnected(m_options.connectTimeoutMs)) {
+    if (!waitForConnection(socket)) {
         const QString where = QStringLiteral("%1:%2").arg(m_options.host).arg(m_options.port);
-        switch (socket.error()) {
+        // Still trying when the wait ended: the deadline passed (or Stop).
+        const bool timedOut = socket.state() != QAbstractSocket::UnconnectedState;
+        const QAbstractSocket::SocketError error = timedOut ? QAbstractSocket::SocketTimeoutError : socket.error();
+        const QString errorText = socket.errorString();
+        socket.abort();
+        if (m_stopRequested.load())
+            return false; // not a failure: run() reports what was sent
+        switch (error) {
         case QAbstractSocket::HostNotFoundError:
             *message = QStringLiteral("cannot find host '%1': check the name, or use the IP "
                                       "address the receiver window shows").arg(m_options.host);
@@ -344,7 +374,7 @@ bool StreamSession::connectToReceiver(QTcpSocket &socket, QString *message)
                            .arg(where).arg(m_options.connectTimeoutMs / 1000.0).arg(m_options.port);
             break;
         default:
-            *message = QStringLiteral("cannot connect to %1: %2").arg(where, socket.errorString());
+            *message = QStringLiteral("cannot connect to %1: %2").arg(where, errorText);
         }
         return false;
     }
@@ -371,8 +401,10 @@ bool StreamSession::handshake(QTcpSocket &socket, FramedMediaDevice &framing, in
         if (!checkPeer(socket, framing, message)) {
             if (m_verdict == HandshakeStep::Refused)
                 break; // the receiver explained itself before closing
-            *exitCode = framing.protocolError() == ParseError::None ? ExitConnectionFailed
-                                                                    : ExitProtocolError;
+            // An ERROR right behind ACCEPTED (the receiver failed at once)
+            // is the receiver's word, not a broken connection.
+            *exitCode = framing.protocolError() == ParseError::None && m_peerError.isEmpty()
+                ? ExitConnectionFailed : ExitProtocolError;
             return false;
         }
         if (m_verdict != HandshakeStep::Continue)
@@ -451,15 +483,24 @@ bool StreamSession::drain(QTcpSocket &socket, qint64 limit, int timeoutMs)
     return socket.state() == QAbstractSocket::ConnectedState;
 }
 
-bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message)
+// Reads what the receiver sent; true, with *message set, if it said why it
+// ends the stream (ERROR). A failure seen while sending is reported with the
+// receiver's reason when it gave one, not as a bare disconnect.
+bool StreamSession::peerSaidWhy(FramedMediaDevice &framing, QString *message)
 {
     framing.pollTransport();
-    if (!m_peerError.isEmpty()) {
-        *message = m_peerErrorCode == ErrReceiverFailed
-            ? QStringLiteral("the receiver stopped the stream: %1").arg(m_peerError)
-            : QStringLiteral("the receiver refused the stream: %1").arg(m_peerError);
+    if (m_peerError.isEmpty())
         return false;
-    }
+    *message = m_peerErrorCode == ErrReceiverFailed
+        ? QStringLiteral("the receiver stopped the stream: %1").arg(m_peerError)
+        : QStringLiteral("the receiver refused the stream: %1").arg(m_peerError);
+    return true;
+}
+
+bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message)
+{
+    if (peerSaidWhy(framing, message))
+        return false;
     if (framing.protocolError() != ParseError::None) {
         *message = QStringLiteral("%1:%2 is not an h264link receiver: %3")
                        .arg(m_options.host).arg(m_options.port)
@@ -499,34 +540,25 @@ void StreamSession::abortStream(QTcpSocket &socket, FramedMediaDevice &framing, 
     closeGracefully(socket, framing);
 }
 
-// Half-close, then read until the receiver closes its side. Closing a socket
-// that still has unread bytes (a PING in flight) makes the kernel send RST,
-// and an RST makes the receiver's kernel throw away what the receiver has not
-// read yet: the last frames and END_OF_STREAM. Reading until its FIN also
-// means the receiver really got everything before we say "done".
+// After END_OF_STREAM (or our ERROR): read until the receiver closes. It
+// closes once its decoder has worked through everything, so "done" means
+// delivered and decoded, and if its decoder or output failed on the way, its
+// ERROR arrives here first (checkPeer() then reports it). Closing earlier,
+// with its PINGs unread, would make our kernel send RST, and a reset makes
+// the receiver's kernel throw away what the receiver has not read yet: the
+// last frames and END_OF_STREAM. While its PINGs keep coming it is alive.
 void StreamSession::closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing)
 {
-    m_closing = true; // no more PONGs: our side is shut for writing
-    framing.pollTransport();
-    socket.readAll();
-    // Qt takes a half-closed socket for a closed one, so this waits on the
-    // descriptor itself. A slow receiver may need many seconds to work
-    // through what is queued; while its PINGs keep coming it is alive and we
-    // wait for its FIN. What it still sends is discarded: we are done.
-    const int fd = int(socket.socketDescriptor());
-    ::shutdown(fd, SHUT_WR);
+    m_closing = true; // the stream is over: PINGs are read, not answered
     QDeadlineTimer alive(kCloseTimeoutMs);
     QDeadlineTimer cap(kCloseCapMs);
-    char sink[4096];
-    while (!alive.hasExpired() && !cap.hasExpired() && !m_stopRequested.load()) {
-        pollfd pfd{fd, POLLIN, 0};
-        if (::poll(&pfd, 1, 100) <= 0)
-            continue;
-        const ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            break; // the receiver closed (or reset): everything was delivered, or nothing more can be
-        alive.setRemainingTime(kCloseTimeoutMs);
+    while (!alive.hasExpired() && !cap.hasExpired() && !m_stopRequested.load()
+           && socket.state() == QAbstractSocket::ConnectedState) {
+        if (socket.waitForReadyRead(100))
+            alive.setRemainingTime(kCloseTimeoutMs);
+        framing.pollTransport();
     }
+    framing.pollTransport(); // what came with the close
     socket.abort();
 }
 

@@ -112,6 +112,8 @@ private:
     int sendStream(Playback &play, QTcpSocket &socket, FramedMediaDevice &framing,
                    bool waitForKeyframe, QString *message);
     bool connectToReceiver(QTcpSocket &socket, QString *message);
+    bool waitForConnection(QTcpSocket &socket);
+    bool peerSaidWhy(FramedMediaDevice &framing, QString *message);
     bool handshake(QTcpSocket &socket, FramedMediaDevice &framing, int *exitCode, QString *message);
     void onControlMessage(FramedMediaDevice &framing, const proto::Message &message);
     bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);

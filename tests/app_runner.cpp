@@ -8,9 +8,11 @@
 
 namespace testsupport {
 
-ReceiverProcess::ReceiverProcess(const QStringList &extraArgs)
+ReceiverProcess::ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup)
 {
     m_process.setProcessChannelMode(QProcess::MergedChannels);
+    if (childSetup)
+        m_process.setChildProcessModifier(childSetup);
     m_process.start(QStringLiteral(RECEIVER_EXECUTABLE),
                     QStringList{"--headless", "--port", "0"} + extraArgs);
     static const QRegularExpression listening(QStringLiteral("listening on port (\\d+)"));

@@ -1,6 +1,8 @@
 // Runs the real sender and receiver executables for end-to-end tests.
 #pragma once
 
+#include <functional>
+
 #include <QProcess>
 #include <QString>
 #include <QStringList>
@@ -14,7 +16,8 @@ class ReceiverProcess {
 public:
     // Starts `receiver --headless --port 0 extraArgs...`; QVERIFY-friendly:
     // port() is 0 if it did not come up.
-    explicit ReceiverProcess(const QStringList &extraArgs);
+    // `childSetup` runs in the child before exec (resource limits, signals).
+    explicit ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup = {});
     ~ReceiverProcess();
 
     quint16 port() const { return m_port; }

@@ -7,6 +7,14 @@
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <arpa/inet.h>
+#include <csignal>
+#include <functional>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
 
 using namespace testsupport;
 using namespace h264link;
@@ -19,7 +27,9 @@ private slots:
     void retryReconnectsAndContinues();
     void senderStartedFirstWaitsForReceiver();
     void endOfStreamSurvivesASlowReceiver();
+    void receiverFailureReachesTheSender_data();
     void receiverFailureReachesTheSender();
+    void stopEndsAConnectWait();
 
 private:
     QTemporaryDir m_dir;
@@ -57,25 +67,108 @@ void TestFaults::receiverKilledIsReported()
     QVERIFY2(err.contains("receiver closed the connection") || err.contains("sending failed"), qPrintable(err));
 }
 
-// The receiver's own output fails (a full disk, staged with /dev/full): the
-// sender is told why and stops, instead of streaming into the void, and the
-// receiver does not pretend it kept the checksums.
+// The receiver's own output fails: the sender is told why and stops,
+// instead of streaming into the void, and the receiver does not pretend it
+// kept the checksums. A full disk is staged two ways: /dev/full fails the
+// very first write; a file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so
+// that write() returns EFBIG) fails mid-stream, about 60 frames in, with the
+// sender paced or sending as fast as it can.
+void TestFaults::receiverFailureReachesTheSender_data()
+{
+    QTest::addColumn<bool>("midStream");
+    QTest::addColumn<bool>("fast");
+    QTest::newRow("at the first write (/dev/full)") << false << false;
+    QTest::newRow("mid-stream, paced") << true << false;
+    QTest::newRow("mid-stream, --fast") << true << true;
+}
+
 void TestFaults::receiverFailureReachesTheSender()
 {
-    if (!QFileInfo::exists(QStringLiteral("/dev/full")))
+    QFETCH(bool, midStream);
+    QFETCH(bool, fast);
+    if (!midStream && !QFileInfo::exists(QStringLiteral("/dev/full")))
         QSKIP("no /dev/full on this system");
-    ReceiverProcess receiver({"--once", "--framemd5", "/dev/full"});
+    const QString md5Path = midStream ? m_dir.filePath("limited.framemd5") : QStringLiteral("/dev/full");
+    std::function<void()> limitFileSize;
+    if (midStream) {
+        limitFileSize = [] {
+            const rlimit limit{4096, 4096};
+            ::setrlimit(RLIMIT_FSIZE, &limit);
+            ::signal(SIGXFSZ, SIG_IGN);
+        };
+    }
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path}, limitFileSize);
     QVERIFY(receiver.port());
-    const SenderRun run = runSender({m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
-    QCOMPARE(run.exitCode, int(ExitProtocolError));
-    QVERIFY2(run.err.contains("the receiver stopped the stream: --framemd5: cannot write '/dev/full'"),
+    QStringList args{m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())};
+    if (fast)
+        args << "--fast";
+    const SenderRun run = runSender(args);
+    QVERIFY2(run.exitCode == ExitProtocolError, qPrintable(QString::number(run.exitCode) + ": " + run.err));
+    QVERIFY2(run.err.contains("the receiver stopped the stream: --framemd5: cannot write '" + md5Path + "'"),
              qPrintable(run.err));
-    QVERIFY(run.elapsedMs < 5000); // told at once, not after the 8 s clip
+    if (!fast)
+        QVERIFY(run.elapsedMs < 6000); // told at once, not after the 8 s clip
     QVERIFY(receiver.waitForExit(10000));
     QCOMPARE(receiver.process().exitCode(), int(ExitFailure));
-    QVERIFY2(receiver.output().contains("(the receiver failed)")
-                 && receiver.output().contains("pipeline error: --framemd5: cannot write"),
-             qPrintable(receiver.output()));
+    const QString out = receiver.output();
+    // Paced, the failure comes mid-stream; --fast, the whole clip may be sent
+    // before the decoder gets there, and the ERROR then answers END_OF_STREAM.
+    QVERIFY2(out.contains("pipeline error: --framemd5: cannot write"), qPrintable(out));
+    if (!fast)
+        QVERIFY2(out.contains("(the receiver failed)"), qPrintable(out));
+    if (midStream) {
+        // What was written before the failure is right, frame by frame (the
+        // limit may cut the last line short: only whole lines count).
+        QByteArray written = readFile(md5Path);
+        written.truncate(written.lastIndexOf('\n') + 1);
+        const QStringList got = md5Column(written);
+        QVERIFY2(got.size() > 10 && got.size() < m_reference.size(), qPrintable(QString::number(got.size())));
+        QCOMPARE(got, m_reference.mid(0, got.size()));
+    }
+}
+
+// Stop (here SIGTERM, as Ctrl+C) while the sender waits for a host that does
+// not answer ends the wait at once, not when --connect-timeout runs out.
+void TestFaults::stopEndsAConnectWait()
+{
+    // A listener whose accept queue is full drops new SYNs, so connect()
+    // hangs as it does for an unreachable host, without leaving loopback.
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof addr;
+    QVERIFY(::bind(listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0);
+    QVERIFY(::listen(listener, 0) == 0);
+    QVERIFY(::getsockname(listener, reinterpret_cast<sockaddr *>(&addr), &length) == 0);
+    std::vector<int> fillers; // never accepted
+    for (int i = 0; i < 3; ++i) {
+        fillers.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+        ::connect(fillers.back(), reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+    }
+    QTest::qWait(200);
+
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--host", "127.0.0.1", "--port",
+                                                     QString::number(ntohs(addr.sin_port)),
+                                                     "--connect-timeout", "30"});
+    QVERIFY(sender.waitForStarted());
+    QTest::qWait(1500);
+    const bool stillWaiting = sender.state() == QProcess::Running; // the wait is real
+    QElapsedTimer sinceStop;
+    sinceStop.start();
+    sender.terminate();
+    const bool finished = sender.waitForFinished(5000);
+    const qint64 stopMs = sinceStop.elapsed();
+    for (int fd : fillers)
+        ::close(fd);
+    ::close(listener);
+    QVERIFY(stillWaiting);
+    QVERIFY(finished);
+    QVERIFY2(stopMs < 1000, qPrintable(QString("stopping took %1 ms").arg(stopMs)));
+    QCOMPARE(sender.exitCode(), int(ExitOk));
+    const QString out = QString::fromUtf8(sender.readAllStandardOutput() + sender.readAllStandardError());
+    QVERIFY2(out.contains("stopped: sent 0 frames"), qPrintable(out));
 }
 
 void TestFaults::retryReconnectsAndContinues()

@@ -100,6 +100,7 @@ private slots:
     void softwareViewShowsThePicture();
     void softwareViewFollowsAResolutionChange();
     void hiddenViewCountsFramesNotShown();
+    void unconvertibleFrameIsReportedOnce();
 };
 
 void TestVideoView::slotKeepsOnlyTheNewestFrame()
@@ -305,6 +306,32 @@ void TestVideoView::hiddenViewCountsFramesNotShown()
     QCOMPARE(view.notShown(), quint64(1)); // the first was replaced unseen
     view.show();
     QTRY_COMPARE(shown.count(), 1); // the newest appears once the window does
+}
+
+// A hardware frame (no pixels in memory) cannot be converted: the view says
+// so once, shows black, counts it as failed but not as replaced unseen, and
+// the next good frame shows.
+void TestVideoView::unconvertibleFrameIsReportedOnce()
+{
+    PainterVideoView view;
+    view.resize(320, 180);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy failed(&view, &VideoView::frameFailed);
+    QSignalSpy shown(&view, &VideoView::frameShown);
+    FramePtr hardware = h264link::makeFrame();
+    hardware->width = 320;
+    hardware->height = 180;
+    hardware->format = AV_PIX_FMT_VAAPI;
+    view.setFrame(std::move(hardware));
+    QCOMPARE(failed.count(), 1);
+    QVERIFY2(failed.first().first().toString().contains("vaapi"), qPrintable(failed.first().first().toString()));
+    QVERIFY(distance(view.grab().toImage().pixelColor(160, 90), Qt::black) <= 12);
+    view.setFrame(makeFrame(320, 180, AV_PIX_FMT_YUV420P, {81, 90, 240}, {81, 90, 240}));
+    QCOMPARE(shown.count(), 1);
+    QCOMPARE(failed.count(), 1);
+    QCOMPARE(view.notShown(), quint64(0));
+    QVERIFY(distance(view.grab().toImage().pixelColor(160, 90), QColor(255, 0, 0)) <= 12);
 }
 
 QTEST_MAIN(TestVideoView)
