@@ -9,7 +9,7 @@ namespace h264link::proto {
 
 bool isKnownType(quint8 type)
 {
-    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Accepted);
+    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Received);
 }
 
 const char *typeName(MessageType type)
@@ -25,6 +25,7 @@ const char *typeName(MessageType type)
     case MessageType::AuthChallenge: return "AUTH_CHALLENGE";
     case MessageType::AuthResponse: return "AUTH_RESPONSE";
     case MessageType::Accepted: return "ACCEPTED";
+    case MessageType::Received: return "RECEIVED";
     }
     return "UNKNOWN";
 }
@@ -187,6 +188,11 @@ QByteArray serialize(const EndOfStream &v)
     return build([&](QDataStream &out) { out << v.accessUnits << v.mediaBytes; });
 }
 
+QByteArray serialize(const Received &v)
+{
+    return build([&](QDataStream &out) { out << v.accessUnits << v.framesDecoded; });
+}
+
 QByteArray serialize(const Pong &v)
 {
     return build([&](QDataStream &out) { out << v.pingSequence << v.pingTimestampUs << v.framesSkipped; });
@@ -232,6 +238,11 @@ std::optional<EndOfStream> parseEndOfStream(const QByteArray &payload)
     return parse<EndOfStream>(payload, [](QDataStream &in, EndOfStream &v) {
         in >> v.accessUnits >> v.mediaBytes;
     });
+}
+
+std::optional<Received> parseReceived(const QByteArray &payload)
+{
+    return parse<Received>(payload, [](QDataStream &in, Received &v) { in >> v.accessUnits >> v.framesDecoded; });
 }
 
 std::optional<Pong> parsePong(const QByteArray &payload)

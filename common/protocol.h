@@ -31,6 +31,7 @@ enum class MessageType : quint8 {
     AuthChallenge = 0x08, // receiver -> sender: a random nonce (access key set)
     AuthResponse = 0x09,  // sender -> receiver: HMAC-SHA256(key, nonce)
     Accepted = 0x0A,      // receiver -> sender: handshake done, send the stream
+    Received = 0x0B,      // receiver -> sender: after END_OF_STREAM, all of it was decoded
 };
 bool isKnownType(quint8 type);
 const char *typeName(MessageType type);
@@ -118,6 +119,13 @@ struct EndOfStream {
     quint64 mediaBytes = 0;
 };
 
+// The receiver's last word on a stream that ended well: what arrived and
+// what its decoder made of it. Without it, the sender cannot say "done".
+struct Received {
+    quint64 accessUnits = 0;   // received
+    quint64 framesDecoded = 0;
+};
+
 struct Pong {
     quint32 pingSequence = 0;
     qint64 pingTimestampUs = 0; // echoed, so the pinger needs no state
@@ -146,6 +154,7 @@ QByteArray serialize(const Hello &v);
 QByteArray serialize(const StreamInfo &v);
 QByteArray serialize(const Media &v);
 QByteArray serialize(const EndOfStream &v);
+QByteArray serialize(const Received &v);
 QByteArray serialize(const Pong &v);
 QByteArray serialize(const ErrorInfo &v);
 
@@ -155,6 +164,7 @@ std::optional<Hello> parseHello(const QByteArray &payload);
 std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload);
 std::optional<Media> parseMedia(const QByteArray &payload);
 std::optional<EndOfStream> parseEndOfStream(const QByteArray &payload);
+std::optional<Received> parseReceived(const QByteArray &payload);
 std::optional<Pong> parsePong(const QByteArray &payload);
 std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload);
 

@@ -62,7 +62,9 @@ void MediaPipeline::start()
 
 void MediaPipeline::stop()
 {
-    m_pipe->abort(); // wakes a blocked read_packet, which then reports end of file
+    // Wakes a blocked read_packet, which then reports end of file. With a
+    // reason: a sender waiting for RECEIVED must not get it for a stream cut short.
+    m_pipe->abort(QStringLiteral("the receiver is shutting down"));
 }
 
 PipelineResult MediaPipeline::run()

@@ -89,7 +89,7 @@ void ReceiverConnection::onReadyRead()
     }
     if (m_socket->bytesAvailable() > 0)
         m_idleTimer->start(kInactivityTimeoutMs);
-    while (!m_finished && m_socket->bytesAvailable() > 0) {
+    while (!m_finished && !m_failing && m_socket->bytesAvailable() > 0) {
         // Backpressure without blocking this thread: while the pipe is full,
         // leave the bytes in the socket (its read buffer is bounded, so TCP
         // slows the sender down) and come back when the pipe has drained.
@@ -101,7 +101,7 @@ void ReceiverConnection::onReadyRead()
         const QByteArray bytes = m_socket->read(64 * 1024);
         m_stats.bytesReceived += quint64(bytes.size());
         const bool ok = m_decoder.feed(bytes);
-        while (m_decoder.hasMessage() && !m_finished)
+        while (m_decoder.hasMessage() && !m_finished && !m_failing)
             handle(m_decoder.takeMessage());
         if (!ok) {
             const QString reason = QStringLiteral("protocol error from %1: %2")
@@ -178,6 +178,10 @@ void ReceiverConnection::handle(const Message &message)
         send(MessageType::Error, serialize(ErrorInfo{ErrUnexpected, QStringLiteral("handshake is over")}));
         finish(false, QStringLiteral("%1 sent %2 after the handshake").arg(m_peer, typeName(message.type)));
         break;
+    case MessageType::Received:
+        send(MessageType::Error, serialize(ErrorInfo{ErrUnexpected, QStringLiteral("RECEIVED is the receiver's")}));
+        finish(false, QStringLiteral("%1 sent RECEIVED, which only a receiver sends").arg(m_peer));
+        break;
     }
 }
 
@@ -235,9 +239,18 @@ void ReceiverConnection::onPipelineStopped()
     if (m_failing || m_finished)
         return;
     const QString why = m_pipe->abortReason();
-    if (m_endOfStreamReceived) { // the sender sent everything and waits for our close
-        if (!why.isEmpty())
+    if (m_endOfStreamReceived) { // the sender sent everything and waits for our word
+        const quint64 decoded = m_streamStats->framesDecoded();
+        if (!why.isEmpty()) {
             send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
+            finish(true, QStringLiteral("the receiver failed after the end of the stream"));
+            return;
+        }
+        if (decoded == 0 && m_stats.accessUnits > 0)
+            send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, QStringLiteral(
+                "nothing could be decoded (no parameter sets, or not H.264?)")}));
+        else
+            send(MessageType::Received, serialize(Received{m_stats.accessUnits, decoded}));
         finish(true, QStringLiteral("end of stream"));
         return;
     }

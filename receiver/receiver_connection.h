@@ -60,6 +60,8 @@ public:
     ~ReceiverConnection() override;
 
     QString peer() const { return m_peer; }
+    // END_OF_STREAM is in: only the decoder's last frames are left to wait for.
+    bool isDraining() const { return m_endOfStreamReceived; }
 
 signals:
     void streamInfoReceived(const h264link::proto::StreamInfo &info);

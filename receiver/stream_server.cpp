@@ -43,8 +43,8 @@ void StreamServer::onNewConnection()
     while (QTcpSocket *socket = m_server->nextPendingConnection()) {
         if (!m_busy)
             startSession(socket);
-        else if (!m_live && !m_waiting)
-            park(socket); // the last stream is draining; this one is next
+        else if ((!m_live || m_live->isDraining()) && !m_waiting)
+            park(socket); // the last stream is all here and draining; this one is next
         else
             refuse(socket, QStringLiteral("busy: another sender is streaming to this receiver"));
     }

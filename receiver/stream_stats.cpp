@@ -189,6 +189,12 @@ StatsReport StreamStats::report(qint64 nowUs)
     return r;
 }
 
+quint64 StreamStats::framesDecoded() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_framesDecoded;
+}
+
 QString StreamStats::summaryJson() const
 {
     QMutexLocker lock(&m_mutex);

@@ -76,6 +76,7 @@ public:
     // connection opened (this object is made at accept), and latency
     // percentiles over every frame. One JSON object: {"summary": {...}}.
     QString summaryJson() const;
+    quint64 framesDecoded() const; // so far, this stream
 
 private:
     struct Timing {

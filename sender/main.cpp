@@ -39,8 +39,9 @@ struct CommandLine {
             "Streams the first video stream of FILE (mp4, mkv, mov, ts, flv, raw .h264 ...),\n"
             "remuxed to an H.264 Annex B elementary stream, to an h264link receiver.\n"
             "Without FILE, or with --gui, opens a window.\n\n"
-            "Exit codes: 0 done, 2 the file cannot be streamed, 3 connection failed,\n"
-            "4 the receiver refused or is not a receiver, 64 bad command line.");
+            "Exit codes: 0 done (the receiver confirmed it decoded everything), 2 the file\n"
+            "cannot be streamed, 3 connection failed, 4 the receiver refused, failed or is\n"
+            "not a receiver, 5 the receiver did not confirm the end, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
@@ -136,6 +137,10 @@ int main(int argc, char *argv[])
         if (reason != lastRetryReason) // once per cause, not once a second
             std::fprintf(stderr, "sender: %s; retrying every second (Ctrl+C to stop)\n", qUtf8Printable(reason));
         lastRetryReason = reason;
+    });
+    QObject::connect(&session, &StreamSession::waitingForReceiver, app.get(), [] {
+        std::fprintf(stderr, "sender: everything sent; waiting for the receiver to finish decoding "
+                             "(Ctrl+C to stop)\n");
     });
     QObject::connect(&session, &StreamSession::finished, app.get(),
                      [&](int code, const QString &message) {

@@ -145,6 +145,9 @@ void SenderWindow::start()
     connect(m_session, &StreamSession::retrying, this, [this](const QString &reason) {
         showStatus(tr("%1 — retrying…").arg(reason), true);
     });
+    connect(m_session, &StreamSession::waitingForReceiver, this, [this] {
+        showStatus(tr("Everything sent; waiting for the receiver to finish decoding…"), false);
+    });
     connect(m_session, &StreamSession::finished, this, &SenderWindow::onFinished);
     m_lastBytes = 0;
     m_lastFrames = 0;

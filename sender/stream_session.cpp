@@ -93,6 +93,7 @@ int StreamSession::stream(QString *message)
         m_peerError.clear();
         m_peerErrorCode = 0;
         m_closing = false;
+        m_received.reset();
         int code = ExitOk;
         if (!connectToReceiver(socket, message))
             code = m_stopRequested.load() ? ExitOk : ExitConnectionFailed;
@@ -121,6 +122,8 @@ int StreamSession::stream(QString *message)
                    .arg(m_stopRequested.load() ? "stopped" : "done")
                    .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
                    .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+    if (m_received)
+        *message += QStringLiteral("; the receiver confirmed %1 frames decoded").arg(m_received->framesDecoded);
     if (play.skipped)
         *message += QStringLiteral(" (%1 frames skipped to stay live: while reconnecting or "
                                    "when the link was too slow)").arg(play.skipped);
@@ -317,11 +320,11 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
     if (!drain(socket, 0, 10000)) {
         if (!peerSaidWhy(framing, message))
             *message = QStringLiteral("the connection broke before the end of the stream was delivered");
-        return ExitConnectionFailed;
+        return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
     }
-    closeGracefully(socket, framing);
-    if (peerSaidWhy(framing, message))
-        return ExitProtocolError;
+    int code = ExitOk;
+    if (!confirmDelivery(framing, closeGracefully(socket, framing), message, &code))
+        return code;
     p.queuedBytes = 0;
     reportProgress(p, true);
     return ExitOk;
@@ -446,6 +449,8 @@ void StreamSession::onControlMessage(FramedMediaDevice &framing, const Message &
     }
     if (m.type == MessageType::Ping && !m_closing)
         framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs, m_framesSkipped.load()}));
+    else if (m.type == MessageType::Received)
+        m_received = parseReceived(m.payload);
     else if (m.type == MessageType::Error) {
         const ErrorInfo error = parseErrorInfo(m.payload).value_or(ErrorInfo{});
         m_peerError = error.reason;
@@ -541,25 +546,83 @@ void StreamSession::abortStream(QTcpSocket &socket, FramedMediaDevice &framing, 
 }
 
 // After END_OF_STREAM (or our ERROR): read until the receiver closes. It
-// closes once its decoder has worked through everything, so "done" means
-// delivered and decoded, and if its decoder or output failed on the way, its
-// ERROR arrives here first (checkPeer() then reports it). Closing earlier,
-// with its PINGs unread, would make our kernel send RST, and a reset makes
-// the receiver's kernel throw away what the receiver has not read yet: the
-// last frames and END_OF_STREAM. While its PINGs keep coming it is alive.
-void StreamSession::closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing)
+// closes once its decoder has worked through everything, after RECEIVED (or,
+// if its decoder or output failed, an ERROR). Closing earlier, with its
+// PINGs unread, would make our kernel send RST, and a reset makes the
+// receiver's kernel throw away what the receiver has not read yet: the last
+// frames and END_OF_STREAM. While its PINGs keep coming it is alive. After a
+// Stop the wait is short (kStoppedCloseMs), but it still happens.
+StreamSession::CloseWait StreamSession::closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing)
 {
     m_closing = true; // the stream is over: PINGs are read, not answered
+    const bool stopped = m_stopRequested.load();
     QDeadlineTimer alive(kCloseTimeoutMs);
-    QDeadlineTimer cap(kCloseCapMs);
-    while (!alive.hasExpired() && !cap.hasExpired() && !m_stopRequested.load()
-           && socket.state() == QAbstractSocket::ConnectedState) {
+    QDeadlineTimer cap(stopped ? kStoppedCloseMs : kCloseCapMs);
+    QElapsedTimer waited;
+    waited.start();
+    bool announced = false;
+    CloseWait result = CloseWait::Closed;
+    for (;;) {
+        framing.pollTransport();
+        if (!m_peerError.isEmpty()) {
+            result = CloseWait::PeerError; // it said why, and sends nothing more
+            break;
+        }
+        if (socket.state() != QAbstractSocket::ConnectedState)
+            break;
+        if (alive.hasExpired() || cap.hasExpired()) {
+            result = stopped ? CloseWait::Stopped : alive.hasExpired() ? CloseWait::Silent : CloseWait::CapReached;
+            break;
+        }
+        if (!stopped && m_stopRequested.load()) {
+            result = CloseWait::Stopped;
+            break;
+        }
+        if (!announced && waited.elapsed() > 1000) {
+            emit waitingForReceiver();
+            announced = true;
+        }
         if (socket.waitForReadyRead(100))
             alive.setRemainingTime(kCloseTimeoutMs);
-        framing.pollTransport();
     }
-    framing.pollTransport(); // what came with the close
+    socket.waitForReadyRead(0); // take in what is there, so that closing sends no RST
+    framing.pollTransport();
     socket.abort();
+    return result;
+}
+
+// "Done" only on the receiver's word: RECEIVED, with every frame, sent after
+// its decoder worked through them. Otherwise, say what is known.
+bool StreamSession::confirmDelivery(FramedMediaDevice &framing, CloseWait wait, QString *message,
+                                    int *exitCode)
+{
+    *exitCode = ExitOk;
+    if (peerSaidWhy(framing, message)) {
+        *exitCode = ExitProtocolError;
+        return false;
+    }
+    if (!m_received) {
+        if (wait == CloseWait::Stopped)
+            return true; // stopped by the person: run() reports what was sent
+        *exitCode = ExitStreamIncomplete;
+        if (wait == CloseWait::Silent)
+            *message = QStringLiteral("the receiver went silent for %1 s after the end of the stream: it may "
+                                      "not have shown the last frames").arg(kCloseTimeoutMs / 1000);
+        else if (wait == CloseWait::CapReached)
+            *message = QStringLiteral("the receiver was still busy %1 s after the end of the stream")
+                           .arg(kCloseCapMs / 1000);
+        else
+            *message = QStringLiteral("the receiver closed without confirming the stream (was it stopped?): "
+                                      "it may not have shown the last frames");
+        return false;
+    }
+    if (m_received->accessUnits < framing.accessUnitsSent()) {
+        *message = QStringLiteral("the receiver got %1 of the %2 frames sent")
+                       .arg(m_received->accessUnits).arg(framing.accessUnitsSent());
+        *exitCode = ExitStreamIncomplete;
+        return false;
+    }
+    return true;
 }
 
 void StreamSession::reportProgress(const SenderProgress &p, bool force)

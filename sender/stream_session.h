@@ -26,6 +26,7 @@
 #include <atomic>
 #include <deque>
 #include <memory>
+#include <optional>
 
 class QTcpSocket;
 
@@ -63,6 +64,7 @@ public:
     static constexpr int kLiveSocketBuffer = 32 * 1024; // the kernel doubles it
     static constexpr int kCloseTimeoutMs = 5000; // of silence from the receiver
     static constexpr int kCloseCapMs = 120000;   // in all
+    static constexpr int kStoppedCloseMs = 2000; // in all, after a Stop
     static constexpr qint64 kMaxInboundBytes = 256 * 1024;
 
     explicit StreamSession(SenderOptions options, QObject *parent = nullptr);
@@ -78,6 +80,8 @@ signals:
     void progress(const h264link::SenderProgress &progress);
     void finished(int exitCode, const QString &message);
     void retrying(const QString &reason); // --retry: the connection failed, trying again
+    // All was sent; the receiver is still decoding (said once, after a second).
+    void waitingForReceiver();
 
 private:
     // What survives a reconnect: the file, its position, and the timeline.
@@ -119,7 +123,10 @@ private:
     bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);
     bool drain(QTcpSocket &socket, qint64 limit, int timeoutMs);
     bool checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message);
-    void closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing);
+    // How the wait for the receiver's close ended.
+    enum class CloseWait { Closed, Silent, CapReached, Stopped, PeerError };
+    CloseWait closeGracefully(QTcpSocket &socket, FramedMediaDevice &framing);
+    bool confirmDelivery(FramedMediaDevice &framing, CloseWait wait, QString *message, int *exitCode);
     void abortStream(QTcpSocket &socket, FramedMediaDevice &framing, const QString &reason);
     void reportProgress(const SenderProgress &p, bool force);
 
@@ -129,6 +136,7 @@ private:
     quint16 m_peerErrorCode = 0;
     std::atomic<quint64> m_framesSkipped{0}; // reported to the receiver in PONG
     bool m_closing = false;
+    std::optional<proto::Received> m_received; // the receiver's RECEIVED, this connection
     std::unique_ptr<SenderHandshake> m_handshake;
     HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
     QString m_refusal;

@@ -30,6 +30,8 @@ private slots:
     void receiverFailureReachesTheSender_data();
     void receiverFailureReachesTheSender();
     void stopEndsAConnectWait();
+    void unconfirmedEndIsNotDone_data();
+    void unconfirmedEndIsNotDone();
 
 private:
     QTemporaryDir m_dir;
@@ -253,11 +255,53 @@ void TestFaults::endOfStreamSurvivesASlowReceiver()
         const SenderRun sender = runSender({heavy, "--host", "127.0.0.1", "--port",
                                             QString::number(receiver.port()), "--fast"});
         QVERIFY2(sender.exitCode == 0, qPrintable(sender.err));
+        // "done" on the receiver's word: it decoded every frame, then said so.
+        QVERIFY2(sender.out.contains(QString("the receiver confirmed %1 frames decoded").arg(frames)),
+                 qPrintable(sender.out));
         QVERIFY(receiver.waitForExit(30000));
         QVERIFY2(receiver.process().exitCode() == 0, qPrintable(receiver.output()));
         QVERIFY2(receiver.output().contains(QString("(end of stream): %1 of %1 frames received").arg(frames)),
                  qPrintable(receiver.output()));
     }
+}
+
+// The sender says "done" (exit 0) only when the receiver confirmed, after
+// decoding, that it got every frame. A receiver frozen (SIGSTOP) through the
+// end of the stream never does: the sender waits while it can, then exits 5
+// with what it knows, whether the receiver then dies or just stays silent.
+void TestFaults::unconfirmedEndIsNotDone_data()
+{
+    QTest::addColumn<bool>("killed");
+    QTest::newRow("receiver killed while the sender waits") << true;
+    QTest::newRow("receiver silent") << false;
+}
+
+void TestFaults::unconfirmedEndIsNotDone()
+{
+    QFETCH(bool, killed);
+    const QString small = m_dir.filePath("small.mp4"); // 2 s: fits in the socket buffers
+    if (!QFileInfo::exists(small))
+        QCOMPARE(makeClip(small, "160x120", 25, 2.0), QString());
+    ReceiverProcess receiver({"--once"});
+    QVERIFY(receiver.port());
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {small, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected"), 5000);
+    ::kill(pid_t(receiver.process().processId()), SIGSTOP);
+    QByteArray err; // accumulated: QTRY_VERIFY evaluates its expression more than once
+    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError()).contains("waiting for the receiver to finish"),
+                             6000);
+    if (killed)
+        receiver.process().kill();
+    QVERIFY(sender.waitForFinished(10000));
+    err += sender.readAllStandardError();
+    if (!killed)
+        ::kill(pid_t(receiver.process().processId()), SIGCONT);
+    QVERIFY2(sender.exitCode() == ExitStreamIncomplete, err.constData());
+    QVERIFY2(err.contains(killed ? "the receiver closed without confirming the stream"
+                                 : "the receiver went silent for 5 s after the end of the stream"),
+             err.constData());
 }
 
 QTEST_GUILESS_MAIN(TestFaults)

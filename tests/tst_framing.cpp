@@ -105,6 +105,7 @@ void TestFraming::everyTypeRoundTrips_data()
                            << quint16(Keyframe | AccessUnitStart | AccessUnitEnd);
     QTest::newRow("END_OF_STREAM") << MessageType::EndOfStream << serialize(EndOfStream{10, 999})
                                    << quint16(0);
+    QTest::newRow("RECEIVED") << MessageType::Received << serialize(Received{10, 9}) << quint16(0);
     QTest::newRow("PING") << MessageType::Ping << QByteArray() << quint16(0);
     QTest::newRow("PONG") << MessageType::Pong << serialize(Pong{3, -5}) << quint16(0);
     QTest::newRow("ERROR") << MessageType::Error << serialize(ErrorInfo{2, "busy"}) << quint16(0);
@@ -166,6 +167,12 @@ void TestFraming::typedPayloadsRoundTrip()
     QVERIFY(e);
     QCOMPARE(e->accessUnits, 250u);
     QCOMPARE(e->mediaBytes, quint64(1u << 31));
+
+    const auto r = parseReceived(serialize(Received{250, 249}));
+    QVERIFY(r);
+    QCOMPARE(r->accessUnits, 250u);
+    QCOMPARE(r->framesDecoded, 249u);
+    QVERIFY(!parseReceived(QByteArray(15, '\0')));
 
     const auto p = parsePong(serialize(Pong{7, -123456789, 42}));
     QVERIFY(p);
