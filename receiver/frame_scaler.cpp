@@ -2,11 +2,44 @@
 
 #include "frame_colour.h"
 
+#include <QThread>
+
 extern "C" {
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
 
 namespace h264link {
+namespace {
+
+// Slice threads: the conversion sits between "decoded" and "on screen", and
+// a paced stream's decoder is idle meanwhile (720p to 960x540: 3.2 ms on one
+// thread, 2.0 ms on two, here).
+int sliceThreads()
+{
+    return qBound(1, QThread::idealThreadCount(), 4);
+}
+
+SwsContext *makeContext(const AVFrame *frame, AVPixelFormat format, QSize size)
+{
+    SwsPtr ctx(sws_alloc_context());
+    if (!ctx)
+        return nullptr;
+    const std::pair<const char *, int64_t> options[] = {
+        {"srcw", frame->width}, {"srch", frame->height}, {"src_format", frame->format},
+        {"dstw", size.width()}, {"dsth", size.height()}, {"dst_format", format},
+        {"sws_flags", SWS_BILINEAR}, {"threads", sliceThreads()},
+    };
+    for (const auto &[name, value] : options) {
+        if (av_opt_set_int(ctx.get(), name, value, 0) < 0)
+            return nullptr;
+    }
+    if (sws_init_context(ctx.get(), nullptr, nullptr) < 0)
+        return nullptr;
+    return ctx.release();
+}
+
+} // namespace
 
 bool FrameScaler::prepare(const AVFrame *frame, AVPixelFormat format, QSize size, QString *error)
 {
@@ -15,8 +48,7 @@ bool FrameScaler::prepare(const AVFrame *frame, AVPixelFormat format, QSize size
     if (m_sws && m_setup == wanted)
         return true;
     m_setup = {};
-    m_sws.reset(sws_getContext(frame->width, frame->height, AVPixelFormat(frame->format), size.width(),
-                               size.height(), format, SWS_BILINEAR, nullptr, nullptr, nullptr));
+    m_sws.reset(makeContext(frame, format, size));
     if (!m_sws) {
         *error = QStringLiteral("libswscale cannot convert %1 %2x%3 to %4 %5x%6")
                      .arg(av_get_pix_fmt_name(AVPixelFormat(frame->format))).arg(frame->width)
@@ -48,13 +80,29 @@ bool FrameScaler::scale(const AVFrame *frame, AVPixelFormat format, QSize size, 
     }
     if (!prepare(frame, format, size, error))
         return false;
-    uint8_t *dstPlanes[4] = {dst};
-    int dstStrides[4] = {dstStride};
-    const int rows = sws_scale(m_sws.get(), frame->data, frame->linesize, 0, frame->height, dstPlanes,
-                               dstStrides);
-    if (rows != size.height()) {
-        *error = rows < 0 ? QStringLiteral("libswscale failed: %1").arg(averrorText(rows))
-                          : QStringLiteral("libswscale wrote %1 of %2 lines").arg(rows).arg(size.height());
+    // sws_scale_frame (the API that uses the slice threads) takes reference-
+    // counted frames. The destination is the caller's memory, so it is
+    // wrapped in a buffer that FFmpeg references only during this call and
+    // never frees.
+    FramePtr out = makeFrame();
+    if (!out) {
+        *error = QStringLiteral("out of memory");
+        return false;
+    }
+    out->width = size.width();
+    out->height = size.height();
+    out->format = format;
+    out->data[0] = dst;
+    out->linesize[0] = dstStride;
+    out->buf[0] = av_buffer_create(dst, size_t(dstStride) * size_t(size.height()),
+                                   [](void *, uint8_t *) {}, nullptr, 0);
+    if (!out->buf[0]) {
+        *error = QStringLiteral("out of memory");
+        return false;
+    }
+    const int ret = sws_scale_frame(m_sws.get(), out.get(), frame);
+    if (ret < 0) {
+        *error = QStringLiteral("libswscale failed: %1").arg(averrorText(ret));
         return false;
     }
     return true;
