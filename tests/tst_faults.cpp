@@ -2,9 +2,12 @@
 // continues from where it is; the sender starts before any receiver.
 #include "app_runner.h"
 #include "exit_codes.h"
+#include "handshake.h"
+#include "message_decoder.h"
 #include "test_support.h"
 
 #include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <arpa/inet.h>
@@ -32,8 +35,11 @@ private slots:
     void stopEndsAConnectWait();
     void unconfirmedEndIsNotDone_data();
     void unconfirmedEndIsNotDone();
+    void receiverCountingFewerFramesIsNotDone();
 
 private:
+    QString smallClip(); // 2 s of 160x120: fits in the socket buffers
+
     QTemporaryDir m_dir;
     QString m_clip; // 8 s, a keyframe every 25 frames (1 s)
     QStringList m_reference;
@@ -279,9 +285,8 @@ void TestFaults::unconfirmedEndIsNotDone_data()
 void TestFaults::unconfirmedEndIsNotDone()
 {
     QFETCH(bool, killed);
-    const QString small = m_dir.filePath("small.mp4"); // 2 s: fits in the socket buffers
-    if (!QFileInfo::exists(small))
-        QCOMPARE(makeClip(small, "160x120", 25, 2.0), QString());
+    const QString small = smallClip();
+    QVERIFY(!small.isEmpty());
     ReceiverProcess receiver({"--once"});
     QVERIFY(receiver.port());
     QProcess sender;
@@ -302,6 +307,64 @@ void TestFaults::unconfirmedEndIsNotDone()
     QVERIFY2(err.contains(killed ? "the receiver closed without confirming the stream"
                                  : "the receiver went silent for 5 s after the end of the stream"),
              err.constData());
+}
+
+QString TestFaults::smallClip()
+{
+    const QString path = m_dir.filePath("small.mp4");
+    if (!QFileInfo::exists(path) && !makeClip(path, "160x120", 25, 2.0).isEmpty())
+        return {};
+    return path;
+}
+
+// A receiver that confirms fewer frames than were sent: the sender does not
+// call that done. The receiver is staged from the protocol's own pieces
+// (ReceiverHandshake, MessageDecoder, MessageWriter), so it can lie.
+void TestFaults::receiverCountingFewerFramesIsNotDone()
+{
+    const QString small = smallClip();
+    QVERIFY(!small.isEmpty());
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {small, "--host", "127.0.0.1", "--port", QString::number(server.serverPort()), "--fast"});
+    QVERIFY(server.waitForNewConnection(5000));
+    std::unique_ptr<QTcpSocket> peer(server.nextPendingConnection());
+    ReceiverHandshake handshake({});
+    proto::MessageDecoder decoder;
+    proto::MessageWriter writer;
+    auto sendAll = [&](const HandshakeStep &step) {
+        for (const auto &out : step.send)
+            peer->write(writer.encode(out.type, out.payload));
+    };
+    sendAll(handshake.start());
+    quint64 units = 0;
+    bool endOfStream = false;
+    QDeadlineTimer deadline(10000);
+    while (!endOfStream && !deadline.hasExpired() && peer->state() == QAbstractSocket::ConnectedState) {
+        if (!peer->waitForReadyRead(100))
+            continue;
+        QVERIFY(decoder.feed(peer->readAll()));
+        while (decoder.hasMessage()) {
+            const proto::Message m = decoder.takeMessage();
+            if (!handshake.isDone())
+                sendAll(handshake.onMessage(m));
+            else if (m.type == proto::MessageType::Media && (m.flags & proto::AccessUnitEnd))
+                ++units;
+            else if (m.type == proto::MessageType::EndOfStream)
+                endOfStream = true;
+        }
+    }
+    QVERIFY(endOfStream);
+    QVERIFY(units == 50);
+    peer->write(writer.encode(proto::MessageType::Received, serialize(proto::Received{units - 1, units - 1})));
+    QVERIFY(peer->waitForBytesWritten(2000));
+    peer->disconnectFromHost();
+    QVERIFY(sender.waitForFinished(10000));
+    const QString err = QString::fromUtf8(sender.readAllStandardError());
+    QVERIFY2(sender.exitCode() == ExitStreamIncomplete, qPrintable(err));
+    QVERIFY2(err.contains("the receiver got 49 of the 50 frames sent"), qPrintable(err));
 }
 
 QTEST_GUILESS_MAIN(TestFaults)
