@@ -48,7 +48,13 @@ bool FrameScaler::prepare(const AVFrame *frame, AVPixelFormat format, QSize size
     if (m_sws && m_setup == wanted)
         return true;
     m_setup = {};
-    m_sws.reset(makeContext(frame, format, size));
+    m_sws.reset();
+    // Asked first: a context that fails to initialise with slice threads
+    // leaks inside FFmpeg 5.1 (LeakSanitizer shows it for hardware formats).
+    const bool supported = sws_isSupportedInput(AVPixelFormat(frame->format)) > 0
+        && sws_isSupportedOutput(format) > 0;
+    if (supported)
+        m_sws.reset(makeContext(frame, format, size));
     if (!m_sws) {
         *error = QStringLiteral("libswscale cannot convert %1 %2x%3 to %4 %5x%6")
                      .arg(av_get_pix_fmt_name(AVPixelFormat(frame->format))).arg(frame->width)
