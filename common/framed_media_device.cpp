@@ -168,6 +168,10 @@ bool FramedMediaDevice::pullFromTransport()
         m_readPos = 0;
     }
     const qsizetype before = m_readBuffer.size();
+    if (!m_transport->isOpen()) { // closed on our side: nothing more to read (and no warning)
+        m_transportClosed = true;
+        return false;
+    }
     char chunk[64 * 1024];
     while (m_decoder.error() == ParseError::None) {
         const qint64 n = m_transport->read(chunk, sizeof chunk);
