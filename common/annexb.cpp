@@ -41,13 +41,14 @@ bool isSlice(int type)
     return type >= NonIdrSlice && type <= IdrSlice;
 }
 
-bool containsParameterSets(const QByteArray &accessUnit)
+QByteArray parameterSets(const QByteArray &accessUnit)
 {
-    for (const NalUnit &u : split(accessUnit, true)) {
+    QByteArray sets;
+    for (const NalUnit &u : split(accessUnit, true)) { // parameter sets precede the slices
         if (u.type == Sps || u.type == Pps)
-            return true;
+            sets += QByteArray("\0\0\0\1", 4) + accessUnit.mid(u.offset, u.size);
     }
-    return false;
+    return sets;
 }
 
 } // namespace h264link::annexb

@@ -27,6 +27,8 @@ struct NalUnit {
 // and the slice data, most of the bytes, is never scanned.
 std::vector<NalUnit> split(const QByteArray &stream, bool stopAtSlice = false);
 bool isSlice(int type);
-bool containsParameterSets(const QByteArray &accessUnit);
+// The SPS and PPS NAL units of an access unit, each behind a 4-byte start
+// code, ready to put in front of a keyframe; empty if it has none.
+QByteArray parameterSets(const QByteArray &accessUnit);
 
 } // namespace h264link::annexb

@@ -51,12 +51,7 @@ bool BytePipe::push(const char *data, qsizetype size)
         m_writable.wait(&m_mutex);
     if (m_finished || m_aborted)
         return false;
-    if (m_readPos > 0 && m_readPos >= m_data.size() / 2) {
-        m_data.remove(0, m_readPos); // amortised: at most once per half buffer
-        m_readPos = 0;
-    }
-    m_data.append(data, size);
-    m_readable.wakeAll();
+    appendLocked(data, size);
     lock.unlock();
     emit readyRead();
     return true;
@@ -67,15 +62,23 @@ bool BytePipe::pushNoWait(const QByteArray &bytes)
     QMutexLocker lock(&m_mutex);
     if (m_finished || m_aborted)
         return false;
+    appendLocked(bytes.constData(), bytes.size());
+    lock.unlock();
+    emit readyRead();
+    return true;
+}
+
+// With m_mutex held.
+void BytePipe::appendLocked(const char *data, qsizetype size)
+{
     if (m_readPos > 0 && m_readPos >= m_data.size() / 2) {
-        m_data.remove(0, m_readPos);
+        m_data.remove(0, m_readPos); // amortised: at most once per half buffer
         m_readPos = 0;
     }
-    m_data.append(bytes);
+    m_data.append(data, size);
     if (m_data.size() - m_readPos >= m_capacity)
-        m_wasFull = true;
+        m_wasFull = true; // drained() is due once the reader has made room
     m_readable.wakeAll();
-    return true;
 }
 
 bool BytePipe::isFull() const

@@ -61,6 +61,8 @@ protected:
     qint64 writeData(const char *data, qint64 size) override;
 
 private:
+    void appendLocked(const char *data, qsizetype size);
+
     const qsizetype m_capacity;
     mutable QMutex m_mutex;
     QWaitCondition m_readable;

@@ -10,21 +10,6 @@ namespace h264link {
 
 using namespace proto;
 
-namespace {
-
-// The SPS and PPS NAL units of an access unit, each with a 4-byte start code.
-QByteArray extractParameterSets(const QByteArray &au)
-{
-    QByteArray sets;
-    for (const auto &nal : annexb::split(au, true)) { // parameter sets precede the slices
-        if (nal.type == annexb::Sps || nal.type == annexb::Pps)
-            sets += QByteArray("\0\0\0\1", 4) + au.mid(nal.offset, nal.size);
-    }
-    return sets;
-}
-
-} // namespace
-
 FramedMediaDevice::FramedMediaDevice(QIODevice *transport, QObject *parent)
     : QIODevice(parent), m_transport(transport)
 {
@@ -58,7 +43,7 @@ bool FramedMediaDevice::endAccessUnit()
     quint16 flags = AccessUnitStart | AccessUnitEnd;
     if (m_auKeyframe)
         flags |= Keyframe;
-    if (const QByteArray sets = extractParameterSets(m_auBytes); !sets.isEmpty()) {
+    if (const QByteArray sets = annexb::parameterSets(m_auBytes); !sets.isEmpty()) {
         m_parameterSets = sets;
         flags |= ParameterSets;
         if (m_auKeyframe)

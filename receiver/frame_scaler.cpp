@@ -62,8 +62,9 @@ bool FrameScaler::prepare(const AVFrame *frame, AVPixelFormat format, QSize size
                      .arg(size.height());
         return false;
     }
-    // Only YUV sources have a matrix; for RGB and grey sources libswscale
-    // refuses the call, and there is nothing to set.
+    // Only YUV sources have a matrix to set. (For grey sources libswscale
+    // takes the call but ignores the range: limited-range grey shows a little
+    // washed out.)
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(AVPixelFormat(frame->format));
     const bool yuv = desc && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && desc->nb_components >= 3;
     if (yuv && sws_setColorspaceDetails(m_sws.get(), wanted.coefficients, wanted.fullRange ? 1 : 0,

@@ -108,6 +108,11 @@ PipelineResult MediaPipeline::run()
         return fail(md5.error());
     if (ret < 0 && ret != AVERROR_EXIT)
         return fail("reading the stream failed: " + averrorText(ret));
+    // Frames arrived but not one decoded: the stream was unusable, a failure
+    // even with END_OF_STREAM (and the sender is told so).
+    if (result.packets > 0 && result.frames == 0)
+        return fail(QStringLiteral("nothing could be decoded: the stream has no SPS/PPS before its "
+                                   "first keyframe, or is not H.264"));
     m_pipe->abort();
     return result;
 }

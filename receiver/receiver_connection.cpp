@@ -240,17 +240,12 @@ void ReceiverConnection::onPipelineStopped()
         return;
     const QString why = m_pipe->abortReason();
     if (m_endOfStreamReceived) { // the sender sent everything and waits for our word
-        const quint64 decoded = m_streamStats->framesDecoded();
         if (!why.isEmpty()) {
             send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
             finish(true, QStringLiteral("the receiver failed after the end of the stream"));
             return;
         }
-        if (decoded == 0 && m_stats.accessUnits > 0)
-            send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, QStringLiteral(
-                "nothing could be decoded (no parameter sets, or not H.264?)")}));
-        else
-            send(MessageType::Received, serialize(Received{m_stats.accessUnits, decoded}));
+        send(MessageType::Received, serialize(Received{m_stats.accessUnits, m_streamStats->framesDecoded()}));
         finish(true, QStringLiteral("end of stream"));
         return;
     }

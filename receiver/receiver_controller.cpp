@@ -108,10 +108,7 @@ void ReceiverController::completeIfDone()
     const PipelineResult &r = *s.result;
     const quint64 lost = s.endOfStream && s.sent.accessUnits > s.stats.accessUnits
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
-    // Frames arrived but not one decoded: the stream was unusable (e.g. it
-    // lacked its parameter sets), which is a failure even with END_OF_STREAM.
-    const bool undecodable = r.ok && s.stats.accessUnits > 0 && r.frames == 0;
-    const bool clean = s.endOfStream && r.ok && lost == 0 && !undecodable;
+    const bool clean = s.endOfStream && r.ok && lost == 0;
 
     QString summary = QStringLiteral("stream from %1 ended (%2): ").arg(s.peer, s.reason);
     if (s.endOfStream)
@@ -133,14 +130,12 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 gaps in the sender's message numbering").arg(s.stats.sequenceGaps);
     if (!r.ok)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
-    if (undecodable)
-        summary += QStringLiteral("; nothing could be decoded (no parameter sets, or not H.264?)");
 
     if (s.streamStats)
         emit statsSummary(s.streamStats->summaryJson());
     emit streamEnded(summary, clean);
     if (m_options.once) {
-        emit onceFinished(clean ? ExitOk : (r.ok && !undecodable ? ExitStreamIncomplete : ExitFailure));
+        emit onceFinished(clean ? ExitOk : (r.ok ? ExitStreamIncomplete : ExitFailure));
         return;
     }
     QMetaObject::invokeMethod(m_server, &StreamServer::setIdle, Qt::QueuedConnection);

@@ -263,7 +263,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
         if (!m_options.fast && !waitUntil(play.pacer.delayUs(mediaUs), socket, framing))
             break; // stopped, or the connection broke: checkPeer() below says which
         if (!checkPeer(socket, framing, message))
-            return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
+            return lostConnectionCode();
         // Live and falling behind (a slow link): rather than queue without
         // bound, drop whole GOPs until the queue drains, then resume at a
         // keyframe. Every frame the receiver gets is still decodable.
@@ -294,7 +294,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
         if (written == AnnexBMuxer::Result::SendFailed) {
             if (!peerSaidWhy(framing, message))
                 *message = error;
-            return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
+            return lostConnectionCode();
         }
         ++p.accessUnits;
         play.parameterSets = framing.parameterSets();
@@ -304,13 +304,13 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
         if (!drain(socket, kMaxQueuedBytes, -1) || !checkPeer(socket, framing, message)) {
             if (!peerSaidWhy(framing, message) && message->isEmpty())
                 *message = QStringLiteral("the receiver closed the connection");
-            return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
+            return lostConnectionCode();
         }
         p.queuedBytes = socket.bytesToWrite();
         reportProgress(p, false);
     }
     if (!checkPeer(socket, framing, message))
-        return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
+        return lostConnectionCode();
     if (!muxer->finish(&error)) {
         *message = error;
         return ExitFailure;
@@ -320,7 +320,7 @@ int StreamSession::sendStream(Playback &play, QTcpSocket &socket, FramedMediaDev
     if (!drain(socket, 0, 10000)) {
         if (!peerSaidWhy(framing, message))
             *message = QStringLiteral("the connection broke before the end of the stream was delivered");
-        return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
+        return lostConnectionCode();
     }
     int code = ExitOk;
     if (!confirmDelivery(framing, closeGracefully(socket, framing), message, &code))
@@ -500,6 +500,13 @@ bool StreamSession::peerSaidWhy(FramedMediaDevice &framing, QString *message)
         ? QStringLiteral("the receiver stopped the stream: %1").arg(m_peerError)
         : QStringLiteral("the receiver refused the stream: %1").arg(m_peerError);
     return true;
+}
+
+// A connection that ended with the receiver's ERROR is its word (4); one
+// that just broke is a connection failure (3, which --retry retries).
+int StreamSession::lostConnectionCode() const
+{
+    return m_peerError.isEmpty() ? ExitConnectionFailed : ExitProtocolError;
 }
 
 bool StreamSession::checkPeer(QTcpSocket &socket, FramedMediaDevice &framing, QString *message)

@@ -118,6 +118,7 @@ private:
     bool connectToReceiver(QTcpSocket &socket, QString *message);
     bool waitForConnection(QTcpSocket &socket);
     bool peerSaidWhy(FramedMediaDevice &framing, QString *message);
+    int lostConnectionCode() const;
     bool handshake(QTcpSocket &socket, FramedMediaDevice &framing, int *exitCode, QString *message);
     void onControlMessage(FramedMediaDevice &framing, const proto::Message &message);
     bool waitUntil(qint64 delayUs, QTcpSocket &socket, FramedMediaDevice &framing);

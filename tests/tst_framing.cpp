@@ -364,14 +364,15 @@ void TestFraming::annexBSplitsAtBothStartCodes()
     QCOMPARE(units[2].type, int(annexb::IdrSlice));
     QCOMPARE(units[3].type, int(annexb::NonIdrSlice));
     QCOMPARE(units[3].size, 2);
-    QVERIFY(annexb::containsParameterSets(stream));
+    // Both sets, each behind a 4-byte start code (the PPS had a 3-byte one).
+    QCOMPARE(annexb::parameterSets(stream), QByteArray::fromHex("00000001 6742c01e aa 00000001 68ce3c80"));
     // Stopping at the first slice: the same leading units, the slice's size unscanned.
     const auto leading = annexb::split(stream, true);
     QCOMPARE(leading.size(), size_t(3));
     QCOMPARE(leading[1].size, 4);
     QCOMPARE(leading[2].type, int(annexb::IdrSlice));
     QCOMPARE(leading[2].offset + leading[2].size, stream.size());
-    QVERIFY(!annexb::containsParameterSets(stream.mid(21)));
+    QVERIFY(annexb::parameterSets(stream.mid(21)).isEmpty());
 }
 
 void TestFraming::largeAccessUnitIsSplitWithFlags()

@@ -5,6 +5,7 @@
 #include "annexb.h"
 #include "app_runner.h"
 #include "exit_codes.h"
+#include "message_decoder.h"
 #include "protocol.h"
 #include "test_support.h"
 
@@ -48,6 +49,7 @@ private slots:
     void corruptedSlicesAreCountedAndHeal();
     void memoryStaysFlat();
     void pingFloodIsCutOff();
+    void undecodableStreamGetsAnError();
     void busyIsAnsweredDuringAFastStream();
     void secondSenderIsRefusedWhileLive();
     void accessKey();
@@ -267,6 +269,50 @@ void TestHostile::pingFloodIsCutOff()
     }
     QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 10000);
     QVERIFY2(receiver.output().contains("PING flood"), qPrintable(receiver.output()));
+    streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
+}
+
+// A sender whose stream has no SPS/PPS: every slice is undecodable. At the
+// end the receiver answers END_OF_STREAM with ERROR 9 saying so, not with
+// RECEIVED, and then serves the next sender as usual.
+void TestHostile::undecodableStreamGetsAnError()
+{
+    ReceiverProcess &receiver = *m_receiver;
+    const int before = streamsEnded(receiver);
+    QTcpSocket peer;
+    peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+    QVERIFY(peer.waitForConnected(5000));
+    proto::MessageWriter writer;
+    QByteArray out = writer.encode(proto::MessageType::Hello, proto::serialize(proto::Hello{}));
+    const QByteArray slice = QByteArray::fromHex("00000001 419a 2233 4455 6677 8899 aabb");
+    const quint16 whole = proto::AccessUnitStart | proto::AccessUnitEnd;
+    for (int i = 0; i < 5; ++i)
+        out += writer.encode(proto::MessageType::Media, proto::serialize(proto::Media{i * 40'000, slice}), whole);
+    out += writer.encode(proto::MessageType::EndOfStream, proto::serialize(proto::EndOfStream{5, 5 * 14}));
+    peer.write(out);
+
+    proto::MessageDecoder decoder;
+    std::optional<proto::ErrorInfo> error;
+    bool received = false;
+    QDeadlineTimer deadline(10000);
+    while (!error && !received && !deadline.hasExpired()) {
+        if (peer.waitForReadyRead(100) || peer.bytesAvailable())
+            QVERIFY(decoder.feed(peer.readAll()));
+        while (decoder.hasMessage()) {
+            const proto::Message m = decoder.takeMessage();
+            if (m.type == proto::MessageType::Error)
+                error = proto::parseErrorInfo(m.payload);
+            received = received || m.type == proto::MessageType::Received;
+        }
+    }
+    QVERIFY(!received);
+    QVERIFY(error);
+    QCOMPARE(error->code, quint16(proto::ErrReceiverFailed));
+    QVERIFY2(error->reason.contains("nothing could be decoded"), qPrintable(error->reason));
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 10000);
+    QVERIFY2(receiver.output().contains("5 of 5 frames received, 0 decoded")
+                 && receiver.output().contains("pipeline error: nothing could be decoded"),
+             qPrintable(receiver.output()));
     streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
 }
 
