@@ -143,6 +143,8 @@ enum ErrorCode : quint16 {
     ErrAuthFailed = 7,     // wrong access key
     ErrTimeout = 8,        // the handshake took too long
     ErrReceiverFailed = 9, // the receiver cannot go on (its decoder or output failed)
+    ErrShuttingDown = 10,  // the receiver's user closed it (window, Ctrl+C, SIGTERM); it
+                           // may come back, so a --retry sender keeps trying
 };
 
 struct ErrorInfo {
