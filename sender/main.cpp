@@ -4,13 +4,13 @@
 #include "app_mode.h"
 #include "exit_codes.h"
 #include "logging.h"
-#include "sender_window.h"
+#include "signal_watcher.h"
 #include "stream_session.h"
+#include "ui/sender_window.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QThread>
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 
@@ -48,16 +48,6 @@ struct CommandLine {
         parser.addOptions({host, port, fast, loop, retry, gui, key, keyFile, timeout});
     }
 };
-
-// Ctrl+C / SIGTERM end the stream cleanly (END_OF_STREAM, exit 0). stop()
-// only stores an atomic flag, which is safe in a signal handler.
-std::atomic<StreamSession *> g_session{nullptr};
-
-void stopOnSignal(int)
-{
-    if (StreamSession *session = g_session.load())
-        session->stop();
-}
 
 int fail(const QString &message, int code)
 {
@@ -114,9 +104,15 @@ int main(int argc, char *argv[])
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
         return fail(keyError, ExitUsage);
 
+    // Ctrl+C / SIGTERM end the stream as Stop does: END_OF_STREAM with the
+    // counts, a short wait for the receiver's reply, a clean close, exit 0.
+    SignalWatcher signalWatcher;
     if (gui) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sender.png")));
         SenderWindow window(options);
+        // As the window's close button: Stop, then quit (the window's
+        // destructor waits for the stream's clean end).
+        QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &window, &QWidget::close);
         window.show();
         if (!options.file.isEmpty())
             window.start();
@@ -151,12 +147,13 @@ int main(int argc, char *argv[])
                              fail(message, code);
                          app->quit();
                      });
-    g_session.store(&session);
-    std::signal(SIGINT, stopOnSignal);
-    std::signal(SIGTERM, stopOnSignal);
+    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, app.get(), [&session](int signalNumber) {
+        std::fprintf(stderr, "sender: %s: ending the stream (again to quit at once)\n",
+                     signalNumber == SIGINT ? "interrupted" : "terminated");
+        session.stop(); // thread-safe; finished() follows
+    });
     worker.start();
     app->exec();
-    g_session.store(nullptr);
     worker.quit();
     worker.wait();
     return exitCode;
