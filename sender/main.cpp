@@ -23,8 +23,8 @@ struct CommandLine {
     QCommandLineOption port{{"p", "port"}, "Receiver TCP port (default 8264).", "port", "8264"};
     QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
-    QCommandLineOption retry{"retry", "If the receiver is not there, goes away or is busy, keep trying "
-                             "every second and continue from the current position."};
+    QCommandLineOption retry{"retry", "If the receiver is not there, goes away, is busy or is closed, keep "
+                             "trying every second and continue from the current position."};
     QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
     QCommandLineOption key{"key", "Access key the receiver requires (visible to other users in the "
                            "process list: prefer --key-file or H264LINK_KEY).", "key"};
@@ -39,9 +39,10 @@ struct CommandLine {
             "Streams the first video stream of FILE (mp4, mkv, mov, ts, flv, raw .h264 ...),\n"
             "remuxed to an H.264 Annex B elementary stream, to an h264link receiver.\n"
             "Without FILE, or with --gui, opens a window.\n\n"
-            "Exit codes: 0 done (the receiver confirmed it decoded everything), 2 the file\n"
-            "cannot be streamed, 3 connection failed, 4 the receiver refused, failed or is\n"
-            "not a receiver, 5 the receiver did not confirm the end, 64 bad command line.");
+            "Exit codes: 0 done (the receiver confirmed it decoded everything) or stopped\n"
+            "(Ctrl+C, SIGTERM), 2 the file cannot be streamed, 3 connection failed or the\n"
+            "receiver was closed, 4 the receiver refused, failed or is not a receiver,\n"
+            "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
