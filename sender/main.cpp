@@ -4,13 +4,13 @@
 #include "app_mode.h"
 #include "exit_codes.h"
 #include "logging.h"
-#include "sender_window.h"
+#include "signal_watcher.h"
 #include "stream_session.h"
+#include "ui/sender_window.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QThread>
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 
@@ -23,8 +23,8 @@ struct CommandLine {
     QCommandLineOption port{{"p", "port"}, "Receiver TCP port (default 8264).", "port", "8264"};
     QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
-    QCommandLineOption retry{"retry", "If the receiver is not there, goes away or is busy, keep trying "
-                             "every second and continue from the current position."};
+    QCommandLineOption retry{"retry", "If the receiver is not there, goes away, is busy or is closed, keep "
+                             "trying every second and continue from the current position."};
     QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
     QCommandLineOption key{"key", "Access key the receiver requires (visible to other users in the "
                            "process list: prefer --key-file or H264LINK_KEY).", "key"};
@@ -39,25 +39,16 @@ struct CommandLine {
             "Streams the first video stream of FILE (mp4, mkv, mov, ts, flv, raw .h264 ...),\n"
             "remuxed to an H.264 Annex B elementary stream, to an h264link receiver.\n"
             "Without FILE, or with --gui, opens a window.\n\n"
-            "Exit codes: 0 done (the receiver confirmed it decoded everything), 2 the file\n"
-            "cannot be streamed, 3 connection failed, 4 the receiver refused, failed or is\n"
-            "not a receiver, 5 the receiver did not confirm the end, 64 bad command line.");
+            "Exit codes: 0 done (the receiver confirmed it decoded everything) or stopped\n"
+            "(Ctrl+C, SIGTERM), 2 the file cannot be streamed, 3 connection failed or the\n"
+            "receiver was closed, 4 the receiver refused, failed or is not a receiver,\n"
+            "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
         parser.addOptions({host, port, fast, loop, retry, gui, key, keyFile, timeout});
     }
 };
-
-// Ctrl+C / SIGTERM end the stream cleanly (END_OF_STREAM, exit 0). stop()
-// only stores an atomic flag, which is safe in a signal handler.
-std::atomic<StreamSession *> g_session{nullptr};
-
-void stopOnSignal(int)
-{
-    if (StreamSession *session = g_session.load())
-        session->stop();
-}
 
 int fail(const QString &message, int code)
 {
@@ -114,9 +105,15 @@ int main(int argc, char *argv[])
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
         return fail(keyError, ExitUsage);
 
+    // Ctrl+C / SIGTERM end the stream as Stop does: END_OF_STREAM with the
+    // counts, a short wait for the receiver's reply, a clean close, exit 0.
+    SignalWatcher signalWatcher;
     if (gui) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sender.png")));
         SenderWindow window(options);
+        // As the window's close button: Stop, then quit (the window's
+        // destructor waits for the stream's clean end).
+        QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &window, &QWidget::close);
         window.show();
         if (!options.file.isEmpty())
             window.start();
@@ -151,12 +148,13 @@ int main(int argc, char *argv[])
                              fail(message, code);
                          app->quit();
                      });
-    g_session.store(&session);
-    std::signal(SIGINT, stopOnSignal);
-    std::signal(SIGTERM, stopOnSignal);
+    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, app.get(), [&session](int signalNumber) {
+        std::fprintf(stderr, "sender: %s: ending the stream (again to quit at once)\n",
+                     signalNumber == SIGINT ? "interrupted" : "terminated");
+        session.stop(); // thread-safe; finished() follows
+    });
     worker.start();
     app->exec();
-    g_session.store(nullptr);
     worker.quit();
     worker.wait();
     return exitCode;

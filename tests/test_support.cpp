@@ -3,6 +3,8 @@
 #include "avio_bridge.h"
 #include "ffmpeg_raii.h"
 #include "framed_media_device.h"
+#include "remux/annexb_muxer.h"
+#include "source/media_source.h"
 
 #include <QFile>
 #include <QProcess>
@@ -121,62 +123,27 @@ int countVideoPackets(QIODevice *device, QString *error, const char *formatName)
     return count;
 }
 
-// Remuxes the first video stream of `in` into the raw h264 muxer writing
-// through the bridge into `out`: the second article's mp4 -> .h264.
-QString remuxToAnnexB(QIODevice *in, QIODevice *out, h264link::FramedMediaDevice *framing)
+// The sender's own stages, MediaSource and AnnexBMuxer, without a socket.
+QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing)
 {
     QString error;
-    auto reader = AvioBridge::create(in, AvioBridge::Direction::Read, &error);
-    auto writer = AvioBridge::create(out, AvioBridge::Direction::Write, &error);
-    if (!reader || !writer)
+    const auto source = MediaSource::open(clip, &error);
+    if (!source)
         return error;
-    InputFormatPtr input(avformat_alloc_context());
-    input->pb = reader->context();
-    AVFormatContext *raw = input.release();
-    int ret = avformat_open_input(&raw, nullptr, nullptr, nullptr);
-    input.reset(raw);
-    if (ret < 0 || (ret = avformat_find_stream_info(input.get(), nullptr)) < 0)
-        return "open: " + averrorText(ret);
-    const int video = av_find_best_stream(input.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-    if (video < 0)
-        return "no video";
-
-    AVFormatContext *rawOut = nullptr;
-    if ((ret = avformat_alloc_output_context2(&rawOut, nullptr, "h264", nullptr)) < 0)
-        return "alloc output: " + averrorText(ret);
-    OutputFormatPtr output(rawOut);
-    output->pb = writer->context();
-    output->flags |= AVFMT_FLAG_CUSTOM_IO;
-    AVStream *st = avformat_new_stream(output.get(), nullptr);
-    if (!st || avcodec_parameters_copy(st->codecpar, input->streams[video]->codecpar) < 0)
-        return "new stream";
-    st->time_base = input->streams[video]->time_base;
-    if ((ret = avformat_write_header(output.get(), nullptr)) < 0)
-        return "write header: " + averrorText(ret);
-    PacketPtr pkt = makePacket();
-    while ((ret = av_read_frame(input.get(), pkt.get())) >= 0) {
-        if (pkt->stream_index == video) {
-            pkt->stream_index = 0;
-            av_packet_rescale_ts(pkt.get(), input->streams[video]->time_base, st->time_base);
-            if (framing)
-                framing->beginAccessUnit(pkt->pts == AV_NOPTS_VALUE
-                                             ? proto::kNoPts
-                                             : av_rescale_q(pkt->pts, st->time_base, {1, 1000000}),
-                                         pkt->flags & AV_PKT_FLAG_KEY);
-            if ((ret = av_write_frame(output.get(), pkt.get())) < 0)
-                return "write frame: " + averrorText(ret);
-            if (framing) {
-                avio_flush(output->pb); // the access unit's bytes reach the device now
-                if (!framing->endAccessUnit())
-                    return "framing: " + framing->errorString();
-            }
-        }
-        av_packet_unref(pkt.get());
+    const auto muxer = AnnexBMuxer::create(source->stream()->codecpar, source->timeBase(), framing, &error);
+    if (!muxer)
+        return error;
+    PacketPtr packet = makePacket();
+    int ret = 0;
+    while ((ret = source->readPacket(packet.get())) >= 0) {
+        const AnnexBMuxer::Result written = muxer->writeAccessUnit(packet.get(), &error);
+        av_packet_unref(packet.get());
+        if (written != AnnexBMuxer::Result::Ok)
+            return error;
     }
-    if ((ret = av_write_trailer(output.get())) < 0)
-        return "write trailer: " + averrorText(ret);
-    return {};
+    if (ret != AVERROR_EOF)
+        return "read: " + averrorText(ret);
+    return muxer->finish(&error) ? QString() : error;
 }
-
 
 } // namespace testsupport

@@ -43,10 +43,9 @@ QByteArray readFile(const QString &path);
 // counts the first video stream's packets. Returns -1 and sets *error.
 int countVideoPackets(QIODevice *device, QString *error, const char *formatName = nullptr);
 
-// Remuxes the first video stream of `in` through the raw "h264" muxer and
-// AvioBridge into `out`. With `framing`, each packet is one access unit.
-// Returns an error text, or "".
-QString remuxToAnnexB(QIODevice *in, QIODevice *out,
-                      h264link::FramedMediaDevice *framing = nullptr);
+// Streams the video of `clip` into `framing` with the sender's own stages
+// (MediaSource, AnnexBMuxer): one access unit per packet. Returns an error
+// text, or "".
+QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing);
 
 } // namespace testsupport

@@ -303,9 +303,7 @@ std::thread startFramedSender(const QString &clip, quint16 port, QString *error)
         }
         FramedMediaDevice framing(&socket);
         framing.open(QIODevice::WriteOnly);
-        QFile in(clip);
-        in.open(QIODevice::ReadOnly);
-        *error = testsupport::remuxToAnnexB(&in, &framing, &framing);
+        *error = testsupport::remuxToAnnexB(clip, &framing);
         framing.sendMessage(proto::MessageType::EndOfStream,
                             proto::serialize(proto::EndOfStream{framing.accessUnitsSent(),
                                                                 framing.mediaBytesSent()}));

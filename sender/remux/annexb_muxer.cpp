@@ -1,4 +1,4 @@
-#include "annexb_muxer.h"
+#include "remux/annexb_muxer.h"
 
 #include "protocol.h"
 

@@ -1,4 +1,4 @@
-#include "media_source.h"
+#include "source/media_source.h"
 
 #include "logging.h"
 

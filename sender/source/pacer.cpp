@@ -1,4 +1,4 @@
-#include "pacer.h"
+#include "source/pacer.h"
 
 namespace h264link {
 

@@ -1,4 +1,4 @@
-#include "sender_window.h"
+#include "ui/sender_window.h"
 
 #include <QCheckBox>
 #include <QCloseEvent>

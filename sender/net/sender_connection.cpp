@@ -1,0 +1,365 @@
+#include "net/sender_connection.h"
+
+#include "exit_codes.h"
+
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QTimer>
+
+namespace h264link {
+
+using namespace proto;
+
+SenderConnection::SenderConnection(const SenderOptions &options, const std::atomic<bool> &stop,
+                                   std::function<quint64()> framesSkipped, QObject *parent)
+    : QObject(parent), m_options(options), m_stop(stop), m_framesSkipped(std::move(framesSkipped)),
+      m_framing(&m_socket),
+      m_handshake(options.key, QStringLiteral("h264link-sender " H264LINK_VERSION))
+{
+    m_framing.open(QIODevice::ReadWrite);
+    m_framing.setAcceptMedia(false);
+    m_socket.setReadBufferSize(kMaxInboundBytes); // a receiver only sends small control messages
+    connect(&m_framing, &FramedMediaDevice::controlMessageReceived, this,
+            &SenderConnection::onControlMessage, Qt::DirectConnection);
+}
+
+SenderConnection::~SenderConnection() = default;
+
+QString SenderConnection::where() const
+{
+    return QStringLiteral("%1:%2").arg(m_options.host).arg(m_options.port);
+}
+
+bool SenderConnection::open(int *exitCode, QString *message)
+{
+    if (!connectToReceiver(message)) {
+        *exitCode = m_stop.load() ? ExitOk : ExitConnectionFailed;
+        return false;
+    }
+    return handshake(exitCode, message);
+}
+
+// Waits in a local event loop, not in waitForConnected(): Stop (the window's
+// button, Ctrl+C) must end a wait for an unreachable host at once, not when
+// --connect-timeout runs out.
+bool SenderConnection::waitForConnection()
+{
+    QEventLoop loop;
+    QTimer poll;
+    const QDeadlineTimer deadline(m_options.connectTimeoutMs);
+    QObject::connect(&m_socket, &QTcpSocket::connected, &loop, &QEventLoop::quit);
+    QObject::connect(&m_socket, &QTcpSocket::errorOccurred, &loop, &QEventLoop::quit);
+    QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+        if (m_stop.load() || deadline.hasExpired())
+            loop.quit();
+    });
+    poll.start(20);
+    m_socket.connectToHost(m_options.host, m_options.port);
+    if (m_socket.state() != QAbstractSocket::ConnectedState && m_socket.state() != QAbstractSocket::UnconnectedState)
+        loop.exec();
+    return m_socket.state() == QAbstractSocket::ConnectedState;
+}
+
+bool SenderConnection::connectToReceiver(QString *message)
+{
+    if (!waitForConnection()) {
+        // Still trying when the wait ended: the deadline passed (or Stop).
+        const bool timedOut = m_socket.state() != QAbstractSocket::UnconnectedState;
+        const QAbstractSocket::SocketError error = timedOut ? QAbstractSocket::SocketTimeoutError : m_socket.error();
+        const QString errorText = m_socket.errorString();
+        m_socket.abort();
+        if (m_stop.load())
+            return false; // not a failure: the session reports what was sent
+        switch (error) {
+        case QAbstractSocket::HostNotFoundError:
+            *message = QStringLiteral("cannot find host '%1': check the name, or use the IP "
+                                      "address the receiver window shows").arg(m_options.host);
+            break;
+        case QAbstractSocket::ConnectionRefusedError:
+            *message = QStringLiteral("connection to %1 refused: is the receiver running and "
+                                      "listening on port %2?").arg(where()).arg(m_options.port);
+            break;
+        case QAbstractSocket::SocketTimeoutError:
+            *message = QStringLiteral("no answer from %1 within %2 s: is the host reachable, "
+                                      "and does a firewall let port %3 through?")
+                           .arg(where()).arg(m_options.connectTimeoutMs / 1000.0).arg(m_options.port);
+            break;
+        default:
+            *message = QStringLiteral("cannot connect to %1: %2").arg(where(), errorText);
+        }
+        return false;
+    }
+    m_socket.setSocketOption(QAbstractSocket::LowDelayOption, 1); // no Nagle delay per frame
+    emit connected(where());
+    return true;
+}
+
+// Runs SenderHandshake until the receiver says ACCEPTED or refuses. The
+// receiver's answers also prove that it is an h264link receiver at all.
+bool SenderConnection::handshake(int *exitCode, QString *message)
+{
+    for (const auto &out : m_handshake.start().send)
+        m_framing.sendMessage(out.type, out.payload);
+
+    QDeadlineTimer deadline(kHandshakeTimeoutMs);
+    while (m_verdict == HandshakeStep::Continue) {
+        if (!checkPeer(message)) {
+            if (m_verdict == HandshakeStep::Refused)
+                break; // the receiver explained itself before closing
+            // An ERROR right behind ACCEPTED (the receiver failed at once)
+            // is the receiver's word, not a broken connection.
+            *exitCode = m_framing.protocolError() != ParseError::None ? ExitProtocolError : lostConnectionCode();
+            return false;
+        }
+        if (m_verdict != HandshakeStep::Continue)
+            break; // decided by what checkPeer() just read: waiting again would cost a poll
+        if (m_stop.load()) {
+            *message = QStringLiteral("stopped before streaming began");
+            *exitCode = ExitOk;
+            return false;
+        }
+        if (deadline.hasExpired()) {
+            *message = QStringLiteral("%1 accepted the connection but did not answer the h264link "
+                                      "handshake within %2 s: is it a receiver (or a busy one)?")
+                           .arg(where()).arg(kHandshakeTimeoutMs / 1000);
+            *exitCode = ExitProtocolError;
+            return false;
+        }
+        m_socket.waitForReadyRead(50);
+    }
+    if (m_verdict == HandshakeStep::Refused) {
+        *exitCode = peerErrorCode() == ErrShuttingDown ? ExitConnectionFailed : ExitProtocolError;
+        if (!peerSaidWhy(message))
+            *message = m_refusal;
+        return false;
+    }
+    return true;
+}
+
+void SenderConnection::onControlMessage(const Message &m)
+{
+    if (!m_handshake.isDone() && m_verdict == HandshakeStep::Continue) {
+        const HandshakeStep step = m_handshake.onMessage(m);
+        for (const auto &out : step.send)
+            m_framing.sendMessage(out.type, out.payload);
+        if (step.verdict != HandshakeStep::Continue) {
+            m_verdict = step.verdict;
+            m_refusal = step.reason;
+            m_refusalCode = step.peerErrorCode;
+        }
+        return;
+    }
+    if (m.type == MessageType::Ping && !m_closing)
+        m_framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs, m_framesSkipped()}));
+    else if (m.type == MessageType::Received)
+        m_received = parseReceived(m.payload);
+    else if (m.type == MessageType::Error)
+        m_peerError = parseErrorInfo(m.payload).value_or(ErrorInfo{});
+}
+
+quint16 SenderConnection::peerErrorCode() const
+{
+    return m_peerError ? m_peerError->code : m_refusalCode;
+}
+
+// A connection that ended with the receiver's ERROR is its word (4), unless
+// it only said its person closed it (10, like a broken connection: 3, which
+// --retry retries); one that just broke is a connection failure (3).
+int SenderConnection::lostConnectionCode() const
+{
+    if (peerErrorCode() == ErrShuttingDown)
+        return ExitConnectionFailed;
+    return m_peerError ? ExitProtocolError : ExitConnectionFailed;
+}
+
+// Reads what the receiver sent; true, with *message set, if it said why it
+// ends the stream (ERROR). A failure seen while sending is reported with the
+// receiver's reason when it gave one, not as a bare disconnect.
+bool SenderConnection::peerSaidWhy(QString *message)
+{
+    m_framing.pollTransport();
+    if (peerErrorCode() == ErrShuttingDown) {
+        *message = m_options.retry
+            ? QStringLiteral("the receiver was closed on %1").arg(where())
+            : QStringLiteral("the receiver was closed on %1; start it again, or use --retry to wait for it")
+                  .arg(where());
+        return true;
+    }
+    if (!m_peerError)
+        return false;
+    *message = m_peerError->code == ErrReceiverFailed
+        ? QStringLiteral("the receiver stopped the stream: %1").arg(m_peerError->reason)
+        : QStringLiteral("the receiver refused the stream: %1").arg(m_peerError->reason);
+    return true;
+}
+
+int SenderConnection::lost(QString *message, const QString &fallback)
+{
+    if (!peerSaidWhy(message) && !fallback.isEmpty())
+        *message = fallback;
+    return lostConnectionCode();
+}
+
+bool SenderConnection::checkPeer(QString *message)
+{
+    if (peerSaidWhy(message))
+        return false;
+    if (m_framing.protocolError() != ParseError::None) {
+        *message = QStringLiteral("%1 is not an h264link receiver: %2")
+                       .arg(where(), describe(m_framing.protocolError()));
+        return false;
+    }
+    if (m_socket.state() != QAbstractSocket::ConnectedState) {
+        *message = QStringLiteral("the receiver closed the connection");
+        return false;
+    }
+    return true;
+}
+
+void SenderConnection::sendStreamInfo(const StreamInfo &info)
+{
+    m_framing.sendMessage(MessageType::StreamInfo, serialize(info));
+}
+
+void SenderConnection::useLiveSendBuffer()
+{
+    m_socket.setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, kLiveSocketBuffer);
+}
+
+bool SenderConnection::waitUntil(qint64 delayUs)
+{
+    QDeadlineTimer deadline(delayUs / 1000, Qt::PreciseTimer);
+    while (!deadline.hasExpired()) {
+        if (m_stop.load() || m_socket.state() != QAbstractSocket::ConnectedState)
+            return false;
+        const qint64 left = deadline.remainingTime();
+        if (m_socket.waitForReadyRead(int(qMin<qint64>(left, 50))))
+            m_framing.pollTransport();
+    }
+    return true;
+}
+
+bool SenderConnection::afterAccessUnit(QString *message)
+{
+    m_socket.flush();
+    if (!drain(kMaxQueuedBytes, -1)) {
+        lost(message, QStringLiteral("the receiver closed the connection"));
+        return false;
+    }
+    return checkPeer(message);
+}
+
+// Blocks while more than `limit` bytes wait to be sent. False if the
+// connection broke or `timeoutMs` (-1: none) passed.
+bool SenderConnection::drain(qint64 limit, int timeoutMs)
+{
+    QDeadlineTimer deadline(timeoutMs < 0 ? QDeadlineTimer::Forever : QDeadlineTimer(timeoutMs));
+    while (m_socket.bytesToWrite() > limit) {
+        if (m_socket.state() != QAbstractSocket::ConnectedState || deadline.hasExpired())
+            return false;
+        if (m_stop.load() && limit > 0)
+            return true; // stopping: the final drain still delivers END_OF_STREAM
+        m_socket.waitForBytesWritten(100);
+    }
+    return m_socket.state() == QAbstractSocket::ConnectedState;
+}
+
+int SenderConnection::finish(QString *message)
+{
+    m_framing.sendMessage(MessageType::EndOfStream,
+                          serialize(EndOfStream{m_framing.accessUnitsSent(), m_framing.mediaBytesSent()}));
+    if (!drain(0, 10000))
+        return lost(message, QStringLiteral("the connection broke before the end of the stream was delivered"));
+    return confirmDelivery(closeGracefully(), message);
+}
+
+void SenderConnection::abort(const QString &reason)
+{
+    m_framing.sendMessage(MessageType::Error, serialize(ErrorInfo{ErrSourceFailed, reason}));
+    drain(0, 2000);
+    closeGracefully();
+}
+
+// After END_OF_STREAM (or our ERROR): read until the receiver closes. It
+// closes once its decoder has worked through everything, after RECEIVED (or,
+// if its decoder or output failed, an ERROR). Closing earlier, with its
+// PINGs unread, would make our kernel send RST, and a reset makes the
+// receiver's kernel throw away what the receiver has not read yet: the last
+// frames and END_OF_STREAM. While its PINGs keep coming it is alive. After a
+// Stop the wait is short (kStoppedCloseMs), but it still happens.
+SenderConnection::CloseWait SenderConnection::closeGracefully()
+{
+    m_closing = true;
+    const bool stopped = m_stop.load();
+    QDeadlineTimer alive(kCloseTimeoutMs);
+    QDeadlineTimer cap(stopped ? kStoppedCloseMs : kCloseCapMs);
+    QElapsedTimer waited;
+    waited.start();
+    bool announced = false;
+    CloseWait result = CloseWait::Closed;
+    for (;;) {
+        m_framing.pollTransport();
+        if (m_peerError) {
+            result = CloseWait::PeerError; // it said why, and sends nothing more
+            break;
+        }
+        if (m_socket.state() != QAbstractSocket::ConnectedState)
+            break;
+        if (alive.hasExpired() || cap.hasExpired()) {
+            result = stopped ? CloseWait::Stopped : alive.hasExpired() ? CloseWait::Silent : CloseWait::CapReached;
+            break;
+        }
+        if (!stopped && m_stop.load()) {
+            result = CloseWait::Stopped;
+            break;
+        }
+        if (!announced && waited.elapsed() > 1000) {
+            emit waitingForReceiver();
+            announced = true;
+        }
+        if (m_socket.waitForReadyRead(100))
+            alive.setRemainingTime(kCloseTimeoutMs);
+    }
+    m_socket.waitForReadyRead(0); // take in what is there, so that closing sends no RST
+    m_framing.pollTransport();
+    m_socket.abort();
+    return result;
+}
+
+// "Done" only on the receiver's word: RECEIVED, sent after its decoder worked
+// through everything, with every access unit received and every frame
+// decoded. Otherwise, say what is known.
+int SenderConnection::confirmDelivery(CloseWait wait, QString *message)
+{
+    if (peerSaidWhy(message))
+        return lostConnectionCode();
+    const quint64 sent = m_framing.accessUnitsSent();
+    if (!m_received) {
+        if (wait == CloseWait::Stopped)
+            return ExitOk; // stopped by the person: the session reports what was sent
+        if (wait == CloseWait::Silent)
+            *message = QStringLiteral("the receiver went silent for %1 s after the end of the stream: it may "
+                                      "not have shown the last frames").arg(kCloseTimeoutMs / 1000);
+        else if (wait == CloseWait::CapReached)
+            *message = QStringLiteral("the receiver was still busy %1 s after the end of the stream")
+                           .arg(kCloseCapMs / 1000);
+        else
+            *message = QStringLiteral("the receiver closed without confirming the stream (was it stopped?): "
+                                      "it may not have shown the last frames");
+        return ExitStreamIncomplete;
+    }
+    if (m_received->accessUnits < sent) {
+        *message = QStringLiteral("the receiver got %1 of the %2 frames sent")
+                       .arg(m_received->accessUnits).arg(sent);
+        return ExitStreamIncomplete;
+    }
+    if (m_received->framesDecoded < sent) {
+        *message = QStringLiteral("the receiver got all %1 frames sent but decoded only %2: it did not "
+                                  "show them all").arg(sent).arg(m_received->framesDecoded);
+        return ExitStreamIncomplete;
+    }
+    return ExitOk;
+}
+
+} // namespace h264link

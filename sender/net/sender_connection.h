@@ -1,0 +1,120 @@
+// SenderConnection: the network side of one connection to a receiver, on the
+// sender's worker thread. The mirror of receiver/receiver_connection.
+//
+//   open():     connect --> HELLO / AUTH / ACCEPTED (SenderHandshake)
+//   streaming:  framing() carries the muxer's access units; PING is answered
+//               with PONG, RECEIVED and ERROR are kept, while waiting
+//   finish():   END_OF_STREAM --> wait for the receiver's RECEIVED and close
+//               --> "done" only if it got and decoded every frame
+//
+// One object per connection: a reconnect makes a new one, so nothing of the
+// last receiver (its ERROR, its RECEIVED, the handshake) can leak into the
+// next. All socket I/O is here, and the socket is created here (a TLS socket
+// will replace the QTcpSocket). It is used in blocking mode (waitFor...),
+// so none of this may run on the GUI thread.
+#pragma once
+
+#include "framed_media_device.h"
+#include "handshake.h"
+#include "protocol.h"
+#include "sender_options.h"
+
+#include <QObject>
+#include <QTcpSocket>
+#include <atomic>
+#include <functional>
+#include <optional>
+
+namespace h264link {
+
+class SenderConnection : public QObject {
+    Q_OBJECT
+public:
+    static constexpr int kHandshakeTimeoutMs = 5000;
+    // --fast: at most this waits in the socket's send buffer; beyond it the
+    // sender BLOCKS (TCP backpressure).
+    static constexpr qint64 kMaxQueuedBytes = 4 * 1024 * 1024;
+    static constexpr int kLiveSocketBuffer = 32 * 1024; // the kernel doubles it
+    static constexpr int kCloseTimeoutMs = 5000; // of silence from the receiver
+    static constexpr int kCloseCapMs = 120000;   // in all
+    static constexpr int kStoppedCloseMs = 2000; // in all, after a Stop
+    static constexpr qint64 kMaxInboundBytes = 256 * 1024;
+
+    // `stop` is read, never written; `framesSkipped` goes into every PONG.
+    SenderConnection(const SenderOptions &options, const std::atomic<bool> &stop,
+                     std::function<quint64()> framesSkipped, QObject *parent = nullptr);
+    ~SenderConnection() override;
+
+    // Connects and runs the handshake. False with *exitCode and *message if
+    // the receiver cannot be reached or refuses (*exitCode ExitOk: stopped).
+    bool open(int *exitCode, QString *message);
+
+    FramedMediaDevice &framing() { return m_framing; }
+    void sendStreamInfo(const proto::StreamInfo &info);
+    // Live: a fixed kernel buffer, so the queue LiveRateControl bounds is
+    // most of the queue there is (autotuning would add megabytes of latency).
+    void useLiveSendBuffer();
+    qint64 queuedBytes() const { return m_socket.bytesToWrite(); }
+    qint64 handedToKernel() const { return qint64(m_framing.mediaBytesSent()) - m_socket.bytesToWrite(); }
+
+    // Sleeps until a packet is due while answering PING. False if stopped or
+    // disconnected (checkPeer() then says which).
+    bool waitUntil(qint64 delayUs);
+    // After an access unit: flushes and, --fast, blocks while more than
+    // kMaxQueuedBytes wait. False, with *message, if the connection is lost.
+    bool afterAccessUnit(QString *message);
+    // True while the receiver is there and has said nothing against the
+    // stream; false with *message otherwise.
+    bool checkPeer(QString *message);
+    // The exit code for a connection lost now, with *message set to the
+    // receiver's reason when it gave one, else to `fallback` (if not empty).
+    int lost(QString *message, const QString &fallback = {});
+    // The receiver's ERROR code (in the handshake or after), 0 if none.
+    quint16 peerErrorCode() const;
+
+    // The end of the stream: END_OF_STREAM with the counts, then the close
+    // (see closeGracefully). ExitOk only on the receiver's word that it got
+    // and decoded every frame, or when stopped; else the code, with *message.
+    int finish(QString *message);
+    // Frames the receiver said it decoded (RECEIVED), if it said so.
+    std::optional<quint64> framesDecoded() const
+    {
+        return m_received ? std::optional<quint64>(m_received->framesDecoded) : std::nullopt;
+    }
+    // Tells the receiver why the stream stops early, then closes.
+    void abort(const QString &reason);
+
+signals:
+    void connected(const QString &peer);
+    // All was sent; the receiver is still decoding (said once, after a second).
+    void waitingForReceiver();
+
+private:
+    enum class CloseWait { Closed, Silent, CapReached, Stopped, PeerError };
+
+    QString where() const;
+    bool waitForConnection();
+    bool connectToReceiver(QString *message);
+    bool handshake(int *exitCode, QString *message);
+    void onControlMessage(const proto::Message &message);
+    bool peerSaidWhy(QString *message);
+    int lostConnectionCode() const;
+    bool drain(qint64 limit, int timeoutMs);
+    CloseWait closeGracefully();
+    int confirmDelivery(CloseWait wait, QString *message);
+
+    const SenderOptions &m_options;
+    const std::atomic<bool> &m_stop;
+    std::function<quint64()> m_framesSkipped;
+    QTcpSocket m_socket;
+    FramedMediaDevice m_framing;
+    SenderHandshake m_handshake;
+    HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
+    QString m_refusal;
+    quint16 m_refusalCode = 0;
+    std::optional<proto::ErrorInfo> m_peerError; // its ERROR after the handshake
+    std::optional<proto::Received> m_received;   // its RECEIVED
+    bool m_closing = false; // END_OF_STREAM sent: PINGs are read, not answered
+};
+
+} // namespace h264link

@@ -1,0 +1,34 @@
+// What a person asks the sender to do, and what it reports back while it
+// does it. Shared by every stage, the window and the command line.
+#pragma once
+
+#include <QByteArray>
+#include <QMetaType>
+#include <QString>
+
+namespace h264link {
+
+struct SenderOptions {
+    QString file;
+    QString host = QStringLiteral("127.0.0.1");
+    quint16 port = 8264;
+    bool fast = false; // send as fast as the link allows, not in real time
+    bool loop = false;
+    bool retry = false; // reconnect when the receiver goes away, is busy or was closed
+    int connectTimeoutMs = 5000;
+    QByteArray key; // access key; empty: none
+};
+
+struct SenderProgress {
+    qint64 positionUs = 0; // within the file
+    qint64 durationUs = -1;
+    quint64 accessUnits = 0;
+    quint64 bytes = 0;
+    qint64 queuedBytes = 0; // waiting in the socket
+    quint64 skippedFrames = 0; // dropped to stay live (slow link, reconnect)
+    int loops = 0;
+};
+
+} // namespace h264link
+
+Q_DECLARE_METATYPE(h264link::SenderProgress)
