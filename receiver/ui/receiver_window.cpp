@@ -6,6 +6,7 @@
 #include "stream_stats.h"
 
 #include <QFontDatabase>
+#include <QCloseEvent>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QNetworkInterface>
@@ -116,10 +117,10 @@ void ReceiverWindow::showFrame()
         m_video->setFrame(std::move(frame));
 }
 
-void ReceiverWindow::onFrameShown(qint64 pts)
+void ReceiverWindow::onFrameShown(qint64, qint64 statsId)
 {
     if (const auto stats = m_controller->streamStats())
-        stats->onDisplayed(pts, proto::nowMicros(), skippedForDisplay());
+        stats->onDisplayed(statsId, proto::nowMicros(), skippedForDisplay());
 }
 
 // Counted and shown in the status line; logged once, not per frame.
@@ -175,6 +176,12 @@ void ReceiverWindow::keyPressEvent(QKeyEvent *event)
         return;
     }
     QWidget::keyPressEvent(event);
+}
+
+void ReceiverWindow::closeEvent(QCloseEvent *event)
+{
+    emit closeRequested();
+    QWidget::closeEvent(event); // hidden now; the app quits once the goodbye is done
 }
 
 } // namespace h264link

@@ -1,0 +1,40 @@
+#include "access_unit_index.h"
+
+namespace h264link {
+
+void AccessUnitIndex::add(const AccessUnitMark &mark)
+{
+    QMutexLocker lock(&m_mutex);
+    m_marks.push_back(mark);
+    if (m_marks.size() > kMaxPending)
+        m_marks.pop_front();
+}
+
+std::optional<AccessUnitMark> AccessUnitIndex::take(qint64 pos, qint64 size)
+{
+    QMutexLocker lock(&m_mutex);
+    if (pos < 0) {
+        if (m_marks.empty())
+            return std::nullopt;
+        const AccessUnitMark mark = m_marks.front();
+        m_marks.pop_front();
+        return mark;
+    }
+    while (!m_marks.empty() && m_marks.front().offset < pos)
+        m_marks.pop_front();
+    if (m_marks.empty() || m_marks.front().offset >= pos + size)
+        return std::nullopt;
+    const AccessUnitMark mark = m_marks.front();
+    // Any further unit starting in this packet was merged into it.
+    while (!m_marks.empty() && m_marks.front().offset < pos + size)
+        m_marks.pop_front();
+    return mark;
+}
+
+std::size_t AccessUnitIndex::pending() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_marks.size();
+}
+
+} // namespace h264link
