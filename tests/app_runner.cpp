@@ -80,4 +80,35 @@ QStringList referenceMd5(const QString &clip)
     return r.ok() ? md5Column(r.out) : QStringList();
 }
 
+QList<qint64> ptsColumnUs(const QByteArray &framemd5)
+{
+    qint64 num = 0, den = 0;
+    QList<qint64> pts;
+    for (const QByteArray &line : framemd5.split('\n')) {
+        if (line.startsWith("#tb 0:")) {
+            const QList<QByteArray> tb = line.mid(6).trimmed().split('/');
+            if (tb.size() == 2) {
+                num = tb[0].toLongLong();
+                den = tb[1].toLongLong();
+            }
+            continue;
+        }
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        if (den <= 0)
+            return {};
+        const qint64 value = line.split(',').value(2).trimmed().toLongLong();
+        const qint64 scaled = value * 1000000 * num;
+        pts << (scaled >= 0 ? (scaled + den / 2) / den : -((-scaled + den / 2) / den));
+    }
+    return pts;
+}
+
+QList<qint64> referencePtsUs(const QString &clip)
+{
+    const ToolResult r = ffmpeg({"-copyts", "-i", clip, "-map", "0:v:0", "-fps_mode", "passthrough",
+                                 "-enc_time_base", "-1", "-f", "framemd5", "-"});
+    return r.ok() ? ptsColumnUs(r.out) : QList<qint64>();
+}
+
 } // namespace testsupport

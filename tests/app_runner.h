@@ -5,6 +5,7 @@
 
 #include <QProcess>
 #include <QString>
+#include <QList>
 #include <QStringList>
 #include <memory>
 
@@ -44,5 +45,12 @@ SenderRun runSender(const QStringList &args, int timeoutMs = 60000);
 QStringList md5Column(const QByteArray &framemd5);
 // ffmpeg's framemd5 of the first video stream, the reference.
 QStringList referenceMd5(const QString &clip);
+// The pts column of a framemd5 file or text, in microseconds (converted from
+// its "#tb 0: N/D" line, rounded to nearest as av_rescale_q does). Empty if
+// there is no #tb line.
+QList<qint64> ptsColumnUs(const QByteArray &framemd5);
+// ffmpeg's pts of each frame of the first video stream, on the source's own
+// timeline (-copyts, the demuxer's time base): what the sender puts in pts_us.
+QList<qint64> referencePtsUs(const QString &clip);
 
 } // namespace testsupport

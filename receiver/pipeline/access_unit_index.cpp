@@ -24,10 +24,14 @@ std::optional<AccessUnitMark> AccessUnitIndex::take(qint64 pos, qint64 size)
         m_marks.pop_front();
     if (m_marks.empty() || m_marks.front().offset >= pos + size)
         return std::nullopt;
-    const AccessUnitMark mark = m_marks.front();
-    // Any further unit starting in this packet was merged into it.
-    while (!m_marks.empty() && m_marks.front().offset < pos + size)
+    // Several units start in this packet when the parser merged a unit
+    // without a picture (an SEI or parameter sets alone) into the next one:
+    // the packet's picture is the last one's.
+    AccessUnitMark mark = m_marks.front();
+    while (!m_marks.empty() && m_marks.front().offset < pos + size) {
+        mark = m_marks.front();
         m_marks.pop_front();
+    }
     return mark;
 }
 

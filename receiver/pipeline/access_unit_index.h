@@ -4,10 +4,10 @@
 //
 // The raw h264 demuxer re-cuts the byte stream into packets with its parser
 // and sets each packet's `pos` to the stream offset of its first byte. So a
-// packet is matched with the access unit that *starts inside it*, by offset,
-// never by counting: a unit the parser merged into the previous packet is
-// skipped, a packet split off the middle of a unit gets no pts, and nothing
-// after either drifts.
+// packet is matched with the access unit that *starts inside it* (the last
+// one, if the parser merged a unit without a picture into the next), by
+// offset, never by counting: a packet split off the middle of a unit gets no
+// pts, and nothing after a merge or a split drifts.
 //
 // Threads: the network thread adds, the pipeline thread takes; one mutex.
 // Bound: the entries are those of the units still in the byte queue or the
@@ -33,8 +33,8 @@ public:
     static constexpr std::size_t kMaxPending = 1 << 20;
 
     void add(const AccessUnitMark &mark); // offsets must not decrease
-    // The unit that starts in [pos, pos + size), if any; marks before pos
-    // (merged into an earlier packet) are dropped. pos < 0 (unknown): the
+    // The last unit that starts in [pos, pos + size), if any; it and the
+    // marks before it are dropped. pos < 0 (unknown): the
     // oldest unit.
     std::optional<AccessUnitMark> take(qint64 pos, qint64 size);
     std::size_t pending() const;
