@@ -8,13 +8,14 @@
 
 namespace testsupport {
 
-ReceiverProcess::ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup)
+ReceiverProcess::ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup,
+                                 bool headless)
 {
     m_process.setProcessChannelMode(QProcess::MergedChannels);
     if (childSetup)
         m_process.setChildProcessModifier(childSetup);
     m_process.start(QStringLiteral(RECEIVER_EXECUTABLE),
-                    QStringList{"--headless", "--port", "0"} + extraArgs);
+                    (headless ? QStringList{"--headless"} : QStringList()) + QStringList{"--port", "0"} + extraArgs);
     static const QRegularExpression listening(QStringLiteral("listening on port (\\d+)"));
     QDeadlineTimer deadline(10000);
     while (!deadline.hasExpired() && m_process.state() != QProcess::NotRunning) {

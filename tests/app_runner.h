@@ -18,7 +18,9 @@ public:
     // Starts `receiver --headless --port 0 extraArgs...`; QVERIFY-friendly:
     // port() is 0 if it did not come up.
     // `childSetup` runs in the child before exec (resource limits, signals).
-    explicit ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup = {});
+    // `headless` false: with its window (under QT_QPA_PLATFORM, offscreen in CTest).
+    explicit ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup = {},
+                             bool headless = true);
     ~ReceiverProcess();
 
     quint16 port() const { return m_port; }

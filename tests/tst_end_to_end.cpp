@@ -120,6 +120,8 @@ void TestEndToEnd::framesMatchFfmpeg()
     // sender's pts_us, "#tb 0: 1/1000000") against ffmpeg's, both in µs.
     const QByteArray written = readFile(md5Path);
     QVERIFY2(written.contains("#tb 0: 1/1000000\n"), written.left(300).constData());
+    if (name.endsWith(".h264"))
+        return; // a raw stream has no timestamps: each side invents its own (ffmpeg's start at 1 tick)
     const QList<qint64> expectedPts = referencePtsUs(clip(name));
     const QList<qint64> gotPts = ptsColumnUs(written);
     QCOMPARE(expectedPts.size(), expected.size());
