@@ -40,7 +40,7 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<Strea
     connect(m_socket, &QTcpSocket::readyRead, this, &ReceiverConnection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, [this] {
         // What arrived before the close still counts, and some of it may
-        // wait in the socket's buffer for room in the pipe: the session ends
+        // wait in the socket's buffer for room in the queue: the session ends
         // when it is all through (see onReadyRead), not now.
         m_senderGone = true;
         onReadyRead();
@@ -89,9 +89,9 @@ void ReceiverConnection::onReadyRead()
     if (m_socket->bytesAvailable() > 0)
         m_idleTimer->start(kInactivityTimeoutMs);
     while (!m_finished && !m_failing && m_socket->bytesAvailable() > 0) {
-        // Backpressure without blocking this thread: while the pipe is full,
+        // Backpressure without blocking this thread: while the queue is full,
         // leave the bytes in the socket (its read buffer is bounded, so TCP
-        // slows the sender down) and come back when the pipe has drained.
+        // slows the sender down) and come back when the queue has drained.
         // This thread stays free to answer PING and to refuse other senders.
         if (m_input->bytes.isFull()) {
             m_idleTimer->stop(); // waiting on our own decoder, not on the sender

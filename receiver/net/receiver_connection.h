@@ -104,8 +104,7 @@ private:
     qint64 m_auSentUs = 0;   // sender clock, at the access unit's first message
     qint64 m_auBytes = 0;
     qint64 m_auOffset = 0;   // in the byte stream, where the access unit starts
-    qint64 m_auPtsUs = kNoPtsUs;
-    static constexpr qint64 kNoPtsUs = proto::kNoPts;
+    qint64 m_auPtsUs = proto::kNoPts;
     bool m_audAppended = false;
     bool m_senderGone = false; // closed its side; we may still be reading its last bytes
     ReceiverHandshake m_handshake;

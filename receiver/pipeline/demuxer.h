@@ -32,6 +32,8 @@ public:
     // a clean end (AVERROR_EOF), else the error.
     int run(PacketSink &sink);
     void cancel() { m_bridge->cancel(); } // any thread
+    // Why the input failed, in its own words, when run() returned AVERROR(EIO).
+    QString readError() const { return m_bridge->lastDeviceError(); }
 private:
     Demuxer(StreamInput &source, PipelineCounters &counters) : m_source(source), m_counters(counters) {}
 

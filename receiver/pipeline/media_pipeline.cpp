@@ -112,7 +112,8 @@ PipelineResult MediaPipeline::run()
     if (m_stopped.load())
         return fail(QString());
     if (ret < 0)
-        return fail("reading the stream failed: " + averrorText(ret));
+        return fail("reading the stream failed: " + (demuxer->readError().isEmpty() ? averrorText(ret)
+                                                                                    : demuxer->readError()));
     // Frames arrived but not one decoded: the stream was unusable, a failure
     // even with END_OF_STREAM (and the sender is told so).
     if (result.packets > 0 && result.frames == 0)
