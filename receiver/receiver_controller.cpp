@@ -69,9 +69,13 @@ std::shared_ptr<StreamStats> ReceiverController::streamStats() const
 
 void ReceiverController::shutDown()
 {
-    if (m_shuttingDown || !m_server)
+    if (m_shuttingDown)
         return;
     m_shuttingDown = true;
+    if (!m_server) { // never started: nothing to say goodbye to
+        QMetaObject::invokeMethod(this, &ReceiverController::closed, Qt::QueuedConnection);
+        return;
+    }
     if (m_session && m_session->pipeline)
         m_session->pipeline->stop();
     QMetaObject::invokeMethod(m_server, &StreamServer::shutDown, Qt::QueuedConnection);
@@ -153,7 +157,7 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 bytes dropped after the failure").arg(s.stats.bytesDropped);
     if (s.stats.sequenceGaps)
         summary += QStringLiteral(", %1 gaps in the sender's message numbering").arg(s.stats.sequenceGaps);
-    if (!r.ok)
+    if (!r.ok && !r.stopped)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
 
     if (s.streamStats)

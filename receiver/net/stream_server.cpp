@@ -61,6 +61,8 @@ void StreamServer::startSession(QTcpSocket *socket)
     connect(m_live, &ReceiverConnection::finished, this,
             [this, connection = m_live.data()](bool eos, const QString &reason,
                                                const ConnectionStats &stats, const EndOfStream &sent) {
+                if (m_live == connection)
+                    m_live = nullptr; // over, even before deleteLater() runs
                 emit sessionEnded(eos, reason, stats, sent);
                 connection->deleteLater();
                 if (m_shuttingDown)

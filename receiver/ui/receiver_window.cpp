@@ -167,6 +167,10 @@ void ReceiverWindow::updateStats()
 
 void ReceiverWindow::keyPressEvent(QKeyEvent *event)
 {
+    if (event->matches(QKeySequence::Quit)) { // Ctrl+Q: the same clean close as the window's X
+        close();
+        return;
+    }
     if (event->key() == Qt::Key_S) {
         m_statsPanel->setVisible(!m_statsPanel->isVisible());
         return;
