@@ -105,9 +105,12 @@ awk -v e="$error_frac" 'BEGIN { exit !(e > 0.0002) }' \
 # Closing the receiver's window (Ctrl+Q, the same path as its X button)
 # mid-stream: the sender hears why (ERROR 10) and the receiver exits 0.
 if command -v xdotool >/dev/null; then
+  connected_before=$(grep -c "sender connected" "$work/receiver.log" || true)
   "$sender" "$work/pattern.mp4" --host 127.0.0.1 --port "$port" >"$work/sender2.log" 2>&1 & pids+=($!)
   sender2_pid=$!
-  for _ in $(seq 100); do grep -q "sender connected" <(tail -n 3 "$work/receiver.log") && break; sleep 0.1; done
+  for _ in $(seq 100); do
+    [ "$(grep -c "sender connected" "$work/receiver.log" || true)" -gt "$connected_before" ] && break; sleep 0.1
+  done
   window=$(xdotool search --name "h264link receiver" | head -1)
   xdotool windowfocus --sync "$window" key ctrl+q
   for _ in $(seq 50); do kill -0 "$receiver_pid" 2>/dev/null || break; sleep 0.1; done
