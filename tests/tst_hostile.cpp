@@ -357,6 +357,9 @@ void TestHostile::secondSenderIsRefusedWhileLive()
         QVERIFY2(intruder.err.contains("busy: another sender is streaming"),
                  qPrintable(QString("attempt %1: %2").arg(attempt).arg(intruder.err)));
     }
+    // The live stream went on: into its second loop (polled, not slept).
+    QTRY_VERIFY_WITH_TIMEOUT(md5Column(readFile(m_dir.filePath("live.framemd5"))).size() > m_reference.size() + 4,
+                             20000);
     live.terminate();
     QVERIFY(live.waitForFinished(10000));
     QCOMPARE(live.exitCode(), 0);

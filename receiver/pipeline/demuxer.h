@@ -28,10 +28,9 @@ public:
     static std::unique_ptr<Demuxer> open(StreamInput &input, PipelineCounters &counters, QString *error);
 
     const AVCodecParameters *codecpar() const { return m_input->streams[0]->codecpar; }
-    // Reads until end of stream, cancel(), or a sink says stop. Returns 0 at
+    // Reads until end of stream, the queue is cancelled, or a sink says stop. Returns 0 at
     // a clean end (AVERROR_EOF), else the error.
     int run(PacketSink &sink);
-    void cancel() { m_bridge->cancel(); } // any thread
     // Why the input failed, in its own words, when run() returned AVERROR(EIO).
     QString readError() const { return m_bridge->lastDeviceError(); }
 private:
