@@ -1,10 +1,12 @@
 #include "avio_bridge.h"
 
+#include "byte_queue.h"
 #include "logging.h"
 
-#include <QElapsedTimer>
+#include <QAbstractSocket>
+#include <QCoreApplication>
+#include <QFileDevice>
 #include <QIODevice>
-#include <QThread>
 
 extern "C" {
 #include <libavutil/error.h>
@@ -22,6 +24,22 @@ std::unique_ptr<AvioBridge> AvioBridge::create(QIODevice *device, Direction dire
                      .arg(reading ? "reading" : "writing");
         return nullptr;
     }
+    return make(device, nullptr, direction, error, bufferSize);
+}
+
+std::unique_ptr<AvioBridge> AvioBridge::create(ByteQueue *queue, QString *error, int bufferSize)
+{
+    if (!queue) {
+        *error = QStringLiteral("AvioBridge: no queue to read");
+        return nullptr;
+    }
+    return make(nullptr, queue, Direction::Read, error, bufferSize);
+}
+
+std::unique_ptr<AvioBridge> AvioBridge::make(QIODevice *device, ByteQueue *queue, Direction direction,
+                                             QString *error, int bufferSize)
+{
+    const bool reading = direction == Direction::Read;
     // libavformat may replace this buffer (e.g. when probing needs more), so
     // the destructor frees whatever ctx->buffer is then, never this pointer.
     auto *buffer = static_cast<unsigned char *>(av_malloc(size_t(bufferSize)));
@@ -29,8 +47,8 @@ std::unique_ptr<AvioBridge> AvioBridge::create(QIODevice *device, Direction dire
         *error = QStringLiteral("AvioBridge: out of memory allocating %1 bytes").arg(bufferSize);
         return nullptr;
     }
-    std::unique_ptr<AvioBridge> bridge(new AvioBridge(device, direction));
-    const bool seekable = !device->isSequential();
+    std::unique_ptr<AvioBridge> bridge(new AvioBridge(device, queue, direction));
+    const bool seekable = device && !device->isSequential();
     bridge->m_ctx = avio_alloc_context(buffer, bufferSize, reading ? 0 : 1, bridge.get(),
                                        reading ? &AvioBridge::readPacket : nullptr,
                                        reading ? nullptr : &AvioBridge::writePacket,
@@ -45,8 +63,8 @@ std::unique_ptr<AvioBridge> AvioBridge::create(QIODevice *device, Direction dire
     return bridge;
 }
 
-AvioBridge::AvioBridge(QIODevice *device, Direction direction)
-    : m_device(device), m_direction(direction)
+AvioBridge::AvioBridge(QIODevice *device, ByteQueue *queue, Direction direction)
+    : m_device(device), m_queue(queue), m_direction(direction)
 {
 }
 
@@ -56,6 +74,13 @@ AvioBridge::~AvioBridge()
         av_freep(&m_ctx->buffer); // possibly not the buffer we allocated
         avio_context_free(&m_ctx);
     }
+}
+
+void AvioBridge::cancel()
+{
+    m_cancelled.store(true);
+    if (m_queue)
+        m_queue->cancel();
 }
 
 int AvioBridge::readPacket(void *opaque, uint8_t *buf, int size)
@@ -83,6 +108,8 @@ int AvioBridge::read(uint8_t *buf, int size)
 {
     if (m_cancelled.load())
         return AVERROR_EXIT;
+    if (m_queue)
+        return readQueue(buf, size);
     if (m_device->isSequential())
         return readSequential(buf, size);
 
@@ -98,40 +125,65 @@ int AvioBridge::read(uint8_t *buf, int size)
     return AVERROR(EIO);
 }
 
+int AvioBridge::readQueue(uint8_t *buf, int size)
+{
+    const int n = m_queue->read(reinterpret_cast<char *>(buf), size);
+    if (n > 0) {
+        m_bytesTransferred += n;
+        return n;
+    }
+    return n == 0 ? AVERROR_EOF : AVERROR_EXIT;
+}
+
 // A socket or pipe: hand over whatever is there (at least one byte, without
-// waiting to fill `buf`, which would add latency), else wait for more.
+// waiting to fill `buf`, which would add latency), else block until the
+// device has something to say. No timeout and no polling: an idle reader
+// sleeps in waitForReadyRead() until data, a close or an error wakes it.
 int AvioBridge::readSequential(uint8_t *buf, int size)
 {
     for (;;) {
         if (!m_device->isOpen())
-            return AVERROR_EOF;
+            return AVERROR_EOF; // closed on this side
         const qint64 n = m_device->read(reinterpret_cast<char *>(buf), size);
         if (n > 0) {
             m_bytesTransferred += n;
             return int(n);
         }
         if (n < 0)
-            return AVERROR_EOF; // Qt's sequential devices say -1 once closed and drained
+            return endOrError();
         if (m_cancelled.load())
             return AVERROR_EXIT;
-        waitForData();
-        if (m_cancelled.load())
-            return AVERROR_EXIT;
+        if (!m_device->waitForReadyRead(-1) && m_device->bytesAvailable() == 0) {
+            if (m_cancelled.load())
+                return AVERROR_EXIT;
+            return endOrError();
+        }
     }
 }
 
-// Blocks up to kPollIntervalMs. A device whose waitForReadyRead() is not
-// implemented returns false at once; sleeping out the interval then keeps
-// the loop from spinning.
-void AvioBridge::waitForData()
+// Qt says -1 (or that there is nothing to wait for) both at an orderly end
+// and after a failure; the device's error tells which. A socket's peer that
+// closed cleanly is RemoteHostClosedError; anything else it reports (a
+// reset, a timeout) is a failure, not the end of the stream.
+int AvioBridge::endOrError()
 {
-    QElapsedTimer timer;
-    timer.start();
-    if (m_device->waitForReadyRead(kPollIntervalMs))
-        return;
-    const qint64 left = kPollIntervalMs - timer.elapsed();
-    if (left > 0 && m_device->bytesAvailable() == 0)
-        QThread::msleep(static_cast<unsigned long>(left));
+    bool failed = false;
+    if (const auto *socket = qobject_cast<const QAbstractSocket *>(m_device)) {
+        const auto e = socket->error();
+        failed = e != QAbstractSocket::UnknownSocketError && e != QAbstractSocket::RemoteHostClosedError;
+    } else if (const auto *file = qobject_cast<const QFileDevice *>(m_device)) {
+        failed = file->error() != QFileDevice::NoError;
+    } else {
+        // A plain QIODevice has no error code, only a string that reads
+        // "Unknown error" until the device sets one.
+        static const QString kNoError = QCoreApplication::translate("QIODevice", "Unknown error");
+        failed = m_device->errorString() != kNoError;
+    }
+    if (!failed)
+        return AVERROR_EOF;
+    m_lastDeviceError = m_device->errorString();
+    qCWarning(lcBridge) << "read failed:" << m_lastDeviceError;
+    return AVERROR(EIO);
 }
 
 // write_packet contract: every byte is written, or an error is returned.
@@ -157,7 +209,7 @@ int AvioBridge::write(const uint8_t *buf, int size)
 
 int64_t AvioBridge::seek(int64_t offset, int whence)
 {
-    if (m_device->isSequential())
+    if (!m_device || m_device->isSequential())
         return AVERROR(ESPIPE); // also for AVSEEK_SIZE: a stream has no size
 
     whence &= ~AVSEEK_FORCE; // a hint that seeking is cheap; it is, for a file

@@ -9,8 +9,14 @@
 // avformat_close_input() never frees a custom pb.
 //
 // Threads: the callbacks run on the thread that calls into libavformat. For a
-// QTcpSocket that must be the socket's own thread; to read a socket owned by
-// another thread, put a BytePipe between them.
+// QTcpSocket that must be the socket's own thread; to read bytes that another
+// thread receives, put a ByteQueue between them and read it directly
+// (create(ByteQueue *)), which is thread-safe and wakes at once on cancel().
+//
+// Ends: read_packet returns AVERROR_EOF only at a clean end (end of a file,
+// a peer's orderly close, a finished queue). A device that fails gives
+// AVERROR(EIO), with its errorString() kept in lastDeviceError(); a
+// cancelled read gives AVERROR_EXIT.
 #pragma once
 
 #include <QString>
@@ -24,19 +30,23 @@ extern "C" {
 class QIODevice;
 
 namespace h264link {
+class ByteQueue;
+}
+
+namespace h264link {
 
 class AvioBridge {
 public:
     enum class Direction { Read, Write };
     static constexpr int kDefaultBufferSize = 64 * 1024;
-    // How long a blocked read sleeps between checks for cancel(). It bounds
-    // cancel latency, and keeps an idle reader from spinning.
-    static constexpr int kPollIntervalMs = 20;
-
     // Returns nullptr and sets *error if the device is not open in the mode
     // `direction` needs, or if FFmpeg cannot allocate the context.
     static std::unique_ptr<AvioBridge> create(QIODevice *device, Direction direction,
                                               QString *error,
+                                              int bufferSize = kDefaultBufferSize);
+    // Reads `queue` (which must outlive the bridge): the receiver's hand-off
+    // between its network and pipeline threads.
+    static std::unique_ptr<AvioBridge> create(ByteQueue *queue, QString *error,
                                               int bufferSize = kDefaultBufferSize);
     ~AvioBridge();
     AvioBridge(const AvioBridge &) = delete;
@@ -45,9 +55,11 @@ public:
     AVIOContext *context() const { return m_ctx; }
     QIODevice *device() const { return m_device; }
 
-    // Makes a blocked or future read return AVERROR_EXIT, from any thread,
-    // within kPollIntervalMs.
-    void cancel() { m_cancelled.store(true); }
+    // Makes a future read return AVERROR_EXIT, from any thread. A read
+    // blocked on a ByteQueue wakes at once; one blocked in a device's
+    // waitForReadyRead() sees it when the device wakes (data, close or
+    // error): close the device on its own thread to end such a read.
+    void cancel();
     bool isCancelled() const { return m_cancelled.load(); }
 
     // What the device said when a callback last failed, for error messages:
@@ -56,13 +68,16 @@ public:
     qint64 bytesTransferred() const { return m_bytesTransferred; }
 
 private:
-    AvioBridge(QIODevice *device, Direction direction);
+    AvioBridge(QIODevice *device, ByteQueue *queue, Direction direction);
+    static std::unique_ptr<AvioBridge> make(QIODevice *device, ByteQueue *queue, Direction direction,
+                                            QString *error, int bufferSize);
 
     int read(uint8_t *buf, int size);
     int readSequential(uint8_t *buf, int size);
     int write(const uint8_t *buf, int size);
     int64_t seek(int64_t offset, int whence);
-    void waitForData();
+    int readQueue(uint8_t *buf, int size);
+    int endOrError(); // a sequential device that has nothing more to give
 
     static int readPacket(void *opaque, uint8_t *buf, int size);
 #if LIBAVFORMAT_VERSION_MAJOR >= 61
@@ -72,7 +87,8 @@ private:
 #endif
     static int64_t seekPacket(void *opaque, int64_t offset, int whence);
 
-    QIODevice *m_device;
+    QIODevice *m_device = nullptr;
+    ByteQueue *m_queue = nullptr;
     Direction m_direction;
     AVIOContext *m_ctx = nullptr;
     std::atomic<bool> m_cancelled{false};

@@ -25,7 +25,7 @@ class FramedMediaDevice : public QIODevice {
 public:
     explicit FramedMediaDevice(QIODevice *transport, QObject *parent = nullptr);
 
-    bool open(OpenMode mode) override; // always unbuffered; see BytePipe
+    bool open(OpenMode mode) override; // always unbuffered: QIODevice's read-ahead would hide bytes from bytesAvailable()
     bool isSequential() const override { return true; }
     qint64 bytesAvailable() const override;
     bool waitForReadyRead(int msecs) override;

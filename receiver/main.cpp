@@ -7,6 +7,7 @@
 #include "logging.h"
 #include "receiver_controller.h"
 #include "receiver_window.h"
+#include "signal_watcher.h"
 #include "stream_stats.h"
 
 #include <QApplication>
@@ -132,10 +133,23 @@ int main(int argc, char *argv[])
         });
     }
 
+    // One way to close, in every mode: closing the window, Ctrl+C and
+    // SIGTERM all say goodbye to the sender (ERROR 10, "the receiver was
+    // closed"), wait for it to hang up (bounded), then exit 0.
+    SignalWatcher signalWatcher;
+    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &controller,
+                     &ReceiverController::shutDown);
+    QObject::connect(&controller, &ReceiverController::closed, app.get(), [&] {
+        exitCode = ExitOk;
+        app->quit();
+    });
     std::unique_ptr<ReceiverWindow> window;
     if (!options.headless) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/receiver.png")));
+        QApplication::setQuitOnLastWindowClosed(false); // closed() quits, after the goodbye
         window = std::make_unique<ReceiverWindow>(&slot, &controller, *rendererValue);
+        QObject::connect(window.get(), &ReceiverWindow::closeRequested, &controller,
+                         &ReceiverController::shutDown);
         window->show();
     }
     const QString error = controller.start();

@@ -33,6 +33,10 @@ QString ReceiverController::start()
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
     connect(m_server, &StreamServer::streamInfoReceived, this, &ReceiverController::streamInfoReceived);
     connect(m_server, &StreamServer::connectionRefused, this, &ReceiverController::refused);
+    connect(m_server, &StreamServer::shutDownFinished, this, [this] {
+        m_serverDone = true;
+        closeIfDone();
+    });
     m_network.start();
 
     QString error;
@@ -63,13 +67,35 @@ std::shared_ptr<StreamStats> ReceiverController::streamStats() const
     return m_session ? m_session->streamStats : nullptr;
 }
 
-void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe,
+void ReceiverController::shutDown()
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    if (!m_server) { // never started: nothing to say goodbye to
+        QMetaObject::invokeMethod(this, &ReceiverController::closed, Qt::QueuedConnection);
+        return;
+    }
+    if (m_session && m_session->pipeline)
+        m_session->pipeline->stop();
+    QMetaObject::invokeMethod(m_server, &StreamServer::shutDown, Qt::QueuedConnection);
+}
+
+void ReceiverController::closeIfDone()
+{
+    if (m_shuttingDown && m_serverDone && !m_session)
+        emit closed();
+}
+
+void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<StreamInput> input,
                                           std::shared_ptr<StreamStats> stats)
 {
+    if (m_shuttingDown) // raced with shutDown(): the server says goodbye to it
+        return;
     m_session = std::make_unique<Session>();
     m_session->peer = peer;
     m_session->streamStats = stats;
-    m_session->pipeline = std::make_unique<MediaPipeline>(pipe, stats, m_options.md5Path, m_display);
+    m_session->pipeline = std::make_unique<MediaPipeline>(input, stats, m_options.md5Path, m_display);
     connect(m_session->pipeline.get(), &MediaPipeline::finished, this,
             &ReceiverController::onPipelineFinished);
     m_session->pipeline->start();
@@ -94,6 +120,9 @@ void ReceiverController::onPipelineFinished(const PipelineResult &result)
     if (!m_session)
         return;
     m_session->result = result;
+    // The connection turns it into the sender's answer, then finishes.
+    QMetaObject::invokeMethod(m_server, [server = m_server, result] { server->pipelineFinished(result); },
+                              Qt::QueuedConnection);
     completeIfDone();
 }
 
@@ -128,12 +157,16 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 bytes dropped after the failure").arg(s.stats.bytesDropped);
     if (s.stats.sequenceGaps)
         summary += QStringLiteral(", %1 gaps in the sender's message numbering").arg(s.stats.sequenceGaps);
-    if (!r.ok)
+    if (!r.ok && !r.stopped)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
 
     if (s.streamStats)
         emit statsSummary(s.streamStats->summaryJson());
     emit streamEnded(summary, clean);
+    if (m_shuttingDown) {
+        closeIfDone();
+        return;
+    }
     if (m_options.once) {
         emit onceFinished(clean ? ExitOk : (r.ok ? ExitStreamIncomplete : ExitFailure));
         return;

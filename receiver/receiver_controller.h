@@ -1,11 +1,15 @@
 // ReceiverController: wires one stream at a time, on the GUI (or main) thread.
 //
-//   network thread:  StreamServer -> ReceiverConnection --BytePipe--+
-//   pipeline thread:                                                +-> MediaPipeline -> FrameSlot
+//   network thread:  StreamServer -> ReceiverConnection --StreamInput--+
+//   pipeline thread:                                                   +-> MediaPipeline -> FrameSlot
 //
-// A stream is over when both sides are: the connection (END_OF_STREAM, drop,
-// or protocol error) and the pipeline (drained what arrived). Then the
-// controller reports, and the server takes the next sender.
+// One completion path: the pipeline's result (MediaPipeline::finished) comes
+// here once and goes on to the connection, which answers the sender
+// (RECEIVED or ERROR 9) and then finishes. A stream is over when both have
+// ended; then the controller reports, and the server takes the next sender.
+//
+// shutDown() (window closed, Ctrl+C, SIGTERM) stops the pipeline, tells the
+// sender ERROR 10 and waits (bounded) for it to hang up; closed() follows.
 #pragma once
 
 #include "media_pipeline.h"
@@ -45,6 +49,9 @@ public:
     quint16 port() const { return m_port; }
     std::optional<LiveStats> liveStats() const; // while a stream is on
     std::shared_ptr<StreamStats> streamStats() const; // null between streams
+    // Close cleanly (window, Ctrl+C, SIGTERM): closed() follows, within
+    // ReceiverConnection::kFailingGraceMs and a moment.
+    void shutDown();
 
 signals:
     void waitingForSender(quint16 port);
@@ -54,14 +61,16 @@ signals:
     void statsSummary(const QString &json); // whole-stream figures, just before streamEnded
     void refused(const QString &peer, const QString &reason);
     void onceFinished(int exitCode);
+    void closed(); // after shutDown(): nothing is left to wait for
 
 private:
-    void onSessionStarted(const QString &peer, std::shared_ptr<BytePipe> pipe,
+    void onSessionStarted(const QString &peer, std::shared_ptr<StreamInput> input,
                           std::shared_ptr<StreamStats> stats);
     void onSessionEnded(bool endOfStream, const QString &reason, const ConnectionStats &stats,
                         const proto::EndOfStream &sent);
     void onPipelineFinished(const PipelineResult &result);
     void completeIfDone();
+    void closeIfDone();
 
     struct Session {
         QString peer;
@@ -81,6 +90,8 @@ private:
     StreamServer *m_server = nullptr; // lives on m_network
     quint16 m_port = 0;
     std::unique_ptr<Session> m_session;
+    bool m_shuttingDown = false;
+    bool m_serverDone = false; // after shutDown(): the server has no connection left
 };
 
 } // namespace h264link

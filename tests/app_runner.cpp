@@ -8,13 +8,14 @@
 
 namespace testsupport {
 
-ReceiverProcess::ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup)
+ReceiverProcess::ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup,
+                                 bool headless)
 {
     m_process.setProcessChannelMode(QProcess::MergedChannels);
     if (childSetup)
         m_process.setChildProcessModifier(childSetup);
     m_process.start(QStringLiteral(RECEIVER_EXECUTABLE),
-                    QStringList{"--headless", "--port", "0"} + extraArgs);
+                    (headless ? QStringList{"--headless"} : QStringList()) + QStringList{"--port", "0"} + extraArgs);
     static const QRegularExpression listening(QStringLiteral("listening on port (\\d+)"));
     QDeadlineTimer deadline(10000);
     while (!deadline.hasExpired() && m_process.state() != QProcess::NotRunning) {
@@ -78,6 +79,37 @@ QStringList referenceMd5(const QString &clip)
     const ToolResult r = ffmpeg({"-i", clip, "-map", "0:v:0", "-fps_mode", "passthrough",
                                  "-f", "framemd5", "-"});
     return r.ok() ? md5Column(r.out) : QStringList();
+}
+
+QList<qint64> ptsColumnUs(const QByteArray &framemd5)
+{
+    qint64 num = 0, den = 0;
+    QList<qint64> pts;
+    for (const QByteArray &line : framemd5.split('\n')) {
+        if (line.startsWith("#tb 0:")) {
+            const QList<QByteArray> tb = line.mid(6).trimmed().split('/');
+            if (tb.size() == 2) {
+                num = tb[0].toLongLong();
+                den = tb[1].toLongLong();
+            }
+            continue;
+        }
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        if (den <= 0)
+            return {};
+        const qint64 value = line.split(',').value(2).trimmed().toLongLong();
+        const qint64 scaled = value * 1000000 * num;
+        pts << (scaled >= 0 ? (scaled + den / 2) / den : -((-scaled + den / 2) / den));
+    }
+    return pts;
+}
+
+QList<qint64> referencePtsUs(const QString &clip)
+{
+    const ToolResult r = ffmpeg({"-copyts", "-i", clip, "-map", "0:v:0", "-fps_mode", "passthrough",
+                                 "-enc_time_base", "-1", "-f", "framemd5", "-"});
+    return r.ok() ? ptsColumnUs(r.out) : QList<qint64>();
 }
 
 } // namespace testsupport

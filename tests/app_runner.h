@@ -5,6 +5,7 @@
 
 #include <QProcess>
 #include <QString>
+#include <QList>
 #include <QStringList>
 #include <memory>
 
@@ -17,7 +18,9 @@ public:
     // Starts `receiver --headless --port 0 extraArgs...`; QVERIFY-friendly:
     // port() is 0 if it did not come up.
     // `childSetup` runs in the child before exec (resource limits, signals).
-    explicit ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup = {});
+    // `headless` false: with its window (under QT_QPA_PLATFORM, offscreen in CTest).
+    explicit ReceiverProcess(const QStringList &extraArgs, std::function<void()> childSetup = {},
+                             bool headless = true);
     ~ReceiverProcess();
 
     quint16 port() const { return m_port; }
@@ -44,5 +47,12 @@ SenderRun runSender(const QStringList &args, int timeoutMs = 60000);
 QStringList md5Column(const QByteArray &framemd5);
 // ffmpeg's framemd5 of the first video stream, the reference.
 QStringList referenceMd5(const QString &clip);
+// The pts column of a framemd5 file or text, in microseconds (converted from
+// its "#tb 0: N/D" line, rounded to nearest as av_rescale_q does). Empty if
+// there is no #tb line.
+QList<qint64> ptsColumnUs(const QByteArray &framemd5);
+// ffmpeg's pts of each frame of the first video stream, on the source's own
+// timeline (-copyts, the demuxer's time base): what the sender puts in pts_us.
+QList<qint64> referencePtsUs(const QString &clip);
 
 } // namespace testsupport

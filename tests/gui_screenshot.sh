@@ -102,4 +102,22 @@ read -r error_frac _ < <(measure "$out/sender_window_error.png" '#c62828')
 echo "sender window: error text covers $error_frac of the screen"
 awk -v e="$error_frac" 'BEGIN { exit !(e > 0.0002) }' \
   || { echo "FAIL: the sender window shows no error (see $out/sender_window_error.png)"; exit 1; }
+# Closing the receiver's window (Ctrl+Q, the same path as its X button)
+# mid-stream: the sender hears why (ERROR 10) and the receiver exits 0.
+if command -v xdotool >/dev/null; then
+  connected_before=$(grep -c "sender connected" "$work/receiver.log" || true)
+  "$sender" "$work/pattern.mp4" --host 127.0.0.1 --port "$port" >"$work/sender2.log" 2>&1 & pids+=($!)
+  sender2_pid=$!
+  for _ in $(seq 100); do
+    [ "$(grep -c "sender connected" "$work/receiver.log" || true)" -gt "$connected_before" ] && break; sleep 0.1
+  done
+  window=$(xdotool search --name "h264link receiver" | head -1)
+  xdotool windowfocus --sync "$window" key ctrl+q
+  for _ in $(seq 50); do kill -0 "$receiver_pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$receiver_pid"; code=$?
+  [ "$code" -eq 0 ] || { echo "FAIL: the receiver exited $code after its window was closed"; cat "$work/receiver.log"; exit 1; }
+  wait "$sender2_pid" || true
+  grep -q "the receiver was closed" "$work/sender2.log" \
+    || { echo "FAIL: the sender did not hear that the receiver was closed"; cat "$work/sender2.log"; exit 1; }
+fi
 echo "PASS ($renderer renderer): screenshots in $out"

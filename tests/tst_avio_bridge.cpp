@@ -72,6 +72,7 @@ private slots:
     void moovAtEndOpensFromFile();
     void truncatedFileFailsCleanly();
     void deviceNotOpenIsRefused();
+    void readFailureIsAnErrorWithItsReason();
 
 private:
     QString path(const QString &name) const { return m_dir.filePath(name); }
@@ -221,6 +222,49 @@ void TestAvioBridge::deviceNotOpenIsRefused()
     QVERIFY(readOnly.open(QIODevice::ReadOnly));
     QVERIFY(!AvioBridge::create(&readOnly, AvioBridge::Direction::Write, &error));
     QVERIFY(error.contains("open for writing"));
+}
+
+namespace {
+
+// A file whose disk fails after `good` bytes: read() says -1 and why.
+class FailingFile : public QBuffer {
+public:
+    FailingFile(const QByteArray &data, qint64 good) : m_good(good) { setData(data); }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        if (pos() >= m_good) {
+            setErrorString(QStringLiteral("Input/output error (the disk failed)"));
+            return -1;
+        }
+        return QBuffer::readData(data, qMin(maxSize, m_good - pos()));
+    }
+
+private:
+    qint64 m_good;
+};
+
+} // namespace
+
+// A failed read is not the end of the file: libavformat gets AVERROR(EIO)
+// and the device's reason is kept for the person.
+void TestAvioBridge::readFailureIsAnErrorWithItsReason()
+{
+    FailingFile file(testsupport::readFile(path("clip.mp4")), 4096);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QString error;
+    auto bridge = AvioBridge::create(&file, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+    AVIOContext *ctx = bridge->context();
+    uint8_t buf[1024];
+    int ret = 0;
+    qint64 total = 0;
+    while ((ret = avio_read_partial(ctx, buf, sizeof buf)) > 0)
+        total += ret;
+    QCOMPARE(total, qint64(4096));
+    QCOMPARE(ret, AVERROR(EIO));
+    QCOMPARE(bridge->lastDeviceError(), QStringLiteral("Input/output error (the disk failed)"));
 }
 
 QTEST_GUILESS_MAIN(TestAvioBridge)

@@ -115,6 +115,20 @@ void TestEndToEnd::framesMatchFfmpeg()
     for (int i = 0; i < got.size(); ++i)
         QVERIFY2(got[i] == expected[i], qPrintable(QString("frame %1 differs").arg(i)));
     QVERIFY(receiver.output().contains(QString("%1 of %1 frames received").arg(expected.size())));
+
+    // Each frame's time is the source's: the receiver's pts column (the
+    // sender's pts_us, "#tb 0: 1/1000000") against ffmpeg's, both in µs.
+    const QByteArray written = readFile(md5Path);
+    QVERIFY2(written.contains("#tb 0: 1/1000000\n"), written.left(300).constData());
+    if (name.endsWith(".h264"))
+        return; // a raw stream has no timestamps: each side invents its own (ffmpeg's start at 1 tick)
+    const QList<qint64> expectedPts = referencePtsUs(clip(name));
+    const QList<qint64> gotPts = ptsColumnUs(written);
+    QCOMPARE(expectedPts.size(), expected.size());
+    QCOMPARE(gotPts.size(), expectedPts.size());
+    for (int i = 0; i < gotPts.size(); ++i)
+        QVERIFY2(gotPts[i] == expectedPts[i], qPrintable(QString("frame %1: pts %2 µs, the source says %3 µs")
+                                                             .arg(i).arg(gotPts[i]).arg(expectedPts[i])));
 }
 
 void TestEndToEnd::resolutionChangeMidStream()

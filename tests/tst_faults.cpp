@@ -27,6 +27,9 @@ class TestFaults : public QObject {
 private slots:
     void initTestCase();
     void receiverKilledIsReported();
+    void receiverClosedSaysGoodbye_data();
+    void receiverClosedSaysGoodbye();
+    void idleReceiverClosesAtOnce();
     void retryReconnectsAndContinues();
     void senderStartedFirstWaitsForReceiver();
     void endOfStreamSurvivesASlowReceiver();
@@ -73,6 +76,48 @@ void TestFaults::receiverKilledIsReported()
     QCOMPARE(sender.exitCode(), int(ExitConnectionFailed));
     const QString err = QString::fromUtf8(sender.readAllStandardError());
     QVERIFY2(err.contains("receiver closed the connection") || err.contains("sending failed"), qPrintable(err));
+}
+
+// Restarting the receiver in class: Ctrl+C (SIGINT) or SIGTERM, with or
+// without its window, is a clean close. The sender hears ERROR 10 with the
+// reason, the receiver waits for it to hang up and exits 0.
+void TestFaults::receiverClosedSaysGoodbye_data()
+{
+    QTest::addColumn<int>("signal");
+    QTest::addColumn<bool>("headless");
+    QTest::newRow("SIGTERM, headless") << int(SIGTERM) << true;
+    QTest::newRow("SIGINT, headless") << int(SIGINT) << true;
+    QTest::newRow("SIGTERM, window") << int(SIGTERM) << false;
+}
+
+void TestFaults::receiverClosedSaysGoodbye()
+{
+    QFETCH(int, signal);
+    QFETCH(bool, headless);
+    ReceiverProcess receiver({}, {}, headless);
+    QVERIFY2(receiver.port(), qPrintable(receiver.output()));
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE),
+                 {m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected"), 5000);
+    ::kill(pid_t(receiver.process().processId()), signal);
+    QVERIFY2(receiver.waitForExit(5000), qPrintable(receiver.output()));
+    QCOMPARE(receiver.process().exitStatus(), QProcess::NormalExit);
+    QVERIFY2(receiver.process().exitCode() == 0, qPrintable(receiver.output()));
+    QVERIFY(sender.waitForFinished(5000));
+    const QString err = QString::fromUtf8(sender.readAllStandardError());
+    QVERIFY2(err.contains("the receiver was closed"), qPrintable(err));
+    QVERIFY2(receiver.output().contains("the receiver was closed"), qPrintable(receiver.output()));
+}
+
+void TestFaults::idleReceiverClosesAtOnce()
+{
+    ReceiverProcess receiver({});
+    QVERIFY(receiver.port());
+    ::kill(pid_t(receiver.process().processId()), SIGTERM);
+    QVERIFY(receiver.waitForExit(5000));
+    QCOMPARE(receiver.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(receiver.process().exitCode(), 0);
 }
 
 // The receiver's own output fails: the sender is told why and stops,

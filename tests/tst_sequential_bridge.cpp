@@ -1,7 +1,7 @@
-// AvioBridge over sequential devices: a BytePipe between threads, a real
+// AvioBridge over sequential sources: a ByteQueue between threads, a real
 // QTcpSocket, and FramedMediaDevice on a socket carrying a whole H.264 stream.
 #include "avio_bridge.h"
-#include "byte_pipe.h"
+#include "byte_queue.h"
 #include "ffmpeg_raii.h"
 #include "framed_media_device.h"
 #include "test_support.h"
@@ -13,6 +13,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cstring>
 #include <ctime>
 #include <thread>
 
@@ -53,13 +54,14 @@ class TestSequentialBridge : public QObject {
     Q_OBJECT
 private slots:
     void initTestCase();
-    void pipeBlocksResumesAndEnds();
+    void queueBlocksResumesAndEnds();
     void readPacketNeverReturnsZero();
-    void cancelFromAnotherThreadIsPrompt();
-    void abortCarriesTheReadersReason();
-    void blockedReaderDoesNotSpin();
+    void cancelWakesTheReaderAtOnce();
+    void finishedQueueRefusesMore();
+    void idleReaderMakesNoWakeups();
     void seekIsRefusedOnSequentialDevices();
-    void pipeIsBoundedAndBlocksTheProducer();
+    void queueIsBoundedAndSaysWhenDrained();
+    void deviceFailingMidReadIsAnErrorNotTheEnd();
     void tcpSocketBlocksResumesAndEnds();
     void framedSocketCarriesTheExactStream();
     void framedSocketDemuxesEveryPacket();
@@ -76,21 +78,20 @@ void TestSequentialBridge::initTestCase()
     QCOMPARE(testsupport::makeClip(m_clip, "320x240", 25, 2.0), QString());
 }
 
-void TestSequentialBridge::pipeBlocksResumesAndEnds()
+void TestSequentialBridge::queueBlocksResumesAndEnds()
 {
-    BytePipe pipe(1 << 20);
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    ByteQueue queue(1 << 20);
     QString error;
-    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY2(bridge, qPrintable(error));
 
     std::thread producer([&] {
         std::this_thread::sleep_for(150ms);
-        pipe.push("abc", 3);
+        queue.push("abc");
         std::this_thread::sleep_for(150ms);
-        pipe.push("defg", 4);
+        queue.push("defg");
         std::this_thread::sleep_for(150ms);
-        pipe.finish();
+        queue.finish();
     });
 
     QElapsedTimer timer;
@@ -108,19 +109,18 @@ void TestSequentialBridge::pipeBlocksResumesAndEnds()
 
 void TestSequentialBridge::readPacketNeverReturnsZero()
 {
-    BytePipe pipe(1 << 20);
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    ByteQueue queue(1 << 20);
     QString error;
-    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY(bridge);
     AVIOContext *ctx = bridge->context();
 
     std::thread producer([&] {
         for (int i = 0; i < 5; ++i) {
             std::this_thread::sleep_for(30ms);
-            pipe.push("x", 1);
+            queue.push("x");
         }
-        pipe.finish();
+        queue.finish();
     });
     uint8_t buf[16];
     QList<int> returns;
@@ -132,75 +132,65 @@ void TestSequentialBridge::readPacketNeverReturnsZero()
     QCOMPARE(returns, (QList<int>{1, 1, 1, 1, 1, AVERROR_EOF}));
 }
 
-void TestSequentialBridge::cancelFromAnotherThreadIsPrompt()
+// cancel() is something to do: the blocked reader wakes for it, once, and
+// says AVERROR_EXIT (not the end of the file).
+void TestSequentialBridge::cancelWakesTheReaderAtOnce()
 {
-    BytePipe pipe(1 << 20); // never written: the reader blocks until cancelled
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    ByteQueue queue(1 << 20); // never written: the reader blocks until cancelled
     QString error;
-    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY(bridge);
 
-    QElapsedTimer sinceCancel;
     std::thread canceller([&] {
         std::this_thread::sleep_for(200ms);
-        sinceCancel.start();
         bridge->cancel();
     });
     int ret = 0;
     readPartial(bridge->context(), &ret);
-    const qint64 latency = sinceCancel.elapsed();
     canceller.join();
     QCOMPARE(ret, AVERROR_EXIT);
-    // Typically one poll interval (20 ms); the bound is loose because this
-    // machine is shared. What it rules out is a read that never returns.
-    QVERIFY2(latency <= 500, qPrintable(QString("cancel took %1 ms").arg(latency)));
+    QVERIFY2(queue.readerWakeups() <= 1, qPrintable(QString("%1 wakeups").arg(queue.readerWakeups())));
+    QVERIFY(!queue.push("late")); // the producer learns the reader is gone
 }
 
-// The reader gives up with a reason; the producer's next push fails and can
-// tell its peer why. The first reason stands.
-void TestSequentialBridge::abortCarriesTheReadersReason()
+void TestSequentialBridge::finishedQueueRefusesMore()
 {
-    BytePipe pipe(1024);
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
-    QVERIFY(pipe.pushNoWait("abc"));
-    QVERIFY(pipe.abortReason().isEmpty());
-    pipe.abort(QStringLiteral("disk full"));
-    pipe.abort(QStringLiteral("later"));
-    QVERIFY(!pipe.pushNoWait("def"));
-    QVERIFY(!pipe.push("def"));
-    QCOMPARE(pipe.abortReason(), QStringLiteral("disk full"));
-    BytePipe quiet(1024);
-    quiet.abort();
-    QVERIFY(quiet.abortReason().isEmpty());
+    ByteQueue queue(1024);
+    QVERIFY(queue.push("abc"));
+    queue.finish();
+    QVERIFY(!queue.push("def"));
+    char buf[16];
+    QCOMPARE(queue.read(buf, sizeof buf), 3); // what was queued still drains
+    QCOMPARE(queue.read(buf, sizeof buf), 0); // then the end
 }
 
-void TestSequentialBridge::blockedReaderDoesNotSpin()
+// An idle reader sleeps on the condition variable: no polling. Counted, not
+// timed: over 600 ms idle it wakes exactly once, for the byte that comes.
+void TestSequentialBridge::idleReaderMakesNoWakeups()
 {
-    BytePipe pipe(1 << 20);
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    ByteQueue queue(1 << 20);
     QString error;
-    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY(bridge);
 
     std::thread producer([&] {
         std::this_thread::sleep_for(600ms);
-        pipe.push("z", 1);
+        queue.push("z");
     });
     const qint64 cpuBefore = threadCpuMicros();
     int ret = 0;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("z"));
     const qint64 cpuUsed = threadCpuMicros() - cpuBefore;
     producer.join();
-    // A spinning reader would burn ~600 ms of CPU; a sleeping one, almost none.
+    QCOMPARE(queue.readerWakeups(), quint64(1));
     QVERIFY2(cpuUsed < 60'000, qPrintable(QString("blocked read used %1 µs CPU").arg(cpuUsed)));
 }
 
 void TestSequentialBridge::seekIsRefusedOnSequentialDevices()
 {
-    BytePipe pipe(16);
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
+    ByteQueue queue(16);
     QString error;
-    auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
+    auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY(bridge);
     AVIOContext *ctx = bridge->context();
     QCOMPARE(ctx->seekable, 0);
@@ -210,34 +200,72 @@ void TestSequentialBridge::seekIsRefusedOnSequentialDevices()
     QVERIFY(avio_size(ctx) < 0);
 }
 
-void TestSequentialBridge::pipeIsBoundedAndBlocksTheProducer()
+// The producer never blocks: it sees isFull() and waits for drained(), which
+// the reader emits once it has emptied a full queue to half.
+void TestSequentialBridge::queueIsBoundedAndSaysWhenDrained()
 {
-    BytePipe pipe(1000);
-    QVERIFY(pipe.open(QIODevice::ReadOnly));
-    std::atomic<int> pushed{0};
-    std::thread producer([&] {
-        const QByteArray chunk(400, 'p');
-        for (int i = 0; i < 10; ++i) {
-            if (!pipe.push(chunk))
-                return;
-            ++pushed;
-        }
-    });
-    std::this_thread::sleep_for(200ms);
-    QCOMPARE(pushed.load(), 3); // 1200 bytes queued: the fourth push waits
-    QVERIFY(pipe.queuedBytes() <= pipe.capacity() + 400);
-    char buf[4096];
-    qint64 total = 0;
-    while (total < 4000) {
-        pipe.waitForReadyRead(1000);
-        const qint64 n = pipe.read(buf, sizeof buf);
-        QVERIFY(n >= 0);
-        total += n;
-        QVERIFY(pipe.queuedBytes() <= pipe.capacity() + 400);
+    ByteQueue queue(1000);
+    QSignalSpy drained(&queue, &ByteQueue::drained);
+    const QByteArray chunk(400, 'p');
+    int pushed = 0;
+    while (!queue.isFull()) {
+        QVERIFY(queue.push(chunk));
+        ++pushed;
     }
-    producer.join();
-    QCOMPARE(pushed.load(), 10);
-    QCOMPARE(total, 4000);
+    QCOMPARE(pushed, 3); // 1200 bytes: full, at most one push past the bound
+    QVERIFY(queue.queuedBytes() <= queue.capacity() + chunk.size());
+    char buf[300];
+    QCOMPARE(queue.read(buf, sizeof buf), 300); // 900 left: more than half
+    QCOMPARE(drained.count(), 0);
+    QCOMPARE(queue.read(buf, sizeof buf), 300); // 600
+    QCOMPARE(queue.read(buf, sizeof buf), 300); // 300: drained to half
+    QCOMPARE(drained.count(), 1);
+    QCOMPARE(queue.read(buf, sizeof buf), 300);
+    QCOMPARE(drained.count(), 1); // once per fill
+}
+
+namespace {
+
+// A sequential device that hands out `good` bytes, then fails as a reset
+// socket does: read() says -1 and errorString() says why.
+class FailingDevice : public QIODevice {
+public:
+    explicit FailingDevice(QByteArray good) : m_good(std::move(good)) {}
+    bool isSequential() const override { return true; }
+    bool waitForReadyRead(int) override { return !m_good.isEmpty(); }
+    qint64 bytesAvailable() const override { return m_good.size() + QIODevice::bytesAvailable(); }
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        if (m_good.isEmpty()) {
+            setErrorString(QStringLiteral("Connection reset by peer"));
+            return -1;
+        }
+        const qint64 n = qMin<qint64>(maxSize, m_good.size());
+        std::memcpy(data, m_good.constData(), size_t(n));
+        m_good.remove(0, n);
+        return n;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_good;
+};
+
+} // namespace
+
+void TestSequentialBridge::deviceFailingMidReadIsAnErrorNotTheEnd()
+{
+    FailingDevice device(QByteArray(100, 'a'));
+    QVERIFY(device.open(QIODevice::ReadOnly | QIODevice::Unbuffered));
+    QString error;
+    auto bridge = AvioBridge::create(&device, AvioBridge::Direction::Read, &error);
+    QVERIFY(bridge);
+    int ret = 0;
+    QCOMPARE(readToEnd(bridge->context(), &ret), QByteArray(100, 'a'));
+    QCOMPARE(ret, AVERROR(EIO));
+    QCOMPARE(bridge->lastDeviceError(), QStringLiteral("Connection reset by peer"));
 }
 
 void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()

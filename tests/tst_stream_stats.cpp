@@ -39,8 +39,7 @@ void TestStreamStats::latenciesAcrossTwoClocks()
     for (int i = 0; i < 20; ++i) {
         const qint64 sent = 100'000 + i * 40'000;
         const qint64 arrived = sent + 2'000;
-        stats.onAccessUnit(sent + offset, arrived, 1000);
-        const qint64 id = stats.takeAccessUnit();
+        const qint64 id = stats.onAccessUnit(sent + offset, arrived, 1000);
         QCOMPARE(id, qint64(i));
         stats.onDecoded(id, arrived + (i == 19 ? 50'000 : 3'000));
     }
@@ -59,8 +58,8 @@ void TestStreamStats::displayedFramesAndSkips()
     StreamStats stats(true);
     stats.onClockSample(0, 500, 1000); // same clock
     for (int i = 0; i < 4; ++i) {
-        stats.onAccessUnit(i * 10'000, i * 10'000 + 1'000, 100);
-        stats.onDecoded(stats.takeAccessUnit(), i * 10'000 + 2'000);
+        const qint64 id = stats.onAccessUnit(i * 10'000, i * 10'000 + 1'000, 100);
+        stats.onDecoded(id, i * 10'000 + 2'000);
     }
     stats.onDisplayed(3, 40'000, 3); // frames 0..2 were replaced before display
     const StatsReport r = stats.report(1'000'000);

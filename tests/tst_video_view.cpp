@@ -261,9 +261,11 @@ void TestVideoView::softwareViewShowsThePicture()
 
     FramePtr frame = makeFrame(640, 360, AV_PIX_FMT_YUV420P, {81, 90, 240}, {41, 240, 110}); // red | blue
     frame->pts = 42;
+    frame->reordered_opaque = 7;
     view.setFrame(std::move(frame));
     QCOMPARE(shown.count(), 1); // painted before setFrame returned
-    QCOMPARE(shown.first().first().toLongLong(), 42);
+    QCOMPARE(shown.first().at(0).toLongLong(), 42);
+    QCOMPARE(shown.first().at(1).toLongLong(), 7);
 
     const QImage shot = view.grab().toImage();
     // 640x360 in 400x400: 400x225 at y = 87.

@@ -21,10 +21,10 @@ QString peerName(const QAbstractSocket &socket)
     return QStringLiteral("%1:%2").arg(address.toString()).arg(socket.peerPort());
 }
 
-ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe,
+ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
                                        QObject *parent)
-    : QObject(parent), m_socket(socket), m_pipe(std::move(pipe)), m_streamStats(std::move(stats)),
+    : QObject(parent), m_socket(socket), m_input(std::move(input)), m_streamStats(std::move(stats)),
       m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)), m_idleTimer(new QTimer(this)),
       m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION))
 {
@@ -36,12 +36,11 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     m_socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
     m_socket->setReadBufferSize(kSocketReadBuffer);
-    connect(m_pipe.get(), &BytePipe::drained, this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
-    connect(m_pipe.get(), &BytePipe::aborted, this, &ReceiverConnection::onPipelineStopped, Qt::QueuedConnection);
+    connect(&m_input->bytes, &ByteQueue::drained, this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
     connect(m_socket, &QTcpSocket::readyRead, this, &ReceiverConnection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, [this] {
         // What arrived before the close still counts, and some of it may
-        // wait in the socket's buffer for room in the pipe: the session ends
+        // wait in the socket's buffer for room in the queue: the session ends
         // when it is all through (see onReadyRead), not now.
         m_senderGone = true;
         onReadyRead();
@@ -76,7 +75,7 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<ByteP
 
 ReceiverConnection::~ReceiverConnection()
 {
-    m_pipe->finish();
+    m_input->bytes.finish();
 }
 
 void ReceiverConnection::onReadyRead()
@@ -84,17 +83,17 @@ void ReceiverConnection::onReadyRead()
     if (m_failing) { // told the sender why; now only waiting for its close
         m_stats.bytesDropped += quint64(m_socket->readAll().size());
         if (m_senderGone && !m_finished)
-            finish(false, QStringLiteral("the receiver failed")); // the summary gives the pipeline's error
+            finish(false, m_finishReason); // the summary gives the pipeline's error
         return;
     }
     if (m_socket->bytesAvailable() > 0)
         m_idleTimer->start(kInactivityTimeoutMs);
     while (!m_finished && !m_failing && m_socket->bytesAvailable() > 0) {
-        // Backpressure without blocking this thread: while the pipe is full,
+        // Backpressure without blocking this thread: while the queue is full,
         // leave the bytes in the socket (its read buffer is bounded, so TCP
-        // slows the sender down) and come back when the pipe has drained.
+        // slows the sender down) and come back when the queue has drained.
         // This thread stays free to answer PING and to refuse other senders.
-        if (m_pipe->isFull()) {
+        if (m_input->bytes.isFull()) {
             m_idleTimer->stop(); // waiting on our own decoder, not on the sender
             return;
         }
@@ -142,17 +141,17 @@ void ReceiverConnection::handle(const Message &message)
         m_stats.mediaBytes += quint64(media->data.size());
         if (message.flags & AccessUnitEnd)
             ++m_stats.accessUnits;
-        pushMedia(message, std::move(media->data));
+        pushMedia(message, media->ptsUs, std::move(media->data));
         break;
     }
     case MessageType::EndOfStream:
         // The connection stays open until the pipeline has worked through
-        // what arrived (onPipelineStopped): if that fails, the sender, which
+        // what arrived (onPipelineFinished): if that fails, the sender, which
         // waits for our close, still hears why. PINGs go on meanwhile.
         m_sent = parseEndOfStream(message.payload).value_or(EndOfStream{});
         m_endOfStreamReceived = true;
         m_idleTimer->stop();
-        m_pipe->finish();
+        m_input->bytes.finish();
         break;
     case MessageType::Ping:
         // A peer that pings but never reads would make our replies pile up.
@@ -205,60 +204,84 @@ void ReceiverConnection::apply(const HandshakeStep &step)
 // interval; the delimiter *is* the start of the next access unit, so the
 // parser lets the frame go the moment its last byte is here. The framing
 // knows where access units end (AU_END), so nothing is guessed.
-void ReceiverConnection::pushMedia(const Message &message, QByteArray data)
+void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteArray data)
 {
     static const QByteArray kAccessUnitDelimiter("\0\0\0\1\x09\xf0", 6);
     if (message.flags & AccessUnitStart) {
         m_auSentUs = message.timestampUs;
         m_auBytes = 0;
+        m_auPtsUs = ptsUs;
         // The stream's own delimiter would now be a second one: drop it.
         const auto units = annexb::split(data, true);
         if (m_audAppended && units.size() > 1 && units[0].type == annexb::AccessUnitDelimiter)
             data.remove(0, units[1].offset - (units[1].offset >= 4 && data[units[1].offset - 4] == 0 ? 4 : 3));
+        m_auOffset = m_input->bytes.bytesPushed();
     }
     m_auBytes += data.size();
     if (message.flags & AccessUnitEnd) {
-        // Logged before the bytes reach the pipe: the decoder matches each
-        // packet with the next logged access unit, so the log must never lag.
-        m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes);
+        // Indexed before the unit's last bytes reach the queue: the parser
+        // cannot emit its packet earlier, so the demuxer always finds it.
+        const qint64 id = m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes);
+        m_input->units.add(AccessUnitMark{m_auOffset, m_auPtsUs, id});
         data += kAccessUnitDelimiter;
         m_audAppended = true;
     }
-    if (!m_pipe->pushNoWait(data))
-        onPipelineStopped();
+    m_input->bytes.push(data); // false only once the pipeline is over; its result says why
 }
 
-// The pipeline is done: it aborts the pipe when it has read everything, or
-// when it gives up (then with its reason). A failure reaches the sender as
-// an ERROR, rather than as just a closed connection. Mid-stream, this side
-// then reads and drops what still comes until the sender hangs up: closing
-// with its bytes unread would reset the connection, and a reset can destroy
-// the ERROR before the sender reads it. At most kFailingGraceMs.
-void ReceiverConnection::onPipelineStopped()
+// The one word on the pipeline's end. After END_OF_STREAM the sender waits
+// for our verdict. Mid-stream, a failure is told as ERROR 9 (sayGoodbye); a
+// pipeline that ended well without END_OF_STREAM ended because this
+// connection did (it finished the queue), so there is nothing left to say.
+void ReceiverConnection::onPipelineFinished(const PipelineResult &result)
 {
     if (m_failing || m_finished)
         return;
-    const QString why = m_pipe->abortReason();
-    if (m_endOfStreamReceived) { // the sender sent everything and waits for our word
-        if (!why.isEmpty()) {
-            send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
+    if (result.stopped) {
+        shutDown();
+        return;
+    }
+    if (m_endOfStreamReceived) {
+        if (!result.ok) {
+            send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, result.error}));
             finish(true, QStringLiteral("the receiver failed after the end of the stream"));
             return;
         }
-        send(MessageType::Received, serialize(Received{m_stats.accessUnits, m_streamStats->framesDecoded()}));
+        send(MessageType::Received, serialize(Received{m_stats.accessUnits, result.frames}));
         finish(true, QStringLiteral("end of stream"));
         return;
     }
-    if (why.isEmpty()) {
+    if (result.ok) {
         finish(false, QStringLiteral("the decoder stopped"));
         return;
     }
+    sayGoodbye(ErrReceiverFailed, result.error, QStringLiteral("the receiver failed"));
+}
+
+void ReceiverConnection::shutDown()
+{
+    if (m_failing || m_finished)
+        return;
+    sayGoodbye(ErrShuttingDown, QStringLiteral("the receiver was closed"),
+               QStringLiteral("the receiver was closed"));
+}
+
+// This side gives up: the sender hears why as an ERROR, rather than as just
+// a closed connection. Then this side reads and drops what still comes
+// until the sender hangs up: closing with its bytes unread would reset the
+// connection, and a reset can destroy the ERROR before the sender reads it.
+// At most kFailingGraceMs.
+void ReceiverConnection::sayGoodbye(ErrorCode code, const QString &reason, const QString &finishReason)
+{
     m_failing = true;
+    m_finishReason = finishReason;
+    m_handshakeTimer->stop();
     m_pingTimer->stop();
     m_idleTimer->stop();
-    send(MessageType::Error, serialize(ErrorInfo{ErrReceiverFailed, why}));
+    m_input->bytes.finish();
+    send(MessageType::Error, serialize(ErrorInfo{code, reason}));
     m_socket->flush();
-    QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, QStringLiteral("the receiver failed")); });
+    QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, m_finishReason); });
     onReadyRead();
 }
 
@@ -276,7 +299,7 @@ void ReceiverConnection::finish(bool endOfStream, const QString &reason)
     m_handshakeTimer->stop();
     m_pingTimer->stop();
     m_idleTimer->stop();
-    m_pipe->finish(); // the demuxer drains what arrived, then sees end of file
+    m_input->bytes.finish(); // the demuxer drains what arrived, then sees end of file
     m_socket->disconnect(this);
     m_socket->flush();
     m_socket->disconnectFromHost();

@@ -8,7 +8,7 @@
 // across two machines and not only on loopback.
 //
 // Threads: the network thread calls onAccessUnit() and clock samples, the
-// pipeline thread takeAccessUnit()/onDecoded(), the GUI thread onDisplayed();
+// pipeline thread onDecoded(), the GUI thread onDisplayed();
 // one mutex guards it all (a few operations per frame).
 #pragma once
 
@@ -60,12 +60,11 @@ class StreamStats {
 public:
     explicit StreamStats(bool display);
 
-    // Network thread.
-    void onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes);
+    // Network thread. Returns the record's id, which travels with the access
+    // unit (AccessUnitIndex) to its decoded frame (reordered_opaque).
+    qint64 onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes);
     void onClockSample(qint64 t0, qint64 senderUs, qint64 t3, quint64 senderSkipped = 0);
-    // Pipeline thread: the next access unit in arrival order, as an id the
-    // decoder carries in the packet's pts through to the frame.
-    qint64 takeAccessUnit();
+    // Pipeline thread.
     void onDecoded(qint64 id, qint64 decodedUs);
     // GUI thread.
     void onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal);
@@ -93,8 +92,7 @@ private:
     mutable QMutex m_mutex;
     const bool m_display;
     ClockSync m_clock;
-    std::deque<std::pair<qint64, Timing>> m_arrived; // not yet taken by the decoder
-    std::map<qint64, Timing> m_inFlight;             // taken, not yet shown
+    std::map<qint64, Timing> m_inFlight; // arrived, not yet decoded (or shown)
     qint64 m_nextId = 0;
     qint64 m_startUs = -1;
     qint64 m_lastReportUs = -1;

@@ -1,17 +1,24 @@
 // ReceiverConnection: the network side of one stream, on the network thread.
 //
-//   QTcpSocket --> MessageDecoder --> MEDIA payloads --> BytePipe (to the demux thread)
+//   QTcpSocket --> MessageDecoder --> MEDIA payloads --> StreamInput (bytes + where each
+//                                 |                     access unit starts, its pts) --> pipeline thread
 //                                 \-> HELLO, STREAM_INFO, PING, END_OF_STREAM: handled here
 //
 // Event-driven (readyRead), so PING is answered at once however busy the
-// decoder is. BytePipe::push() blocks when the pipe is full; that stalls this
-// thread's reads and the sender then feels TCP backpressure.
+// decoder is. While the byte queue is full it leaves bytes in the socket
+// (the sender then feels TCP backpressure) and resumes on drained().
+//
+// How it ends: finished() once. After END_OF_STREAM it waits for the
+// pipeline's result (onPipelineFinished) and answers RECEIVED or ERROR 9.
+// When this side gives up (a pipeline failure, or shutDown()), it sends
+// ERROR and reads until the sender hangs up, at most kFailingGraceMs.
 #pragma once
 
-#include "byte_pipe.h"
 #include "handshake.h"
+#include "media_pipeline.h"
 #include "message_decoder.h"
 #include "protocol.h"
+#include "stream_input.h"
 #include "stream_stats.h"
 
 #include <QObject>
@@ -54,7 +61,7 @@ public:
     static constexpr qint64 kMaxUnsentBytes = 256 * 1024;  // replies the peer has not read
     static constexpr qint64 kSocketReadBuffer = 256 * 1024; // Qt's buffer, before the kernel's
 
-    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<BytePipe> pipe,
+    ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
                        QObject *parent = nullptr);
     ~ReceiverConnection() override;
@@ -62,6 +69,13 @@ public:
     QString peer() const { return m_peer; }
     // END_OF_STREAM is in: only the decoder's last frames are left to wait for.
     bool isDraining() const { return m_endOfStreamReceived; }
+
+    // The pipeline is done (the one word on it): RECEIVED after
+    // END_OF_STREAM if it went well, else ERROR 9 with its reason.
+    void onPipelineFinished(const h264link::PipelineResult &result);
+    // The receiver is closing: ERROR 10 ("the receiver was closed"), then
+    // read until the sender hangs up (bounded) and finish.
+    void shutDown();
 
 signals:
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
@@ -75,11 +89,11 @@ private:
     void finish(bool endOfStream, const QString &reason);
     void send(proto::MessageType type, const QByteArray &payload);
     void apply(const HandshakeStep &step);
-    void pushMedia(const proto::Message &message, QByteArray data);
-    void onPipelineStopped();
+    void pushMedia(const proto::Message &message, qint64 ptsUs, QByteArray data);
+    void sayGoodbye(proto::ErrorCode code, const QString &reason, const QString &finishReason);
 
     QTcpSocket *m_socket;
-    std::shared_ptr<BytePipe> m_pipe;
+    std::shared_ptr<StreamInput> m_input;
     std::shared_ptr<StreamStats> m_streamStats;
     QString m_peer;
     proto::MessageDecoder m_decoder;
@@ -89,12 +103,15 @@ private:
     QTimer *m_idleTimer;
     qint64 m_auSentUs = 0;   // sender clock, at the access unit's first message
     qint64 m_auBytes = 0;
+    qint64 m_auOffset = 0;   // in the byte stream, where the access unit starts
+    qint64 m_auPtsUs = proto::kNoPts;
     bool m_audAppended = false;
     bool m_senderGone = false; // closed its side; we may still be reading its last bytes
     ReceiverHandshake m_handshake;
     bool m_finished = false;
     bool m_endOfStreamReceived = false; // waiting for the pipeline before closing
-    bool m_failing = false; // the pipeline failed and the sender was told (see onPipelineStopped)
+    bool m_failing = false; // this side gave up and told the sender (see sayGoodbye)
+    QString m_finishReason; // once failing: what finished() will say
     ConnectionStats m_stats;
     proto::EndOfStream m_sent;
 };

@@ -1,7 +1,9 @@
 // FrameMd5Writer: one line per decoded frame, ending in the MD5 of the
 // picture as av_image_copy_to_buffer(align = 1) lays it out in the decoder's
 // own pixel format. Those are the bytes `ffmpeg -f framemd5` hashes, so the
-// two files can be compared line by line on their last column.
+// two files can be compared line by line on their last column. The pts
+// column is the frame's real time (the sender's pts_us, "#tb 0: 1/1000000"),
+// so a frame's time can be compared with the source's too.
 #pragma once
 
 #include "sinks.h"

@@ -10,7 +10,10 @@ namespace h264link {
 namespace {
 
 constexpr std::size_t kClockSamples = 8;
-constexpr std::size_t kMaxPending = 1024; // a decoder that stops consuming must not grow us
+// Records not yet decoded (or shown). Keyed by id, so dropping the oldest
+// when a decoder stops consuming costs those records only, never the
+// matching of the rest.
+constexpr std::size_t kMaxPending = 1 << 16;
 
 QJsonValue number(double v)
 {
@@ -72,7 +75,7 @@ void keep(std::deque<double> &all, double value, std::size_t limit = kMaxSamples
 constexpr std::size_t kMaxWindow = 10'000;
 } // namespace
 
-void StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
+qint64 StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
 {
     QMutexLocker lock(&m_mutex);
     if (m_startUs < 0)
@@ -84,9 +87,11 @@ void StreamStats::onAccessUnit(qint64 sentUs, qint64 arrivedUs, qint64 bytes)
         keep(m_window.network, double(arrivedUs - t.sentUs) / 1000.0, kMaxWindow);
     ++m_window.received;
     m_window.bytes += quint64(bytes);
-    m_arrived.emplace_back(m_nextId++, t);
-    if (m_arrived.size() > kMaxPending)
-        m_arrived.pop_front();
+    const qint64 id = m_nextId++;
+    m_inFlight.emplace_hint(m_inFlight.end(), id, t);
+    while (m_inFlight.size() > kMaxPending)
+        m_inFlight.erase(m_inFlight.begin());
+    return id;
 }
 
 void StreamStats::onClockSample(qint64 t0, qint64 senderUs, qint64 t3, quint64 senderSkipped)
@@ -94,19 +99,6 @@ void StreamStats::onClockSample(qint64 t0, qint64 senderUs, qint64 t3, quint64 s
     QMutexLocker lock(&m_mutex);
     m_clock.addSample(t0, senderUs, t3);
     m_senderSkipped = senderSkipped;
-}
-
-qint64 StreamStats::takeAccessUnit()
-{
-    QMutexLocker lock(&m_mutex);
-    if (m_arrived.empty())
-        return -1;
-    const auto [id, timing] = m_arrived.front();
-    m_arrived.pop_front();
-    m_inFlight[id] = timing;
-    while (m_inFlight.size() > kMaxPending)
-        m_inFlight.erase(m_inFlight.begin());
-    return id;
 }
 
 void StreamStats::onDecoded(qint64 id, qint64 decodedUs)

@@ -9,6 +9,7 @@ extern "C" {
 }
 
 #include <atomic>
+#include <cstdint>
 
 namespace h264link {
 
@@ -20,6 +21,18 @@ struct PipelineCounters {
     std::atomic<quint64> decodeErrors{0};   // packets the decoder rejected
     std::atomic<quint64> concealedFrames{0}; // pictures decoded with errors concealed
 };
+
+// A packet's statistics record id (StreamStats), set by the Demuxer, read
+// by the Decoder. It rides in AVPacket::opaque, the field FFmpeg leaves to
+// its user, so that the packet's pts stays the access unit's real time.
+inline void setStatsId(AVPacket *packet, qint64 id)
+{
+    packet->opaque = reinterpret_cast<void *>(static_cast<intptr_t>(id + 1)); // 0: none
+}
+inline qint64 statsId(const AVPacket *packet)
+{
+    return static_cast<qint64>(reinterpret_cast<intptr_t>(packet->opaque)) - 1;
+}
 
 class PacketSink {
 public:

@@ -23,7 +23,7 @@ void GlVideoView::setFrame(FramePtr frame)
         return;
     }
     m_video->videoSink()->setVideoFrame(converted);
-    emit frameShown(frame->pts);
+    emit frameShown(frame->pts, frame->reordered_opaque);
 }
 
 void GlVideoView::clear()

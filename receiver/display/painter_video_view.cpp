@@ -98,7 +98,7 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
     painter.drawImage(drawn.topLeft(), m_image);
     if (!m_shown) {
         m_shown = true;
-        emit frameShown(m_frame->pts);
+        emit frameShown(m_frame->pts, m_frame->reordered_opaque);
     }
 }
 

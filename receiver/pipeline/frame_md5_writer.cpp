@@ -18,9 +18,14 @@ bool FrameMd5Writer::open(const QString &path, QString *error)
         *error = QStringLiteral("cannot write '%1': %2").arg(path, m_file.errorString());
         return false;
     }
+    // ffmpeg's own header and columns. The time base is the pts_us of the
+    // sender's MEDIA messages; a frame without a pts (the sender had none)
+    // shows AV_NOPTS_VALUE, as ffmpeg would.
     return writeLine("#format: frame checksums\n#version: 2\n#hash: MD5\n"
                      "#software: h264link receiver\n"
-                     "#columns: stream, frame, frame, pixel format, size, hash\n",
+                     "#tb 0: 1/1000000\n"
+                     "#media_type 0: video\n"
+                     "#stream#, dts, pts, duration, size, hash\n",
                      error);
 }
 
@@ -60,9 +65,10 @@ bool FrameMd5Writer::push(const AVFrame *frame)
         return false;
     }
     const QByteArray md5 = QCryptographicHash::hash(m_buffer, QCryptographicHash::Md5).toHex();
-    const QByteArray line = QStringLiteral("0, %1, %1, %2, %3, %4\n")
-                                .arg(m_index).arg(av_get_pix_fmt_name(format)).arg(size)
-                                .arg(QString::fromLatin1(md5)).toLatin1();
+    // The decoded picture has no dts of its own: like ffmpeg's rawvideo
+    // output, dts is the pts. The duration is not known (0).
+    const QByteArray line = QStringLiteral("0, %1, %1, 0, %2, %3\n")
+                                .arg(frame->pts).arg(size).arg(QString::fromLatin1(md5)).toLatin1();
     ++m_index;
     return writeLine(line, nullptr);
 }

@@ -6,6 +6,7 @@
 #include "stream_stats.h"
 
 #include <QFontDatabase>
+#include <QCloseEvent>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QNetworkInterface>
@@ -116,10 +117,10 @@ void ReceiverWindow::showFrame()
         m_video->setFrame(std::move(frame));
 }
 
-void ReceiverWindow::onFrameShown(qint64 pts)
+void ReceiverWindow::onFrameShown(qint64, qint64 statsId)
 {
     if (const auto stats = m_controller->streamStats())
-        stats->onDisplayed(pts, proto::nowMicros(), skippedForDisplay());
+        stats->onDisplayed(statsId, proto::nowMicros(), skippedForDisplay());
 }
 
 // Counted and shown in the status line; logged once, not per frame.
@@ -166,6 +167,10 @@ void ReceiverWindow::updateStats()
 
 void ReceiverWindow::keyPressEvent(QKeyEvent *event)
 {
+    if (event->matches(QKeySequence::Quit)) { // Ctrl+Q: the same clean close as the window's X
+        close();
+        return;
+    }
     if (event->key() == Qt::Key_S) {
         m_statsPanel->setVisible(!m_statsPanel->isVisible());
         return;
@@ -175,6 +180,12 @@ void ReceiverWindow::keyPressEvent(QKeyEvent *event)
         return;
     }
     QWidget::keyPressEvent(event);
+}
+
+void ReceiverWindow::closeEvent(QCloseEvent *event)
+{
+    emit closeRequested();
+    QWidget::closeEvent(event); // hidden now; the app quits once the goodbye is done
 }
 
 } // namespace h264link

@@ -1,5 +1,6 @@
 #include "decoder.h"
 
+#include "demuxer.h"
 #include "logging.h"
 #include "protocol.h"
 
@@ -25,6 +26,7 @@ std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, Pipeli
         *error = "cannot configure the H.264 decoder: " + averrorText(ret);
         return nullptr;
     }
+    d->m_ctx->pkt_timebase = Demuxer::kTimeBase;
     d->m_ctx->thread_type = FF_THREAD_SLICE;
     d->m_ctx->thread_count = 0; // one per core, for streams with several slices
     if ((ret = avcodec_open2(d->m_ctx.get(), codec, nullptr)) < 0) {
@@ -36,12 +38,10 @@ std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, Pipeli
 
 bool Decoder::push(AVPacket *packet)
 {
-    // Packets follow the access units' arrival order, and the decoder carries
-    // a packet's pts to its frame (reordered, with B-frames): so the pts is
-    // where the frame's timing record id travels.
-    if (m_stats)
-        packet->pts = m_stats->takeAccessUnit();
-    packet->dts = AV_NOPTS_VALUE;
+    // The decoder carries reordered_opaque from the packet being decoded to
+    // its frame (reordered, with B-frames), as it does the pts: so the
+    // frame's statistics record travels there and the pts stays real.
+    m_ctx->reordered_opaque = statsId(packet);
     const int ret = avcodec_send_packet(m_ctx.get(), packet);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
         ++m_counters.decodeErrors; // corrupt data: skip the packet, keep going
@@ -70,7 +70,7 @@ bool Decoder::receiveFrames()
         }
         ++m_counters.frames;
         if (m_stats)
-            m_stats->onDecoded(m_frame->pts, proto::nowMicros());
+            m_stats->onDecoded(m_frame->reordered_opaque, proto::nowMicros());
         // Damaged slices are concealed, not dropped: the picture is shown
         // (smeared) and counted, and it heals at the next keyframe.
         if (m_frame->decode_error_flags || (m_frame->flags & AV_FRAME_FLAG_CORRUPT))

@@ -1,6 +1,7 @@
 // StreamServer: listens for senders, on the network thread. One stream at a
-// time: a sender that connects while another one is live gets an ERROR
-// ("busy") and is closed; the live stream is not touched.
+// time: a sender that connects while another one is live is refused (its
+// HELLO read, then ERROR "busy", then its close awaited, all bounded); the
+// live stream is not touched.
 #pragma once
 
 #include "receiver_connection.h"
@@ -17,9 +18,14 @@ namespace h264link {
 class StreamServer : public QObject {
     Q_OBJECT
 public:
-    // The pipe's bound (bytes of elementary stream between the network and
-    // demux threads). Policy: block, i.e. TCP backpressure; see BytePipe.
-    static constexpr qsizetype kPipeCapacity = 4 * 1024 * 1024;
+    // The byte queue's bound (elementary stream between the network and
+    // pipeline threads). Policy: stop reading the socket while full, i.e.
+    // TCP backpressure; see ByteQueue.
+    static constexpr qsizetype kQueueCapacity = 4 * 1024 * 1024;
+    // A refused sender: how long and how much of it is read, its HELLO and
+    // then until it hangs up, so that our ERROR is not lost to a reset.
+    static constexpr int kRefuseGraceMs = 2000;
+    static constexpr qint64 kRefuseMaxBytes = 64 * 1024;
 
     StreamServer(QByteArray accessKey, bool display, QObject *parent = nullptr);
     ~StreamServer() override;
@@ -29,14 +35,20 @@ public:
     quint16 port() const;
     // The controller calls this once the previous stream's pipeline is done.
     void setIdle();
+    // The live stream's pipeline is done (see ReceiverConnection::onPipelineFinished).
+    void pipelineFinished(const h264link::PipelineResult &result);
+    // Stops listening, says goodbye (ERROR 10) to the live sender, and emits
+    // shutDownFinished() once no connection is left.
+    void shutDown();
 
 signals:
-    void sessionStarted(const QString &peer, std::shared_ptr<h264link::BytePipe> pipe,
+    void sessionStarted(const QString &peer, std::shared_ptr<h264link::StreamInput> input,
                         std::shared_ptr<h264link::StreamStats> stats);
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
     void sessionEnded(bool endOfStream, const QString &reason, const h264link::ConnectionStats &stats,
                       const h264link::proto::EndOfStream &sent);
     void connectionRefused(const QString &peer, const QString &reason);
+    void shutDownFinished();
 
 private:
     void onNewConnection();
@@ -50,9 +62,10 @@ private:
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained
+    bool m_shuttingDown = false;
 };
 
 } // namespace h264link
 
-Q_DECLARE_METATYPE(std::shared_ptr<h264link::BytePipe>)
+Q_DECLARE_METATYPE(std::shared_ptr<h264link::StreamInput>)
 Q_DECLARE_METATYPE(std::shared_ptr<h264link::StreamStats>)

@@ -4,6 +4,7 @@
 
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
 
 namespace h264link {
 
@@ -13,7 +14,7 @@ StreamServer::StreamServer(QByteArray accessKey, bool display, QObject *parent)
     : QObject(parent), m_server(new QTcpServer(this)), m_accessKey(std::move(accessKey)),
       m_display(display)
 {
-    qRegisterMetaType<std::shared_ptr<BytePipe>>();
+    qRegisterMetaType<std::shared_ptr<StreamInput>>();
     qRegisterMetaType<std::shared_ptr<StreamStats>>();
     connect(m_server, &QTcpServer::newConnection, this, &StreamServer::onNewConnection);
 }
@@ -53,18 +54,21 @@ void StreamServer::onNewConnection()
 void StreamServer::startSession(QTcpSocket *socket)
 {
     m_busy = true;
-    auto pipe = std::make_shared<BytePipe>(kPipeCapacity);
-    pipe->open(QIODevice::ReadOnly);
+    auto input = std::make_shared<StreamInput>(kQueueCapacity);
     auto streamStats = std::make_shared<StreamStats>(m_display);
-    m_live = new ReceiverConnection(socket, pipe, streamStats, m_accessKey, this);
+    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, this);
     connect(m_live, &ReceiverConnection::streamInfoReceived, this, &StreamServer::streamInfoReceived);
     connect(m_live, &ReceiverConnection::finished, this,
             [this, connection = m_live.data()](bool eos, const QString &reason,
                                                const ConnectionStats &stats, const EndOfStream &sent) {
+                if (m_live == connection)
+                    m_live = nullptr; // over, even before deleteLater() runs
                 emit sessionEnded(eos, reason, stats, sent);
                 connection->deleteLater();
+                if (m_shuttingDown)
+                    emit shutDownFinished();
             });
-    emit sessionStarted(m_live->peer(), pipe, streamStats);
+    emit sessionStarted(m_live->peer(), input, streamStats);
 }
 
 // Parked connections are watched: one that goes away before its turn is
@@ -92,14 +96,68 @@ void StreamServer::setIdle()
     }
 }
 
+void StreamServer::pipelineFinished(const PipelineResult &result)
+{
+    if (m_live)
+        m_live->onPipelineFinished(result);
+}
+
+void StreamServer::shutDown()
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    m_server->close();
+    if (QTcpSocket *next = m_waiting) { // its turn will not come; it has sent nothing we owe a reply
+        m_waiting = nullptr;
+        next->disconnect(this);
+        next->abort();
+        next->deleteLater();
+    }
+    if (m_live)
+        m_live->shutDown(); // finished() follows, and with it shutDownFinished()
+    else
+        QMetaObject::invokeMethod(this, &StreamServer::shutDownFinished, Qt::QueuedConnection);
+}
+
+// Refusing must not lose its reason. Closing with the sender's HELLO unread
+// would reset the connection, and the reset can destroy our ERROR before the
+// sender reads it. So: read its HELLO (or give up on it after a while or too
+// many bytes), answer HELLO + ERROR busy, then read and drop until the
+// sender hangs up, and only then close. All within kRefuseGraceMs.
 void StreamServer::refuse(QTcpSocket *socket, const QString &reason)
 {
     const QString peer = peerName(*socket);
-    MessageWriter writer;
-    socket->write(writer.encode(MessageType::Hello, serialize(Hello{})));
-    socket->write(writer.encode(MessageType::Error, serialize(ErrorInfo{ErrBusy, reason})));
-    socket->disconnectFromHost();
+    socket->setParent(this);
+    auto decoder = std::make_shared<MessageDecoder>();
+    auto answered = std::make_shared<bool>(false);
+    auto bytesRead = std::make_shared<qint64>(0);
+    auto answer = [socket, reason, answered] {
+        if (*answered)
+            return;
+        *answered = true;
+        MessageWriter writer;
+        socket->write(writer.encode(MessageType::Hello, serialize(Hello{})));
+        socket->write(writer.encode(MessageType::Error, serialize(ErrorInfo{ErrBusy, reason})));
+        socket->flush();
+    };
+    auto onReadable = [socket, decoder, bytesRead, answered, answer] {
+        const QByteArray bytes = socket->readAll();
+        *bytesRead += bytes.size();
+        if (*answered)
+            return; // dropped: only waiting for the close now
+        const bool ok = decoder->feed(bytes);
+        bool helloIn = false;
+        while (decoder->hasMessage())
+            helloIn = decoder->takeMessage().type == MessageType::Hello || helloIn;
+        if (helloIn || !ok || *bytesRead > kRefuseMaxBytes)
+            answer();
+    };
+    connect(socket, &QTcpSocket::readyRead, socket, onReadable);
     connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+    QTimer::singleShot(kRefuseGraceMs / 2, socket, answer); // a peer that never says HELLO
+    QTimer::singleShot(kRefuseGraceMs, socket, [socket] { socket->abort(); socket->deleteLater(); });
+    onReadable();
     emit connectionRefused(peer, reason);
 }
 

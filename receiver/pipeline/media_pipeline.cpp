@@ -37,9 +37,9 @@ private:
 
 } // namespace
 
-MediaPipeline::MediaPipeline(std::shared_ptr<BytePipe> pipe, std::shared_ptr<StreamStats> stats,
+MediaPipeline::MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats,
                              QString md5Path, FrameSlot *display, QObject *parent)
-    : QObject(parent), m_pipe(std::move(pipe)), m_stats(std::move(stats)), m_md5Path(std::move(md5Path)),
+    : QObject(parent), m_input(std::move(input)), m_stats(std::move(stats)), m_md5Path(std::move(md5Path)),
       m_display(display)
 {
     qRegisterMetaType<PipelineResult>();
@@ -62,9 +62,9 @@ void MediaPipeline::start()
 
 void MediaPipeline::stop()
 {
-    // Wakes a blocked read_packet, which then reports end of file. With a
-    // reason: a sender waiting for RECEIVED must not get it for a stream cut short.
-    m_pipe->abort(QStringLiteral("the receiver is shutting down"));
+    // Wakes a blocked read_packet at once (AVERROR_EXIT).
+    m_stopped.store(true);
+    m_input->bytes.cancel();
 }
 
 PipelineResult MediaPipeline::run()
@@ -72,8 +72,11 @@ PipelineResult MediaPipeline::run()
     PipelineResult result;
     auto fail = [&](const QString &error) {
         result.ok = false;
-        result.error = error;
-        m_pipe->abort(error); // the connection tells the sender why, and ends
+        result.stopped = m_stopped.load(); // then whatever failed failed because of it
+        result.error = result.stopped ? QStringLiteral("the receiver was closed") : error;
+        // Nothing more will be read: a producer's push now fails rather
+        // than fill a queue nobody drains.
+        m_input->bytes.cancel();
         return result;
     };
 
@@ -81,7 +84,7 @@ PipelineResult MediaPipeline::run()
     FrameMd5Writer md5;
     if (!m_md5Path.isEmpty() && !md5.open(m_md5Path, &error))
         return fail(error);
-    auto demuxer = Demuxer::open(m_pipe.get(), m_counters, &error);
+    auto demuxer = Demuxer::open(*m_input, m_counters, &error);
     if (!demuxer)
         return fail(error);
     auto decoder = Decoder::open(demuxer->codecpar(), m_counters, m_stats.get(), &error);
@@ -106,14 +109,16 @@ PipelineResult MediaPipeline::run()
     // drained its last frames at the end (Decoder::flush has no way to stop).
     if (!md5.error().isEmpty())
         return fail(md5.error());
-    if (ret < 0 && ret != AVERROR_EXIT)
-        return fail("reading the stream failed: " + averrorText(ret));
+    if (m_stopped.load())
+        return fail(QString());
+    if (ret < 0)
+        return fail("reading the stream failed: " + (demuxer->readError().isEmpty() ? averrorText(ret)
+                                                                                    : demuxer->readError()));
     // Frames arrived but not one decoded: the stream was unusable, a failure
     // even with END_OF_STREAM (and the sender is told so).
     if (result.packets > 0 && result.frames == 0)
         return fail(QStringLiteral("nothing could be decoded: the stream has no SPS/PPS before its "
                                    "first keyframe, or is not H.264"));
-    m_pipe->abort();
     return result;
 }
 

@@ -1,12 +1,17 @@
 // MediaPipeline: everything after the network for one stream, on a thread of
 // its own (every call in it blocks):
 //
-//   BytePipe --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
-//                                      +--> DisplaySink --> FrameSlot --> window (VideoView converts)
+//   ByteQueue --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
+//                                       +--> DisplaySink --> FrameSlot --> window (VideoView converts)
+//
+// How it ends: exactly once, finished(PipelineResult), whatever happened
+// (the queue finished and drained, a failure, or stop()). That result is the
+// only word on the pipeline's end; the controller hands it to the connection,
+// which turns it into RECEIVED or ERROR for the sender.
 #pragma once
 
-#include "byte_pipe.h"
 #include "sinks.h"
+#include "stream_input.h"
 #include "stream_stats.h"
 
 #include <QObject>
@@ -21,7 +26,11 @@ namespace h264link {
 class FrameSlot;
 
 struct PipelineResult {
-    bool ok = true;  // false: the pipeline itself failed (not a sender drop)
+    // ok: everything queued was read and decoded (or the sender dropped and
+    // what arrived was). Otherwise `error` says why, in a sentence for the
+    // person; `stopped` marks a stop() (the receiver is closing), not a failure.
+    bool ok = true;
+    bool stopped = false;
     QString error;
     quint64 packets = 0;       // access units demuxed
     quint64 frames = 0;        // pictures decoded
@@ -34,22 +43,23 @@ class MediaPipeline : public QObject {
     Q_OBJECT
 public:
     // `display` may be null (headless); `md5Path` may be empty.
-    MediaPipeline(std::shared_ptr<BytePipe> pipe, std::shared_ptr<StreamStats> stats, QString md5Path,
+    MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats, QString md5Path,
                   FrameSlot *display, QObject *parent = nullptr);
     ~MediaPipeline() override; // stops and joins
 
     void start();
-    void stop(); // any thread
+    void stop(); // any thread: cancels the read; finished() follows with `stopped`
 
     const PipelineCounters &counters() const { return m_counters; }
 
 signals:
-    void finished(const h264link::PipelineResult &result); // from the pipeline thread
+    void finished(const h264link::PipelineResult &result); // once, from the pipeline thread
 
 private:
     PipelineResult run();
 
-    std::shared_ptr<BytePipe> m_pipe;
+    std::shared_ptr<StreamInput> m_input;
+    std::atomic<bool> m_stopped{false};
     std::shared_ptr<StreamStats> m_stats;
     QString m_md5Path;
     FrameSlot *m_display;

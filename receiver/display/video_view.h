@@ -34,8 +34,9 @@ public:
     quint64 notShown() const { return m_notShown; }
 
 signals:
-    // The frame with this pts is on screen (drawn; for OpenGL, handed to Qt).
-    void frameShown(qint64 pts);
+    // The frame is on screen (drawn; for OpenGL, handed to Qt): its pts (the
+    // sender's pts_us) and its statistics record id (reordered_opaque).
+    void frameShown(qint64 pts, qint64 statsId);
     // The frame could not be shown: the next one is tried anyway.
     void frameFailed(const QString &error);
 

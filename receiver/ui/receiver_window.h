@@ -22,13 +22,18 @@ public:
     ReceiverWindow(FrameSlot *slot, ReceiverController *controller, Renderer renderer,
                    QWidget *parent = nullptr);
 
+signals:
+    // The person closed the window: the receiver says goodbye, then quits.
+    void closeRequested();
+
 protected:
     void keyPressEvent(QKeyEvent *event) override;
+    void closeEvent(QCloseEvent *event) override;
 
 private:
     void showWaiting(quint16 port);
     void showFrame();
-    void onFrameShown(qint64 pts);
+    void onFrameShown(qint64 pts, qint64 statsId);
     void onFrameFailed(const QString &error);
     quint64 skippedForDisplay() const;
     void setStatus(const QString &text);

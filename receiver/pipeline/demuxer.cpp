@@ -1,13 +1,14 @@
 #include "demuxer.h"
 
 #include "annexb.h"
+#include "protocol.h"
 
 namespace h264link {
 
-std::unique_ptr<Demuxer> Demuxer::open(QIODevice *input, PipelineCounters &counters, QString *error)
+std::unique_ptr<Demuxer> Demuxer::open(StreamInput &input, PipelineCounters &counters, QString *error)
 {
-    std::unique_ptr<Demuxer> d(new Demuxer(counters));
-    d->m_bridge = AvioBridge::create(input, AvioBridge::Direction::Read, error);
+    std::unique_ptr<Demuxer> d(new Demuxer(input, counters));
+    d->m_bridge = AvioBridge::create(&input.bytes, error);
     if (!d->m_bridge)
         return nullptr;
     AVFormatContext *raw = avformat_alloc_context();
@@ -53,6 +54,12 @@ int Demuxer::run(PacketSink &sink)
             continue;
         }
         ++m_counters.packets;
+        const auto unit = m_source.units.take(packet->pos, packet->size);
+        packet->pts = unit && unit->ptsUs != proto::kNoPts ? unit->ptsUs : AV_NOPTS_VALUE;
+        packet->dts = AV_NOPTS_VALUE; // the decoder orders by the bitstream
+        packet->duration = 0;
+        packet->time_base = kTimeBase;
+        setStatsId(packet.get(), unit ? unit->statsId : -1);
         const bool more = sink.push(packet.get());
         av_packet_unref(packet.get());
         if (!more)
