@@ -127,10 +127,6 @@ SecureChannel::SecureChannel(QSslSocket *socket, Role role, const QByteArray &ac
         emit secured();
     }, Qt::DirectConnection);
     connect(socket, &QSslSocket::errorOccurred, this, &SecureChannel::onError, Qt::DirectConnection);
-    connect(socket, &QSslSocket::disconnected, this, [this] {
-        if (!m_secured)
-            onError(QAbstractSocket::RemoteHostClosedError);
-    }, Qt::DirectConnection);
 }
 
 SecureChannel *SecureChannel::attach(QSslSocket *socket, Role role, const QByteArray &accessKey)
@@ -187,11 +183,16 @@ void SecureChannel::onError(QAbstractSocket::SocketError error)
         return fail(sender ? QStringLiteral("the access key does not match the receiver's: give both "
                                             "the same key (--key-file)")
                            : QStringLiteral("the sender's access key does not match this receiver's"));
-    if (m_anyAlertReceived && m_alertReceived == QSsl::AlertType::HandshakeFailure)
-        return fail(sender ? QStringLiteral("the receiver refused the keyed handshake (no common "
-                                            "cipher): is it an h264link receiver of this release?")
-                           : QStringLiteral("the sender refused the keyed handshake (no common "
-                                            "cipher): is it an h264link sender of this release?"));
+    // No common cipher suite, or the other side has no PSK to give: an
+    // ordinary TLS peer, or one not set up for a key.
+    if ((m_anyAlertReceived && m_alertReceived == QSsl::AlertType::HandshakeFailure)
+        || (m_anyAlertSent && m_alertSent == QSsl::AlertType::HandshakeFailure))
+        return fail(sender ? QStringLiteral("the receiver did not take the keyed handshake (TLS handshake "
+                                            "failure): is it an h264link receiver of this release, "
+                                            "started with --key-file?")
+                           : QStringLiteral("the peer's TLS handshake is not a keyed h264link one (TLS "
+                                            "handshake failure): is it an h264link sender of this "
+                                            "release, started with --key-file?"));
     switch (error) {
     case QAbstractSocket::RemoteHostClosedError:
     case QAbstractSocket::SslHandshakeFailedError:
@@ -222,17 +223,16 @@ void SecureChannel::fail(const QString &sentence)
 
 // ---- IncomingChannel ----------------------------------------------------------
 
-IncomingChannel::IncomingChannel(QSslSocket *socket, const QByteArray &accessKey)
-    : QObject(socket), m_socket(socket), m_key(accessKey), m_deadline(new QTimer(this))
+IncomingChannel::IncomingChannel(QSslSocket *socket, const QByteArray &accessKey, int timeoutMs)
+    : QObject(socket), m_socket(socket), m_key(accessKey), m_deadline(new QTimer(this)), m_timeoutMs(timeoutMs)
 {
     m_deadline->setSingleShot(true);
     connect(m_deadline, &QTimer::timeout, this, [this] {
-        refuse(m_decided ? QStringLiteral("the sender did not complete the keyed handshake within %1 s")
-                               .arg(kOpeningTimeoutMs / 1000)
-                         : QStringLiteral("the peer connected but sent nothing for %1 s")
-                               .arg(kOpeningTimeoutMs / 1000));
+        const QString seconds = QString::number(m_timeoutMs / 1000.0);
+        refuse(m_decided ? QStringLiteral("the sender did not complete the keyed handshake within %1 s").arg(seconds)
+                         : QStringLiteral("the peer connected but sent nothing for %1 s").arg(seconds));
     });
-    m_deadline->start(kOpeningTimeoutMs);
+    m_deadline->start(m_timeoutMs);
     connect(socket, &QSslSocket::readyRead, this, &IncomingChannel::examine);
     connect(socket, &QSslSocket::disconnected, this, [this] {
         if (!m_decided)

@@ -114,7 +114,9 @@ private:
 class IncomingChannel : public QObject {
     Q_OBJECT
 public:
-    IncomingChannel(QSslSocket *socket, const QByteArray &accessKey); // a child of `socket`
+    // A child of `socket`.
+    IncomingChannel(QSslSocket *socket, const QByteArray &accessKey,
+                    int timeoutMs = securechannel::kOpeningTimeoutMs);
 
 signals:
     void ready(h264link::Channel channel);
@@ -128,6 +130,7 @@ private:
     QSslSocket *m_socket;
     QByteArray m_key;
     QTimer *m_deadline;
+    int m_timeoutMs;
     bool m_decided = false;
 };
 

@@ -45,7 +45,8 @@ struct ServerConnection {
 class TestServer : public QTcpServer {
 public:
     enum Mode { Echo, Protocol };
-    TestServer(QByteArray key, Mode mode) : m_key(std::move(key)), m_mode(mode)
+    TestServer(QByteArray key, Mode mode, int openingTimeoutMs = securechannel::kOpeningTimeoutMs)
+        : m_key(std::move(key)), m_mode(mode), m_openingTimeoutMs(openingTimeoutMs)
     {
         QVERIFY(listen(QHostAddress::LocalHost));
     }
@@ -58,7 +59,7 @@ protected:
         connections.push_back(c);
         c->socket = new QSslSocket(this);
         QVERIFY(c->socket->setSocketDescriptor(descriptor));
-        auto *incoming = new IncomingChannel(c->socket, m_key);
+        auto *incoming = new IncomingChannel(c->socket, m_key, m_openingTimeoutMs);
         connect(incoming, &IncomingChannel::refused, this, [c](const QString &s) { c->refused = s; });
         connect(incoming, &IncomingChannel::ready, this, [this, c](Channel channel) { onReady(c, channel); });
         connect(c->socket, &QSslSocket::disconnected, this, [c] { c->closed = true; });
@@ -120,6 +121,7 @@ private:
 
     QByteArray m_key;
     Mode m_mode;
+    int m_openingTimeoutMs;
 };
 
 // ---- Relay: records both directions, can flip one byte ---------------------
@@ -215,13 +217,14 @@ SenderResult onWorker(const std::function<void(SenderResult &)> &body)
 
 // A keyed sender, blocking: connect, TLS, then `talk`.
 SenderResult keyedSender(quint16 port, const QByteArray &key,
-                         const std::function<void(QSslSocket &, SenderResult &)> &talk)
+                         const std::function<void(QSslSocket &, SenderResult &)> &talk,
+                         int encryptTimeoutMs = kWaitMs)
 {
     return onWorker([&](SenderResult &r) {
         QSslSocket socket;
         SecureChannel *channel = SecureChannel::attach(&socket, SecureChannel::Role::Sender, key);
         channel->connectToReceiver(QStringLiteral("127.0.0.1"), port);
-        if (socket.waitForConnected(kWaitMs) && socket.waitForEncrypted(kWaitMs)) {
+        if (socket.waitForConnected(kWaitMs) && socket.waitForEncrypted(encryptTimeoutMs)) {
             r.secured = channel->isSecured();
             talk(socket, r);
         }
@@ -287,6 +290,9 @@ private slots:
     void keylessSenderToKeyedReceiverIsRefusedInClear();
     void keyedSenderToKeylessReceiverHearsWhy();
     void keyedSenderToVersion1ReceiverHearsWhy();
+    void certificateOnlyClientIsRefused();
+    void silentPeerIsDroppedByTheReceiver();
+    void silentReceiverTimesOutTheSender();
     void flippedByteEndsTheSession();
     void captureOfKeyedSessionShowsNoPlaintext();
 
@@ -358,6 +364,8 @@ void TestSecureChannel::wrongKeyFailsOnBothSides()
     QCOMPARE(server.connections.size(), size_t(1));
     const auto &c = server.connections[0];
     QTRY_VERIFY_WITH_TIMEOUT(!c->refused.isEmpty(), kWaitMs);
+    qInfo("sender: %s", qPrintable(r.failure));
+    qInfo("receiver: %s", qPrintable(c->refused));
     QVERIFY2(c->refused.contains("access key does not match"), qPrintable(c->refused));
     QVERIFY(!c->channel);
     QVERIFY(c->raw.isEmpty());
@@ -423,6 +431,48 @@ void TestSecureChannel::keyedSenderToVersion1ReceiverHearsWhy()
     QVERIFY2(r.failure.startsWith("the receiver has no access key (or a different one)"), qPrintable(r.failure));
 }
 
+// An ordinary TLS client (certificate suites, no PSK): no common cipher.
+void TestSecureChannel::certificateOnlyClientIsRefused()
+{
+    TestServer server("classroom-42", TestServer::Echo);
+    const SenderResult r = onWorker([&](SenderResult &result) {
+        QSslSocket socket;
+        socket.connectToHostEncrypted(QStringLiteral("127.0.0.1"), server.serverPort());
+        result.secured = socket.waitForEncrypted(kWaitMs);
+        result.failure = socket.errorString();
+    });
+    QVERIFY(!r.secured);
+    const auto &c = server.connections.at(0);
+    QTRY_VERIFY_WITH_TIMEOUT(!c->refused.isEmpty(), kWaitMs);
+    qInfo("receiver: %s", qPrintable(c->refused));
+    QVERIFY2(c->refused.contains("not a keyed h264link one") || c->refused.contains("did not complete"),
+             qPrintable(c->refused));
+    QVERIFY(!c->channel);
+}
+
+void TestSecureChannel::silentPeerIsDroppedByTheReceiver()
+{
+    TestServer server("classroom-42", TestServer::Echo, 300);
+    QTcpSocket silent;
+    silent.connectToHost(QHostAddress::LocalHost, server.serverPort());
+    QVERIFY(silent.waitForConnected(kWaitMs));
+    QTRY_VERIFY_WITH_TIMEOUT(!server.connections.empty() && !server.connections[0]->refused.isEmpty(), kWaitMs);
+    QVERIFY2(server.connections[0]->refused.contains("sent nothing for 0.3 s"),
+             qPrintable(server.connections[0]->refused));
+    QTRY_COMPARE_WITH_TIMEOUT(silent.state(), QAbstractSocket::UnconnectedState, kWaitMs);
+}
+
+// A port that accepts and never answers the ClientHello: the blocking
+// sender's wait runs out, and failure() says what that means.
+void TestSecureChannel::silentReceiverTimesOutTheSender()
+{
+    QTcpServer mute;
+    QVERIFY(mute.listen(QHostAddress::LocalHost));
+    const SenderResult r = keyedSender(mute.serverPort(), "classroom-42", echoTalk, 300);
+    QVERIFY(!r.secured);
+    QVERIFY2(r.failure.contains("did not answer the keyed handshake in time"), qPrintable(r.failure));
+}
+
 // One flipped bit in an application-data record: the receiver's TLS layer
 // rejects the record (Poly1305), delivers none of it, and both sides end
 // with the sentence.
@@ -449,6 +499,7 @@ void TestSecureChannel::flippedByteEndsTheSession()
     QVERIFY(relay.flipped());
     const auto &c = server.connections.at(0);
     QTRY_VERIFY_WITH_TIMEOUT(!c->channelFailure.isEmpty(), kWaitMs);
+    qInfo("receiver: %s", qPrintable(c->channelFailure));
     QVERIFY2(c->channelFailure.contains("altered in transit"), qPrintable(c->channelFailure));
     QVERIFY2(r.failure.contains("altered in transit"), qPrintable(r.failure));
     // Nothing of the altered record (or after it) reached the application.
