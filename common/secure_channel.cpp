@@ -118,9 +118,10 @@ SecureChannel::SecureChannel(QSslSocket *socket, Role role, const QByteArray &ac
         // Only kCipher is configured; checked anyway, so that a change in
         // the TLS library's defaults cannot quietly give a weaker session.
         if (m_socket->sessionCipher().name() != QLatin1String(kCipher)) {
+            // Not closed from inside the backend's own signal: the caller
+            // closes it (isSecured() stays false, failed() was emitted).
             fail(QStringLiteral("the keyed handshake chose %1 instead of %2").arg(m_socket->sessionCipher().name(),
                                                                                 QLatin1String(kCipher)));
-            m_socket->abort();
             return;
         }
         m_secured = true;
@@ -170,6 +171,11 @@ QString SecureChannel::failure() const
 
 void SecureChannel::onError(QAbstractSocket::SocketError error)
 {
+    // A blocking caller's waitFor* ran out: its business (the sender polls
+    // with short waits all through a session); failure() covers a
+    // handshake that never finished.
+    if (error == QAbstractSocket::SocketTimeoutError)
+        return;
     const bool sender = m_role == Role::Sender;
     if (m_secured) {
         if (error == QAbstractSocket::RemoteHostClosedError && !m_anyAlertReceived)
@@ -205,8 +211,6 @@ void SecureChannel::onError(QAbstractSocket::SocketError error)
                                  .arg(error == QAbstractSocket::RemoteHostClosedError
                                           ? QStringLiteral("it closed the connection")
                                           : m_socket->errorString()));
-    case QAbstractSocket::SocketTimeoutError:
-        return; // a blocking caller's wait ran out; failure() says so
     default:
         return fail(QStringLiteral("connection error: %1").arg(m_socket->errorString()));
     }

@@ -20,8 +20,9 @@
 // not know the key cannot complete the handshake.
 //
 // Both styles the apps use work: a blocking socket on a worker thread
-// (connectToReceiver, then waitForConnected/waitForEncrypted, then read
-// failure() when one of them returns false), and an event-driven one
+// (connectToReceiver, then waitForConnected/waitForEncrypted and
+// isSecured(), then read failure() when one of them is false; close the
+// socket after any failure, Qt does not), and an event-driven one
 // (secured()/failed() signals). The PSK callback runs on the socket's
 // thread inside either.
 #pragma once
