@@ -168,6 +168,8 @@ bool FramedMediaDevice::pullFromTransport()
             setErrorString(m_decoder.errorString());
             qCWarning(lcFraming) << "protocol error:" << m_decoder.errorString();
         }
+        if (const auto version = m_decoder.negotiatedVersion())
+            m_writer.setVersion(*version); // what we send from now on
         while (m_decoder.hasMessage())
             dispatch(m_decoder.takeMessage());
     }

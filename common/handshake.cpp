@@ -1,33 +1,10 @@
 #include "handshake.h"
 
-#include <QCryptographicHash>
-#include <QMessageAuthenticationCode>
-#include <QRandomGenerator>
-
 namespace h264link {
 
 using namespace proto;
 
 namespace {
-
-constexpr char kAuthContext[] = "h264link/1 access key";
-
-bool versionsOverlap(const Hello &h)
-{
-    return h.minVersion <= kVersion && h.maxVersion >= kVersion;
-}
-
-// Compares MACs without an early exit, so timing says nothing about where
-// a guess went wrong.
-bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
-{
-    if (a.size() != b.size())
-        return false;
-    uchar diff = 0;
-    for (qsizetype i = 0; i < a.size(); ++i)
-        diff |= uchar(a[i] ^ b[i]);
-    return diff == 0;
-}
 
 HandshakeStep::Outgoing errorMessage(quint16 code, const QString &reason)
 {
@@ -44,20 +21,23 @@ HandshakeStep helloStep(const QString &software)
     return step;
 }
 
-} // namespace
-
-QByteArray authResponse(const QByteArray &key, const QByteArray &nonce)
+// "this sender speaks protocol 2, the receiver only 1: update the receiver".
+// `us`/`peer` name the two sides from where the sentence is read; the
+// update goes to the side whose versions are all older.
+QString versionMismatch(const QString &us, const QString &peer, const Hello &theirs)
 {
-    QMessageAuthenticationCode mac(QCryptographicHash::Sha256, key);
-    mac.addData(kAuthContext, sizeof kAuthContext - 1);
-    mac.addData(nonce);
-    return mac.result();
+    const bool peerIsOlder = theirs.maxVersion < kMinVersion;
+    return QStringLiteral("%1 speaks protocol %2, %3 only %4: update %5")
+        .arg(us, versionRange(kMinVersion, kVersion), peer,
+             versionRange(theirs.minVersion, theirs.maxVersion), peerIsOlder ? peer : us);
 }
+
+} // namespace
 
 // ---- Receiver ---------------------------------------------------------------
 
-ReceiverHandshake::ReceiverHandshake(QByteArray key, QString software)
-    : m_key(std::move(key)), m_software(std::move(software))
+ReceiverHandshake::ReceiverHandshake(QByteArray key, QString software, Channel channel)
+    : m_keyRequired(!key.isEmpty()), m_software(std::move(software)), m_channel(channel)
 {
 }
 
@@ -78,63 +58,42 @@ HandshakeStep ReceiverHandshake::refuse(quint16 code, const QString &toPeer, con
 
 HandshakeStep ReceiverHandshake::onMessage(const Message &m)
 {
-    switch (m_state) {
-    case State::AwaitHello: {
-        if (m.type != MessageType::Hello)
-            return refuse(ErrUnexpected, QStringLiteral("HELLO expected first"),
-                          QStringLiteral("the sender sent %1 before HELLO").arg(typeName(m.type)));
-        const auto hello = parseHello(m.payload);
-        if (!hello)
-            return refuse(ErrProtocol, QStringLiteral("malformed HELLO"),
-                          QStringLiteral("the sender sent a malformed HELLO"));
-        if (!versionsOverlap(*hello))
-            return refuse(ErrVersion,
-                          QStringLiteral("this receiver speaks protocol version %1 only").arg(kVersion),
-                          QStringLiteral("the sender speaks protocol versions %1..%2, this receiver %3: "
-                                         "update both to the same release")
-                              .arg(hello->minVersion).arg(hello->maxVersion).arg(kVersion));
-        m_senderSoftware = hello->software;
-        HandshakeStep step;
-        if (m_key.isEmpty()) {
-            m_state = State::Done;
-            step.send.push_back({MessageType::Accepted, {}});
-            step.verdict = HandshakeStep::Accepted;
-            return step;
-        }
-        m_nonce.resize(kNonceSize);
-        QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(m_nonce.data()),
-                                              kNonceSize / 4);
-        m_state = State::AwaitResponse;
-        step.send.push_back({MessageType::AuthChallenge, m_nonce});
-        return step;
-    }
-    case State::AwaitResponse: {
-        if (m.type != MessageType::AuthResponse)
-            return refuse(ErrAuthRequired,
-                          QStringLiteral("this receiver requires an access key: start the sender with "
-                                         "--key (or H264LINK_KEY)"),
-                          QStringLiteral("the sender did not answer the access-key challenge "
-                                         "(it has no key, or is too old)"));
-        if (!constantTimeEquals(m.payload, authResponse(m_key, m_nonce)))
-            return refuse(ErrAuthFailed, QStringLiteral("wrong access key"),
-                          QStringLiteral("the sender's access key is wrong"));
-        m_state = State::Done;
-        HandshakeStep step;
-        step.send.push_back({MessageType::Accepted, {}});
-        step.verdict = HandshakeStep::Accepted;
-        return step;
-    }
-    case State::Done:
-        break;
-    }
-    return {};
+    if (m_state == State::Done)
+        return {};
+    if (m.type != MessageType::Hello)
+        return refuse(ErrUnexpected, QStringLiteral("HELLO expected first"),
+                      QStringLiteral("the sender sent %1 before HELLO").arg(typeName(m.type)));
+    const auto hello = parseHello(m.payload);
+    if (!hello)
+        return refuse(ErrProtocol, QStringLiteral("malformed HELLO"),
+                      QStringLiteral("the sender sent a malformed HELLO"));
+    // Versions first: a sender of another release may not know keys work
+    // differently there, and updating is what helps it.
+    const auto version = negotiateVersion(hello->minVersion, hello->maxVersion);
+    if (!version)
+        return refuse(ErrVersion,
+                      versionMismatch(QStringLiteral("the receiver"), QStringLiteral("the sender"), *hello),
+                      versionMismatch(QStringLiteral("this receiver"), QStringLiteral("the sender"), *hello));
+    m_version = *version;
+    m_senderSoftware = hello->software;
+    if (m_keyRequired && m_channel != Channel::Keyed)
+        return refuse(ErrAuthRequired,
+                      QStringLiteral("this receiver requires an access key: start the sender with "
+                                     "--key-file (or H264LINK_KEY)"),
+                      QStringLiteral("the sender came without an access key, and this receiver "
+                                     "requires one"));
+    m_state = State::Done;
+    HandshakeStep step;
+    step.send.push_back({MessageType::Accepted, {}});
+    step.verdict = HandshakeStep::Accepted;
+    return step;
 }
 
 // ---- Sender -----------------------------------------------------------------
 
-SenderHandshake::SenderHandshake(QByteArray key, QString software)
-    : m_key(std::move(key)), m_software(std::move(software))
+SenderHandshake::SenderHandshake(QByteArray key, QString software) : m_software(std::move(software))
 {
+    Q_UNUSED(key);
 }
 
 HandshakeStep SenderHandshake::start()
@@ -156,26 +115,21 @@ HandshakeStep SenderHandshake::onMessage(const Message &m)
     switch (m.type) {
     case MessageType::Hello: {
         const auto hello = parseHello(m.payload);
-        if (!hello || !versionsOverlap(*hello))
-            return refuse(QStringLiteral("the receiver speaks protocol versions %1..%2, this sender %3: "
-                                         "update both to the same release")
-                              .arg(hello ? hello->minVersion : 0).arg(hello ? hello->maxVersion : 0)
-                              .arg(kVersion));
-        m_helloSeen = true;
+        if (!hello) {
+            step.send.push_back(errorMessage(ErrProtocol, QStringLiteral("malformed HELLO")));
+            return refuse(QStringLiteral("the receiver sent a malformed HELLO"));
+        }
+        const auto version = negotiateVersion(hello->minVersion, hello->maxVersion);
+        if (!version) {
+            step.send.push_back(errorMessage(
+                ErrVersion, versionMismatch(QStringLiteral("the sender"), QStringLiteral("the receiver"), *hello)));
+            return refuse(versionMismatch(QStringLiteral("this sender"), QStringLiteral("the receiver"), *hello));
+        }
+        m_version = *version;
         return step;
     }
-    case MessageType::AuthChallenge:
-        if (!m_helloSeen)
-            return refuse(QStringLiteral("the receiver broke the handshake (challenge before HELLO)"));
-        if (m_key.isEmpty())
-            return refuse(QStringLiteral("the receiver requires an access key: give it with --key, "
-                                         "--key-file or H264LINK_KEY"));
-        if (m.payload.size() != kNonceSize)
-            return refuse(QStringLiteral("the receiver sent a malformed access-key challenge"));
-        step.send.push_back({MessageType::AuthResponse, authResponse(m_key, m.payload)});
-        return step;
     case MessageType::Accepted:
-        if (!m_helloSeen)
+        if (m_version == 0)
             return refuse(QStringLiteral("the receiver broke the handshake (ACCEPTED before HELLO)"));
         m_done = true;
         step.verdict = HandshakeStep::Accepted;

@@ -3,15 +3,20 @@
 // and the fuzzer and the unit tests drive them directly.
 //
 //   sender                               receiver
-//     HELLO ---------------------------->
-//       <---------------------------- HELLO
-//       <------------------- AUTH_CHALLENGE (nonce)       only with an access key
-//     AUTH_RESPONSE (HMAC-SHA256(key, nonce)) -->         only with an access key
+//     HELLO (versions) ----------------->
+//       <---------------------- HELLO (versions)
 //       <------------------------- ACCEPTED  (or ERROR, then close)
 //     STREAM_INFO, MEDIA ...  ---------->
 //
-// The key never travels: only a MAC over a fresh random nonce does, so a
-// recorded response is useless on the next connection.
+// Protocol v2: with an access key the whole conversation runs inside TLS-PSK
+// (common/secure_channel.h), which proves to each side that the other knows
+// the key before a single byte of HELLO; the handshake only checks that the
+// channel is keyed when the receiver wants a key. (v1's in-band
+// AUTH_CHALLENGE / AUTH_RESPONSE are gone.)
+//
+// Versions: each side sends its range in HELLO; both use the highest common
+// version. With none, the side that finds out sends ERROR ErrVersion with a
+// sentence naming both ranges and which side to update, and closes.
 #pragma once
 
 #include "protocol.h"
@@ -34,38 +39,47 @@ struct HandshakeStep {
     quint16 peerErrorCode = 0; // for Refused by the peer's ERROR: its ErrorCode
 };
 
-constexpr int kNonceSize = 32;
-QByteArray authResponse(const QByteArray &key, const QByteArray &nonce);
+// What the connection under the handshake is.
+enum class Channel {
+    Plain, // bytes in clear: nobody proved anything
+    Keyed, // TLS-PSK under the access key, handshake completed (SecureChannel)
+};
 
 class ReceiverHandshake {
 public:
-    explicit ReceiverHandshake(QByteArray key, QString software = {});
+    // `key` non-empty: this receiver requires an access key, and accepts a
+    // sender only over a Keyed channel. Fail-safe default: Plain.
+    explicit ReceiverHandshake(QByteArray key, QString software = {}, Channel channel = Channel::Plain);
     HandshakeStep start();                            // on connect
     HandshakeStep onMessage(const proto::Message &m); // until Accepted/Refused
     bool isDone() const { return m_state == State::Done; }
     QString senderSoftware() const { return m_senderSoftware; }
+    quint8 version() const { return m_version; } // negotiated; 0 before the sender's HELLO
 
 private:
     HandshakeStep refuse(quint16 code, const QString &toPeer, const QString &here);
-    enum class State { AwaitHello, AwaitResponse, Done };
-    QByteArray m_key;
+    enum class State { AwaitHello, Done };
+    bool m_keyRequired;
     QString m_software;
-    QByteArray m_nonce;
+    Channel m_channel;
     QString m_senderSoftware;
+    quint8 m_version = 0;
     State m_state = State::AwaitHello;
 };
 
 class SenderHandshake {
 public:
+    // `key` is kept for source compatibility: since v2 the key works in the
+    // TLS layer under the handshake (SecureChannel), not in it.
     explicit SenderHandshake(QByteArray key, QString software = {});
     HandshakeStep start();
     HandshakeStep onMessage(const proto::Message &m);
     bool isDone() const { return m_done; }
+    quint8 version() const { return m_version; } // negotiated; 0 before the receiver's HELLO
 
 private:
-    QByteArray m_key;
     QString m_software;
-    bool m_helloSeen = false;
+    quint8 m_version = 0;
     bool m_done = false;
 };
 

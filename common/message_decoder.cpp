@@ -13,6 +13,20 @@ bool MessageDecoder::feed(const char *data, qsizetype size)
     return m_error == ParseError::None;
 }
 
+QString MessageDecoder::errorString() const
+{
+    if (m_error != ParseError::UnsupportedVersion || m_rejectedVersion == 0)
+        return describe(m_error);
+    const QString type = QString::fromLatin1(typeName(MessageType(m_rejectedType)));
+    if (m_negotiated)
+        return QStringLiteral("protocol version %1 on a %2 message, but this connection agreed on "
+                              "version %3 in HELLO")
+            .arg(m_rejectedVersion).arg(type).arg(*m_negotiated);
+    return QStringLiteral("protocol version %1 on a %2 message: this build speaks protocol %3 "
+                          "(update the sender and the receiver together)")
+        .arg(m_rejectedVersion).arg(type, versionRange(m_minVersion, m_maxVersion));
+}
+
 Message MessageDecoder::takeMessage()
 {
     Q_ASSERT(!m_ready.empty());
@@ -27,7 +41,13 @@ bool MessageDecoder::parseOne()
 {
     const char *start = m_buffer.constData() + m_offset;
     const qsizetype available = m_buffer.size() - m_offset;
-    m_error = checkHeaderPrefix(start, int(qMin<qsizetype>(available, kHeaderSize)));
+    const quint8 low = m_negotiated ? *m_negotiated : m_minVersion;
+    const quint8 high = m_negotiated ? *m_negotiated : m_maxVersion;
+    m_error = checkHeaderPrefix(start, int(qMin<qsizetype>(available, kHeaderSize)), low, high);
+    if (m_error == ParseError::UnsupportedVersion) {
+        m_rejectedVersion = quint8(start[4]);
+        m_rejectedType = available >= 6 ? quint8(start[5]) : 0;
+    }
     if (m_error != ParseError::None || available < kHeaderSize)
         return false;
 
@@ -36,6 +56,7 @@ bool MessageDecoder::parseOne()
         return false;
 
     Message m;
+    m.version = h.version;
     m.type = MessageType(h.type);
     m.flags = h.flags;
     m.sequence = h.sequence;
@@ -45,6 +66,13 @@ bool MessageDecoder::parseOne()
         ++m_sequenceGaps;
     m_lastSequence = h.sequence;
     ++m_messagesDecoded;
+    if (m.type == MessageType::Hello && !m_helloSeen) {
+        // Decided here, not by the handshake, so that the messages behind
+        // HELLO in this same read are already checked against it.
+        m_helloSeen = true;
+        if (const auto hello = parseHello(m.payload))
+            m_negotiated = negotiateVersion(hello->minVersion, hello->maxVersion, m_minVersion, m_maxVersion);
+    }
     m_ready.push_back(std::move(m));
     m_offset += kHeaderSize + h.payloadLength;
     return true;

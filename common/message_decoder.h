@@ -8,8 +8,18 @@
 
 namespace h264link::proto {
 
+// Version rule (docs/PROTOCOL.md, "Versions"): HELLO and ERROR are read
+// whatever their header version. The peer's first HELLO fixes the version of
+// the connection, the highest common to its range and ours; from then on
+// every other message must carry exactly that version. Before it, other
+// messages must carry a version in our range.
 class MessageDecoder {
 public:
+    explicit MessageDecoder(quint8 minVersion = kMinVersion, quint8 maxVersion = kVersion)
+        : m_minVersion(minVersion), m_maxVersion(maxVersion)
+    {
+    }
+
     // Appends bytes. Returns false once the stream is unusable; the error is
     // sticky because after a bad header there is no way to find the next one.
     bool feed(const char *data, qsizetype size);
@@ -19,7 +29,12 @@ public:
     Message takeMessage(); // precondition: hasMessage()
 
     ParseError error() const { return m_error; }
-    QString errorString() const { return describe(m_error); }
+    QString errorString() const;
+
+    // Set by the peer's first HELLO when the two ranges overlap. Without
+    // one, the handshake refuses the peer (HandshakeStep says why).
+    std::optional<quint8> negotiatedVersion() const { return m_negotiated; }
+    bool helloSeen() const { return m_helloSeen; }
 
     // Bytes of an incomplete message held back. Bounded by
     // kHeaderSize + kMaxPayloadSize plus the size of one feed() call.
@@ -38,6 +53,12 @@ private:
     std::deque<Message> m_ready;
     ParseError m_error = ParseError::None;
     std::optional<quint32> m_lastSequence;
+    quint8 m_minVersion;
+    quint8 m_maxVersion;
+    bool m_helloSeen = false;
+    std::optional<quint8> m_negotiated;
+    quint8 m_rejectedVersion = 0; // for errorString()
+    quint8 m_rejectedType = 0;
     quint64 m_sequenceGaps = 0;
     quint64 m_messagesDecoded = 0;
 };

@@ -30,6 +30,19 @@ const char *typeName(MessageType type)
     return "UNKNOWN";
 }
 
+std::optional<quint8> negotiateVersion(quint8 peerMin, quint8 peerMax, quint8 ourMin, quint8 ourMax)
+{
+    const quint8 high = qMin(peerMax, ourMax);
+    if (high < qMax(peerMin, ourMin) || high == 0)
+        return std::nullopt;
+    return high;
+}
+
+QString versionRange(quint8 min, quint8 max)
+{
+    return min == max ? QString::number(min) : QStringLiteral("%1 to %2").arg(min).arg(max);
+}
+
 QString describe(ParseError error)
 {
     switch (error) {
@@ -38,8 +51,9 @@ QString describe(ParseError error)
         return QStringLiteral("bad magic: the peer does not speak the h264link protocol "
                               "(is another program using this port?)");
     case ParseError::UnsupportedVersion:
-        return QStringLiteral("unsupported protocol version (this build speaks version %1; "
-                              "update the sender and the receiver together)").arg(kVersion);
+        return QStringLiteral("unsupported protocol version (this build speaks protocol %1; "
+                              "update the sender and the receiver together)")
+            .arg(versionRange(kMinVersion, kVersion));
     case ParseError::UnknownType:
         return QStringLiteral("unknown message type (the peer is newer, or the stream is corrupt)");
     case ParseError::PayloadTooLarge:
@@ -51,15 +65,18 @@ QString describe(ParseError error)
     return QStringLiteral("unknown error");
 }
 
-ParseError checkHeaderPrefix(const char *data, int size)
+ParseError checkHeaderPrefix(const char *data, int size, quint8 minVersion, quint8 maxVersion)
 {
     const auto *bytes = reinterpret_cast<const uchar *>(data);
     if (size >= 4 && qFromBigEndian<quint32>(bytes) != kMagic)
         return ParseError::BadMagic;
-    if (size >= 5 && bytes[4] != kVersion)
+    if (size >= 5 && bytes[4] == 0) // no version of any release
         return ParseError::UnsupportedVersion;
+    // Whether the version is acceptable depends on the type: one byte later.
     if (size >= 6 && !isKnownType(bytes[5]))
         return ParseError::UnknownType;
+    if (size >= 6 && !isVersionFree(bytes[5]) && (bytes[4] < minVersion || bytes[4] > maxVersion))
+        return ParseError::UnsupportedVersion;
     if (size >= kHeaderSize && qFromBigEndian<quint32>(bytes + 20) > kMaxPayloadSize)
         return ParseError::PayloadTooLarge;
     return ParseError::None;
@@ -95,6 +112,7 @@ QByteArray encode(const Message &m)
 {
     Q_ASSERT(quint64(m.payload.size()) <= kMaxPayloadSize);
     Header h;
+    h.version = m.version;
     h.type = quint8(m.type);
     h.flags = m.flags;
     h.sequence = m.sequence;
@@ -265,6 +283,7 @@ std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload)
 QByteArray MessageWriter::encode(MessageType type, const QByteArray &payload, quint16 flags)
 {
     Message m;
+    m.version = isVersionFree(quint8(type)) ? kFrozenHeaderVersion : m_version;
     m.type = type;
     m.flags = flags;
     m.sequence = m_sequence++;

@@ -1,4 +1,4 @@
-// Framing protocol v1: |header (24 bytes, big-endian)|payload|
+// Framing protocol v2: |header (24 bytes, big-endian)|payload|
 // The byte layout is specified in docs/PROTOCOL.md; keep the two in sync
 // (tests/tst_framing.cpp compares this encoder with the document's example).
 #pragma once
@@ -12,7 +12,16 @@
 namespace h264link::proto {
 
 constexpr quint32 kMagic = 0x48324C4B; // "H2LK"
-constexpr quint8 kVersion = 1;
+// The protocol versions this build speaks: the highest common one with the
+// peer's HELLO range is used (negotiateVersion). v2 replaced v1's in-band
+// access-key challenge by TLS-PSK (common/secure_channel.h).
+constexpr quint8 kMinVersion = 2;
+constexpr quint8 kVersion = 2; // the highest, written in headers by default
+// HELLO and ERROR are frozen for every version: same type codes, header
+// layout and payload prefix, always sent with this header version and read
+// whatever their version byte says, so that any two releases can tell each
+// other which versions they speak, or why they close.
+constexpr quint8 kFrozenHeaderVersion = 1;
 constexpr int kHeaderSize = 24;
 // Anything larger is a protocol error, rejected from the header alone, before
 // a single payload byte is buffered. Large access units travel in several
@@ -28,13 +37,24 @@ enum class MessageType : quint8 {
     Ping = 0x05,        // either side; answered by PONG
     Pong = 0x06,
     Error = 0x07,       // the peer is about to close, and why
-    AuthChallenge = 0x08, // receiver -> sender: a random nonce (access key set)
-    AuthResponse = 0x09,  // sender -> receiver: HMAC-SHA256(key, nonce)
+    AuthChallenge = 0x08, // v1 only (its in-band access-key challenge); unexpected in v2
+    AuthResponse = 0x09,  // v1 only; unexpected in v2
     Accepted = 0x0A,      // receiver -> sender: handshake done, send the stream
     Received = 0x0B,      // receiver -> sender: after END_OF_STREAM, all of it was decoded
 };
 bool isKnownType(quint8 type);
 const char *typeName(MessageType type);
+// HELLO and ERROR: readable whatever the header version (see kFrozenHeaderVersion).
+constexpr bool isVersionFree(quint8 type)
+{
+    return type == quint8(MessageType::Hello) || type == quint8(MessageType::Error);
+}
+
+// The highest version both ranges contain, or nothing.
+std::optional<quint8> negotiateVersion(quint8 peerMin, quint8 peerMax, quint8 ourMin = kMinVersion,
+                                       quint8 ourMax = kVersion);
+// "2", or "1 to 3": how sentences name a range.
+QString versionRange(quint8 min, quint8 max);
 
 // Flags of MEDIA messages.
 enum MediaFlag : quint16 {
@@ -55,6 +75,7 @@ struct Header {
 };
 
 struct Message {
+    quint8 version = kVersion; // of the header; MessageWriter picks it
     MessageType type = MessageType::Ping;
     quint16 flags = 0;
     quint32 sequence = 0;
@@ -74,7 +95,10 @@ QString describe(ParseError error);
 
 // Checks as many header fields as `size` bytes hold, so garbage is rejected
 // after 4 bytes and an oversized length after 24, never after the payload.
-ParseError checkHeaderPrefix(const char *data, int size);
+// The version must lie in [minVersion, maxVersion], except on HELLO and
+// ERROR, where any version from 1 up is read.
+ParseError checkHeaderPrefix(const char *data, int size, quint8 minVersion = kMinVersion,
+                             quint8 maxVersion = kVersion);
 Header readHeader(const char *data); // `data` holds kHeaderSize bytes
 void writeHeader(const Header &header, char *out);
 QByteArray encode(const Message &message); // payload must be <= kMaxPayloadSize
@@ -87,13 +111,13 @@ qint64 nowMicros();
 enum Capability : quint32 {
     CapMedia = 0x1, // can send or receive MEDIA
     CapPing = 0x2,  // answers PING
-    CapAuth = 0x4,  // understands AUTH_CHALLENGE / AUTH_RESPONSE
+    CapAuth = 0x4,  // v1 only: understands AUTH_CHALLENGE / AUTH_RESPONSE
 };
 
 struct Hello {
-    quint8 minVersion = kVersion;
+    quint8 minVersion = kMinVersion;
     quint8 maxVersion = kVersion;
-    quint32 capabilities = CapMedia | CapPing | CapAuth;
+    quint32 capabilities = CapMedia | CapPing;
     QString software; // e.g. "h264link-sender 0.1.0"
 };
 
@@ -139,8 +163,8 @@ enum ErrorCode : quint16 {
     ErrVersion = 3,        // no common protocol version
     ErrBusy = 4,           // another sender is live
     ErrSourceFailed = 5,   // the sender's input broke mid-stream
-    ErrAuthRequired = 6,   // the receiver wants an access key
-    ErrAuthFailed = 7,     // wrong access key
+    ErrAuthRequired = 6,   // the receiver wants an access key (v2: the sender came without TLS)
+    ErrAuthFailed = 7,     // v1 only: wrong access key (v2: the TLS handshake fails instead)
     ErrTimeout = 8,        // the handshake took too long
     ErrReceiverFailed = 9, // the receiver cannot go on (its decoder or output failed)
     ErrShuttingDown = 10,  // the receiver's user closed it (window, Ctrl+C, SIGTERM); it
@@ -172,14 +196,19 @@ std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload);
 
 constexpr int kMediaPrefixSize = 8; // the pts in front of MEDIA data
 
-// Assigns sequence numbers and timestamps for one direction of a connection.
+// Assigns sequence numbers, timestamps and header versions for one direction
+// of a connection: HELLO and ERROR get kFrozenHeaderVersion, the rest the
+// version in force (kVersion until setVersion() says what was negotiated).
 class MessageWriter {
 public:
     QByteArray encode(MessageType type, const QByteArray &payload, quint16 flags = 0);
     quint32 nextSequence() const { return m_sequence; }
+    void setVersion(quint8 version) { m_version = version; }
+    quint8 version() const { return m_version; }
 
 private:
     quint32 m_sequence = 0;
+    quint8 m_version = kVersion;
 };
 
 } // namespace h264link::proto

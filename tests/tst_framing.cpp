@@ -87,6 +87,13 @@ private slots:
     void oversizedLengthRejectedFromHeaderAlone();
     void garbageRejectedAfterFourBytes();
     void errorIsSticky();
+    void helloAndErrorAreReadWhateverTheirVersion_data();
+    void helloAndErrorAreReadWhateverTheirVersion();
+    void helloFixesTheVersion();
+    void wrongVersionAfterNegotiationIsRejected();
+    void noCommonVersionLeavesOnlyHelloAndError();
+    void writerSendsHelloAndErrorInTheFrozenVersion();
+    void negotiationRule();
     void maximumPayloadAccepted();
     void sequenceGapsAreCounted();
     void annexBSplitsAtBothStartCodes();
@@ -99,7 +106,7 @@ void TestFraming::everyTypeRoundTrips_data()
     QTest::addColumn<MessageType>("type");
     QTest::addColumn<QByteArray>("payload");
     QTest::addColumn<quint16>("flags");
-    QTest::newRow("HELLO") << MessageType::Hello << serialize(Hello{1, 1, CapMedia, "x"}) << quint16(0);
+    QTest::newRow("HELLO") << MessageType::Hello << serialize(Hello{2, 2, CapMedia, "x"}) << quint16(0);
     QTest::newRow("STREAM_INFO") << MessageType::StreamInfo << serialize(StreamInfo{}) << quint16(0);
     QTest::newRow("MEDIA") << MessageType::Media << serialize(Media{40000, "\0\0\0\1\x65"})
                            << quint16(Keyframe | AccessUnitStart | AccessUnitEnd);
@@ -270,14 +277,18 @@ void TestFraming::malformedHeaders_data()
 {
     QTest::addColumn<QByteArray>("bytes");
     QTest::addColumn<ParseError>("expected");
-    QTest::newRow("bad magic") << header(0x47455420, 1, 3, 0) << ParseError::BadMagic;
+    QTest::newRow("bad magic") << header(0x47455420, kVersion, 3, 0) << ParseError::BadMagic;
     QTest::newRow("version 0") << header(kMagic, 0, 3, 0) << ParseError::UnsupportedVersion;
-    QTest::newRow("version 2") << header(kMagic, 2, 3, 0) << ParseError::UnsupportedVersion;
-    QTest::newRow("type 0") << header(kMagic, 1, 0, 0) << ParseError::UnknownType;
-    QTest::newRow("type 0x7f") << header(kMagic, 1, 0x7f, 0) << ParseError::UnknownType;
-    QTest::newRow("length max+1") << header(kMagic, 1, 3, kMaxPayloadSize + 1)
+    QTest::newRow("version 0 HELLO") << header(kMagic, 0, 1, 0) << ParseError::UnsupportedVersion;
+    QTest::newRow("MEDIA below our range") << header(kMagic, kMinVersion - 1, 3, 0)
+                                           << ParseError::UnsupportedVersion;
+    QTest::newRow("MEDIA above our range") << header(kMagic, kVersion + 1, 3, 0)
+                                           << ParseError::UnsupportedVersion;
+    QTest::newRow("type 0") << header(kMagic, kVersion, 0, 0) << ParseError::UnknownType;
+    QTest::newRow("type 0x7f") << header(kMagic, kVersion, 0x7f, 0) << ParseError::UnknownType;
+    QTest::newRow("length max+1") << header(kMagic, kVersion, 3, kMaxPayloadSize + 1)
                                   << ParseError::PayloadTooLarge;
-    QTest::newRow("length 4 GiB") << header(kMagic, 1, 3, 0xFFFFFFFFu) << ParseError::PayloadTooLarge;
+    QTest::newRow("length 4 GiB") << header(kMagic, kVersion, 3, 0xFFFFFFFFu) << ParseError::PayloadTooLarge;
 }
 
 void TestFraming::malformedHeaders()
@@ -305,7 +316,7 @@ void TestFraming::malformedErrorsAreDistinct()
 void TestFraming::oversizedLengthRejectedFromHeaderAlone()
 {
     MessageDecoder decoder;
-    const QByteArray h = header(kMagic, 1, 3, 0xFFFFFFF0u);
+    const QByteArray h = header(kMagic, kVersion, 3, 0xFFFFFFF0u);
     QVERIFY(decoder.feed(h.left(kHeaderSize - 1))); // not yet decidable
     QCOMPARE(decoder.error(), ParseError::None);
     QVERIFY(!decoder.feed(h.right(1)));
@@ -328,6 +339,130 @@ void TestFraming::errorIsSticky()
     QVERIFY(!decoder.feed(encode(makeMessage(MessageType::Ping, {}))));
     QVERIFY(!decoder.hasMessage());
     QCOMPARE(decoder.error(), ParseError::UnsupportedVersion);
+}
+
+namespace {
+
+QByteArray withVersion(Message m, quint8 version)
+{
+    m.version = version;
+    return encode(m);
+}
+
+} // namespace
+
+void TestFraming::helloAndErrorAreReadWhateverTheirVersion_data()
+{
+    QTest::addColumn<MessageType>("type");
+    QTest::addColumn<QByteArray>("payload");
+    QTest::addColumn<int>("version");
+    const QByteArray hello = serialize(Hello{3, 4, CapMedia, "h264link-sender 9.0"});
+    const QByteArray error = serialize(ErrorInfo{ErrVersion, "update"});
+    for (int v : {1, 2, 3, 255}) {
+        QTest::addRow("HELLO v%d", v) << MessageType::Hello << hello << v;
+        QTest::addRow("ERROR v%d", v) << MessageType::Error << error << v;
+    }
+}
+
+// What lets two releases tell each other their versions at all: a future
+// v3 (or any) header on HELLO and ERROR is still read.
+void TestFraming::helloAndErrorAreReadWhateverTheirVersion()
+{
+    QFETCH(MessageType, type);
+    QFETCH(QByteArray, payload);
+    QFETCH(int, version);
+    MessageDecoder decoder;
+    QVERIFY2(decoder.feed(withVersion(makeMessage(type, payload), quint8(version))),
+             qPrintable(decoder.errorString()));
+    QVERIFY(decoder.hasMessage());
+    const Message m = decoder.takeMessage();
+    QCOMPARE(m.type, type);
+    QCOMPARE(m.version, quint8(version));
+    QCOMPARE(m.payload, payload);
+}
+
+void TestFraming::helloFixesTheVersion()
+{
+    // A future peer (2..3, writing its HELLO with a v3 header), and the
+    // message right behind HELLO in the same read.
+    MessageDecoder decoder;
+    QVERIFY(!decoder.negotiatedVersion());
+    QByteArray wire = withVersion(makeMessage(MessageType::Hello, serialize(Hello{2, 3, CapMedia, "v3"})), 3);
+    wire += withVersion(makeMessage(MessageType::Accepted, {}, 0, 1), kVersion);
+    QVERIFY2(decoder.feed(wire), qPrintable(decoder.errorString()));
+    QCOMPARE(decodeAll(decoder).size(), size_t(2));
+    QCOMPARE(decoder.negotiatedVersion(), std::optional<quint8>(kVersion));
+
+    // A build that speaks 2..3 agrees on 3 with the same peer, and then
+    // holds it to 3.
+    MessageDecoder newer(2, 3);
+    QVERIFY(newer.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{2, 3, CapMedia, "v3"})), 1)));
+    QCOMPARE(newer.negotiatedVersion(), std::optional<quint8>(3));
+    QVERIFY(newer.feed(withVersion(makeMessage(MessageType::Ping, {}, 0, 1), 3)));
+    QVERIFY(!newer.feed(withVersion(makeMessage(MessageType::Ping, {}, 0, 2), 2)));
+    QCOMPARE(newer.error(), ParseError::UnsupportedVersion);
+}
+
+void TestFraming::wrongVersionAfterNegotiationIsRejected()
+{
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{})), kFrozenHeaderVersion)));
+    QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::StreamInfo, serialize(StreamInfo{}), 0, 1), kVersion)));
+    QVERIFY(!decoder.feed(withVersion(makeMessage(MessageType::Media, serialize(Media{}), 0, 2), kVersion + 1)));
+    QCOMPARE(decoder.error(), ParseError::UnsupportedVersion);
+    QVERIFY2(decoder.errorString().contains(QStringLiteral("version %1 on a MEDIA").arg(kVersion + 1))
+                 && decoder.errorString().contains(QStringLiteral("agreed on version %1").arg(kVersion)),
+             qPrintable(decoder.errorString()));
+    QCOMPARE(decodeAll(decoder).size(), size_t(2)); // what came before still counts
+
+    // Rejected from the header alone: six bytes are enough.
+    MessageDecoder early;
+    QVERIFY(early.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{})), kFrozenHeaderVersion)));
+    const QByteArray v1Media = withVersion(makeMessage(MessageType::Media, serialize(Media{}), 0, 1), 1);
+    QVERIFY(early.feed(v1Media.left(5)));
+    QVERIFY(!early.feed(v1Media.mid(5, 1)));
+    QCOMPARE(early.error(), ParseError::UnsupportedVersion);
+}
+
+// A v1 peer's HELLO (1..1): no common version. The handshake refuses it
+// (tst_handshake); the decoder still reads the peer's HELLO and ERROR, so
+// the person hears the peer's reason too, but nothing else.
+void TestFraming::noCommonVersionLeavesOnlyHelloAndError()
+{
+    MessageDecoder decoder;
+    QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{1, 1, CapMedia, "old"})), 1)));
+    QVERIFY(decoder.helloSeen());
+    QVERIFY(!decoder.negotiatedVersion());
+    QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::Error, serialize(ErrorInfo{ErrVersion, "x"}), 0, 1), 1)));
+    QCOMPARE(decodeAll(decoder).size(), size_t(2));
+    QVERIFY(!decoder.feed(withVersion(makeMessage(MessageType::AuthChallenge, QByteArray(32, 'n'), 0, 2), 1)));
+    QCOMPARE(decoder.error(), ParseError::UnsupportedVersion);
+}
+
+void TestFraming::writerSendsHelloAndErrorInTheFrozenVersion()
+{
+    MessageWriter writer;
+    const auto versionOf = [](const QByteArray &wire) { return quint8(wire.at(4)); };
+    QCOMPARE(versionOf(writer.encode(MessageType::Hello, serialize(Hello{}))), kFrozenHeaderVersion);
+    QCOMPARE(versionOf(writer.encode(MessageType::Error, serialize(ErrorInfo{}))), kFrozenHeaderVersion);
+    QCOMPARE(versionOf(writer.encode(MessageType::Accepted, {})), kVersion);
+    writer.setVersion(3);
+    QCOMPARE(versionOf(writer.encode(MessageType::Ping, {})), quint8(3));
+    QCOMPARE(versionOf(writer.encode(MessageType::Hello, serialize(Hello{}))), kFrozenHeaderVersion);
+    QCOMPARE(writer.nextSequence(), 5u);
+}
+
+void TestFraming::negotiationRule()
+{
+    using V = std::optional<quint8>;
+    QCOMPARE(negotiateVersion(1, 1, 2, 2), V());
+    QCOMPARE(negotiateVersion(2, 2, 2, 2), V(2));
+    QCOMPARE(negotiateVersion(1, 5, 2, 3), V(3)); // the highest common one
+    QCOMPARE(negotiateVersion(3, 4, 2, 3), V(3));
+    QCOMPARE(negotiateVersion(4, 4, 2, 3), V());
+    QCOMPARE(negotiateVersion(3, 1, 1, 3), V()); // an inverted range is empty
+    QCOMPARE(versionRange(2, 2), QStringLiteral("2"));
+    QCOMPARE(versionRange(1, 3), QStringLiteral("1 to 3"));
 }
 
 void TestFraming::maximumPayloadAccepted()

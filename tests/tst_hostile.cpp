@@ -400,9 +400,18 @@ void TestHostile::accessKey()
 
     const SenderRun wrong = runSender({m_clip, "--host", "127.0.0.1", "--port", port, "--key", "lesson-8"});
     QCOMPARE(wrong.exitCode, int(ExitProtocolError));
-    QVERIFY2(wrong.err.contains("wrong access key"), qPrintable(wrong.err));
-    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("access key is wrong"), 3000);
+    // v2: TLS-PSK; the handshake fails on both sides (docs/PROTOCOL.md).
+    QVERIFY2(wrong.err.contains("access key does not match"), qPrintable(wrong.err));
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("access key does not match"), 3000);
     QVERIFY(!QFile::exists(md5Path) || md5Column(readFile(md5Path)).isEmpty()); // no media accepted
+
+    // The sender refuses a receiver that does not know the key.
+    ReceiverProcess keyless(QStringList{});
+    QVERIFY(keyless.port());
+    const SenderRun toKeyless = runSender({m_clip, "--host", "127.0.0.1", "--port",
+                                           QString::number(keyless.port()), "--key-file", keyFile});
+    QCOMPARE(toKeyless.exitCode, int(ExitProtocolError));
+    QVERIFY2(toKeyless.err.contains("the receiver has no access key"), qPrintable(toKeyless.err));
 
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
     env.insert("H264LINK_KEY", "lesson-7-secret");
