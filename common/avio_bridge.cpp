@@ -7,6 +7,7 @@
 #include <QCoreApplication>
 #include <QFileDevice>
 #include <QIODevice>
+#include <sys/socket.h>
 
 extern "C" {
 #include <libavutil/error.h>
@@ -81,6 +82,15 @@ void AvioBridge::cancel()
     m_cancelled.store(true);
     if (m_queue)
         m_queue->cancel();
+    // A reader blocked in a socket's waitForReadyRead() sleeps in poll() on
+    // its descriptor, on its own thread, where no Qt call can reach it.
+    // Shutting the descriptor's read side down is safe from any thread and
+    // makes that poll() return at once; the read then sees the cancel.
+    if (const auto *socket = qobject_cast<const QAbstractSocket *>(m_device)) {
+        const qintptr fd = socket->socketDescriptor();
+        if (fd >= 0)
+            ::shutdown(int(fd), SHUT_RD);
+    }
 }
 
 int AvioBridge::readPacket(void *opaque, uint8_t *buf, int size)
@@ -138,7 +148,9 @@ int AvioBridge::readQueue(uint8_t *buf, int size)
 // A socket or pipe: hand over whatever is there (at least one byte, without
 // waiting to fill `buf`, which would add latency), else block until the
 // device has something to say. No timeout and no polling: an idle reader
-// sleeps in waitForReadyRead() until data, a close or an error wakes it.
+// sleeps in waitForReadyRead() until data, a close, an error or cancel()
+// wakes it. A sequential device must therefore implement waitForReadyRead()
+// (Qt's sockets, QProcess and QLocalSocket do; QFile's read() blocks by itself).
 int AvioBridge::readSequential(uint8_t *buf, int size)
 {
     for (;;) {

@@ -56,9 +56,9 @@ public:
     QIODevice *device() const { return m_device; }
 
     // Makes a future read return AVERROR_EXIT, from any thread. A read
-    // blocked on a ByteQueue wakes at once; one blocked in a device's
-    // waitForReadyRead() sees it when the device wakes (data, close or
-    // error): close the device on its own thread to end such a read.
+    // blocked on a ByteQueue or in a socket's waitForReadyRead() wakes at
+    // once (the socket's read side is shut down: it reads nothing more);
+    // one blocked on another device sees it when the device wakes.
     void cancel();
     bool isCancelled() const { return m_cancelled.load(); }
 

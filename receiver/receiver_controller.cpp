@@ -137,7 +137,9 @@ void ReceiverController::completeIfDone()
     const PipelineResult &r = *s.result;
     const quint64 lost = s.endOfStream && s.sent.accessUnits > s.stats.accessUnits
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
-    const bool clean = s.endOfStream && r.ok && lost == 0;
+    // The same rule as the sender's for "done": every frame arrived and was decoded.
+    const quint64 undecoded = s.stats.accessUnits > r.frames ? s.stats.accessUnits - r.frames : 0;
+    const bool clean = s.endOfStream && r.ok && lost == 0 && undecoded == 0;
 
     QString summary = QStringLiteral("stream from %1 ended (%2): ").arg(s.peer, s.reason);
     if (s.endOfStream)
@@ -151,6 +153,8 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 frames not passed to the display").arg(r.displayErrors);
     if (lost)
         summary += QStringLiteral(", %1 LOST").arg(lost);
+    if (undecoded && r.ok)
+        summary += QStringLiteral(", %1 NOT DECODED").arg(undecoded);
     if (s.stats.malformedMessages)
         summary += QStringLiteral(", %1 malformed messages dropped").arg(s.stats.malformedMessages);
     if (s.stats.bytesDropped)

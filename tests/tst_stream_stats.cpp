@@ -15,6 +15,7 @@ private slots:
     void latenciesAcrossTwoClocks();
     void displayedFramesAndSkips();
     void jsonHasEveryField();
+    void undisplayedFramesDoNotPileUp();
 };
 
 void TestStreamStats::clockOffsetFromTheShortestRoundTrip()
@@ -85,6 +86,21 @@ void TestStreamStats::jsonHasEveryField()
     for (const char *key : {"network", "decode", "end_to_end_decoded", "end_to_end_displayed"})
         QVERIFY2(latency.contains(key), key);
     QVERIFY(o["rtt_ms"].isNull()); // no round trip yet: null, not a made-up 0
+}
+
+void TestStreamStats::undisplayedFramesDoNotPileUp()
+{
+    // A minimised window paints nothing for as long as the stream lasts:
+    // its decoded frames' records must not accumulate.
+    StreamStats stats(true);
+    for (qint64 i = 0; i < 100'000; ++i)
+        stats.onDecoded(stats.onAccessUnit(0, i * 10, 100), i * 10 + 5);
+    QVERIFY2(stats.recordsHeld() <= 64, qPrintable(QString::number(stats.recordsHeld())));
+    // and the newest is still there to be shown
+    const qint64 last = stats.onAccessUnit(0, 2'000'000, 100);
+    stats.onDecoded(last, 2'000'010);
+    stats.onDisplayed(last, 2'000'020, 0);
+    QCOMPARE(stats.recordsHeld(), std::size_t(0));
 }
 
 QTEST_GUILESS_MAIN(TestStreamStats)

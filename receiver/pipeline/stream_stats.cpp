@@ -14,6 +14,7 @@ constexpr std::size_t kClockSamples = 8;
 // when a decoder stops consuming costs those records only, never the
 // matching of the rest.
 constexpr std::size_t kMaxPending = 1 << 16;
+constexpr std::size_t kMaxAwaitingDisplay = 16;
 
 QJsonValue number(double v)
 {
@@ -118,8 +119,15 @@ void StreamStats::onDecoded(qint64 id, qint64 decodedUs)
         keep(m_window.e2eDecoded, double(decodedUs - t.sentUs) / 1000.0, kMaxWindow);
         keep(m_allDecoded, m_window.e2eDecoded.back());
     }
-    if (!m_display)
+    if (!m_display) {
         m_inFlight.erase(it);
+        return;
+    }
+    m_awaitingDisplay.push_back(id);
+    while (m_awaitingDisplay.size() > kMaxAwaitingDisplay) {
+        m_inFlight.erase(m_awaitingDisplay.front());
+        m_awaitingDisplay.pop_front();
+    }
 }
 
 void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal)
@@ -137,6 +145,12 @@ void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTota
     }
     // Frames older than this one were skipped; forget them.
     m_inFlight.erase(m_inFlight.begin(), std::next(it));
+}
+
+std::size_t StreamStats::recordsHeld() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_inFlight.size();
 }
 
 void StreamStats::setDecodeErrors(quint64 total)

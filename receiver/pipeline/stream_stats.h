@@ -76,6 +76,7 @@ public:
     // percentiles over every frame. One JSON object: {"summary": {...}}.
     QString summaryJson() const;
     quint64 framesDecoded() const; // so far, this stream
+    std::size_t recordsHeld() const; // per-frame records not yet let go of
 
 private:
     struct Timing {
@@ -93,6 +94,10 @@ private:
     const bool m_display;
     ClockSync m_clock;
     std::map<qint64, Timing> m_inFlight; // arrived, not yet decoded (or shown)
+    // Decoded but not yet shown, oldest first. The display holds one frame,
+    // so only the newest few can still be shown: the oldest beyond
+    // kMaxAwaitingDisplay are forgotten (a minimised window paints nothing).
+    std::deque<qint64> m_awaitingDisplay;
     qint64 m_nextId = 0;
     qint64 m_startUs = -1;
     qint64 m_lastReportUs = -1;
