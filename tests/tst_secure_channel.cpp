@@ -34,6 +34,8 @@ constexpr int kWaitMs = 10000; // generous bounds for a loaded machine, not timi
 struct ServerConnection {
     QSslSocket *socket = nullptr;
     std::optional<Channel> channel;
+    QString cipher;        // as negotiated, read at ready() (a closed socket forgets it)
+    QSsl::SslProtocol protocol = QSsl::UnknownProtocol;
     QString refused;       // IncomingChannel's sentence
     QString channelFailure; // SecureChannel's, after the handshake (tampering)
     QByteArray raw;        // application bytes received (echo mode)
@@ -70,6 +72,8 @@ private:
     void onReady(const std::shared_ptr<ServerConnection> &c, Channel channel)
     {
         c->channel = channel;
+        c->cipher = c->socket->sessionCipher().name();
+        c->protocol = c->socket->sessionProtocol();
         if (SecureChannel *sc = SecureChannel::of(c->socket))
             connect(sc, &SecureChannel::failed, this, [c](const QString &s) {
                 c->channelFailure = s;
@@ -370,8 +374,8 @@ void TestSecureChannel::rightKeyEncryptsAndCarriesData()
     const auto &c = server.connections[0];
     QCOMPARE(c->channel, std::optional<Channel>(Channel::Keyed));
     QTRY_COMPARE_WITH_TIMEOUT(c->raw, QByteArray("h264link over TLS"), kWaitMs);
-    QCOMPARE(c->socket->sessionCipher().name(), QString::fromLatin1(securechannel::kCipher));
-    QCOMPARE(c->socket->sessionProtocol(), QSsl::TlsV1_2);
+    QCOMPARE(c->cipher, QString::fromLatin1(securechannel::kCipher));
+    QCOMPARE(c->protocol, QSsl::TlsV1_2);
 }
 
 void TestSecureChannel::wrongKeyFailsOnBothSides()
