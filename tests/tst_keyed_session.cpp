@@ -129,6 +129,7 @@ private slots:
     void wrongKeyIsNotRetried();
     void keyedSenderToKeylessReceiver();
     void flippedByteEndsTheSession();
+    void keyedSenderHearsBusy();
     void version1SenderHearsWhy();
     void version1ReceiverHearsWhy();
 
@@ -233,9 +234,29 @@ void TestKeyedSession::flippedByteEndsTheSession()
     QVERIFY(relay.flipped());
     QCOMPARE(sender.process.exitStatus(), QProcess::NormalExit);
     QVERIFY2(sender.process.exitCode() != ExitOk, qPrintable(sender.err));
+    qInfo("sender (exit %d): %s", sender.process.exitCode(), qPrintable(sender.err.trimmed()));
     QVERIFY2(sender.err.contains("altered in transit"), qPrintable(sender.err));
     QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("altered in transit"), 5000);
     QCOMPARE(receiver.process().state(), QProcess::Running);
+}
+
+// A keyed sender that comes while another streams hears "busy" (inside TLS:
+// the busy check comes after IncomingChannel), and the live stream goes on.
+void TestKeyedSession::keyedSenderHearsBusy()
+{
+    const QString md5Path = m_dir.filePath("busy.framemd5");
+    ReceiverProcess receiver({"--key-file", m_keyFile, "--framemd5", md5Path, "--once"});
+    QVERIFY(receiver.port());
+    const QString port = QString::number(receiver.port());
+    Sender live({m_clip, "--host", "127.0.0.1", "--port", port, "--key-file", m_keyFile}); // paced: 2 s
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("sender connected from"), kWaitMs);
+    const SenderRun second = runSender({m_clip, "--host", "127.0.0.1", "--port", port, "--key-file", m_keyFile});
+    QCOMPARE(second.exitCode, int(ExitProtocolError));
+    QVERIFY2(second.err.contains("busy"), qPrintable(second.err));
+    QVERIFY(live.finish());
+    QVERIFY2(live.process.exitCode() == ExitOk, qPrintable(live.err));
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.process().state() == QProcess::NotRunning, kWaitMs);
+    QCOMPARE(md5Column(readFile(md5Path)), m_reference);
 }
 
 // A stand-in for a release-1 sender: HELLO with versions 1..1. The receiver
