@@ -1,6 +1,7 @@
 #include "secure_channel.h"
 
-#include <QMessageAuthenticationCode>
+#include <QMutex>
+#include <QPasswordDigestor>
 #include <algorithm>
 #include <QSslCipher>
 #include <QSslConfiguration>
@@ -11,27 +12,11 @@ namespace h264link {
 
 namespace securechannel {
 
-QByteArray hkdfSha256(const QByteArray &inputKey, const QByteArray &salt, const QByteArray &info, int length)
-{
-    // Extract, then expand: T(i) = HMAC(PRK, T(i-1) | info | i).
-    const QByteArray prk = QMessageAuthenticationCode::hash(
-        inputKey, salt.isEmpty() ? QByteArray(32, '\0') : salt, QCryptographicHash::Sha256);
-    QByteArray out, block;
-    for (quint8 i = 1; out.size() < length; ++i) {
-        QMessageAuthenticationCode mac(QCryptographicHash::Sha256, prk);
-        mac.addData(block);
-        mac.addData(info);
-        mac.addData(reinterpret_cast<const char *>(&i), 1);
-        block = mac.result();
-        out += block;
-    }
-    return out.left(length);
-}
-
 QByteArray derivePsk(const QByteArray &accessKey)
 {
-    return hkdfSha256(accessKey, QByteArrayLiteral("h264link/2 access key"),
-                      QByteArrayLiteral("h264link/2 TLS-PSK"), 32);
+    return QPasswordDigestor::deriveKeyPbkdf2(QCryptographicHash::Sha256, accessKey,
+                                              QByteArray(kPskSalt), kPskIterations,
+                                              kPskLength);
 }
 
 bool isAvailable(QString *why)
@@ -75,6 +60,21 @@ bool isKeyMismatchAlert(QSsl::AlertType type)
         || type == QSsl::AlertType::IllegalParameter || type == QSsl::AlertType::UnknownPskIdentity;
 }
 
+// derivePsk() once per process and key, not once per connection: a peer
+// that keeps connecting must not make the receiver's network thread spend
+// the derivation's time again and again.
+QByteArray cachedPsk(const QByteArray &accessKey)
+{
+    static QMutex mutex;
+    static QByteArray lastKey, lastPsk;
+    const QMutexLocker lock(&mutex);
+    if (lastPsk.isEmpty() || lastKey != accessKey) {
+        lastPsk = derivePsk(accessKey);
+        lastKey = accessKey;
+    }
+    return lastPsk;
+}
+
 const char kTampered[] = "the connection was altered in transit (a TLS record failed its integrity "
                          "check), so the session was closed: something between the two machines "
                          "changes bytes";
@@ -82,7 +82,7 @@ const char kTampered[] = "the connection was altered in transit (a TLS record fa
 } // namespace
 
 SecureChannel::SecureChannel(QSslSocket *socket, Role role, const QByteArray &accessKey)
-    : QObject(socket), m_socket(socket), m_role(role), m_psk(derivePsk(accessKey))
+    : QObject(socket), m_socket(socket), m_role(role), m_psk(cachedPsk(accessKey))
 {
     Q_ASSERT(!accessKey.isEmpty());
     setObjectName(QStringLiteral("h264link.SecureChannel"));

@@ -7,6 +7,7 @@
 #include "logging.h"
 #include "receiver_controller.h"
 #include "receiver_window.h"
+#include "secure_channel.h"
 #include "signal_watcher.h"
 #include "stream_stats.h"
 
@@ -50,9 +51,10 @@ int main(int argc, char *argv[])
     const QCommandLineOption once("once", "Exit after the first stream: 0 if it ended with END_OF_STREAM.");
     const QCommandLineOption framemd5("framemd5", "Write one line per decoded frame with its MD5 "
                                       "(compare with ffmpeg -f framemd5).", "file");
-    const QCommandLineOption key("key", "Require senders to prove this access key (HMAC-SHA256 "
-                                 "challenge; the key never travels). Prefer --key-file or "
-                                 "H264LINK_KEY: --key is visible in the process list.", "key");
+    const QCommandLineOption key("key", "Require this access key (TLS-PSK: the whole session is "
+                                 "encrypted, and both sides prove they know the key). Prefer "
+                                 "--key-file or H264LINK_KEY: --key is visible in the process list.",
+                                 "key");
     const QCommandLineOption keyFile("key-file", "Read the access key from a file.", "file");
     const QCommandLineOption stats("stats", "Print live statistics as one JSON line per second on stdout "
                                    "(fps, bitrate, latency median/p95, RTT, skipped frames).");
@@ -92,6 +94,8 @@ int main(int argc, char *argv[])
     QString keyError;
     if (!resolveAccessKey(parser.value(key), parser.value(keyFile), &options.accessKey, &keyError))
         return fail(keyError, ExitUsage);
+    if (!options.accessKey.isEmpty() && !securechannel::isAvailable(&keyError))
+        return fail(keyError, ExitFailure);
 
     FrameSlot slot;
     ReceiverController controller(options, options.headless ? nullptr : &slot);

@@ -4,6 +4,7 @@
 #include "app_mode.h"
 #include "exit_codes.h"
 #include "logging.h"
+#include "secure_channel.h"
 #include "signal_watcher.h"
 #include "stream_session.h"
 #include "ui/sender_window.h"
@@ -26,8 +27,9 @@ struct CommandLine {
     QCommandLineOption retry{"retry", "If the receiver is not there, goes away, is busy or is closed, keep "
                              "trying every second and continue from the current position."};
     QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
-    QCommandLineOption key{"key", "Access key the receiver requires (visible to other users in the "
-                           "process list: prefer --key-file or H264LINK_KEY).", "key"};
+    QCommandLineOption key{"key", "Access key the receiver requires (TLS-PSK: the whole session is "
+                           "encrypted, and both sides prove they know the key). Visible to other "
+                           "users in the process list: prefer --key-file or H264LINK_KEY.", "key"};
     QCommandLineOption keyFile{"key-file", "Read the access key from a file.", "file"};
     QCommandLineOption timeout{"connect-timeout", "Seconds to wait for the receiver (default 5).",
                                "seconds", "5"};
@@ -104,6 +106,8 @@ int main(int argc, char *argv[])
     QString keyError;
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
         return fail(keyError, ExitUsage);
+    if (!options.key.isEmpty() && !securechannel::isAvailable(&keyError))
+        return fail(keyError, ExitFailure);
 
     // Ctrl+C / SIGTERM end the stream as Stop does: END_OF_STREAM with the
     // counts, a short wait for the receiver's reply, a clean close, exit 0.

@@ -2,7 +2,7 @@
 // a worker thread of its own. A thin loop that wires the stages:
 //
 //   Playback (MediaSource, timeline, Pacer) --> LiveRateControl --> AnnexBMuxer
-//     --> SenderConnection (FramedMediaDevice --> QTcpSocket)
+//     --> SenderConnection (FramedMediaDevice --> QSslSocket)
 //
 // One pass per connection: each pass makes a new SenderConnection, muxer and
 // LiveRateControl; only the Playback carries over (with --retry). Every

@@ -2,8 +2,9 @@
 
 #include "annexb.h"
 #include "logging.h"
+#include "secure_channel.h"
 
-#include <QTcpSocket>
+#include <QSslSocket>
 #include <QTimer>
 
 namespace h264link {
@@ -23,10 +24,10 @@ QString peerName(const QAbstractSocket &socket)
 
 ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
-                                       QObject *parent)
+                                       Channel channel, QObject *parent)
     : QObject(parent), m_socket(socket), m_input(std::move(input)), m_streamStats(std::move(stats)),
       m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)), m_idleTimer(new QTimer(this)),
-      m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION))
+      m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION), channel)
 {
     qRegisterMetaType<ConnectionStats>();
     qRegisterMetaType<StreamInfo>();
@@ -46,6 +47,17 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<Strea
         onReadyRead();
     });
     connect(m_socket, &QTcpSocket::errorOccurred, this, [this](QAbstractSocket::SocketError e) {
+        // SecureChannel saw it first (it was connected first): a TLS record
+        // that failed its check, or an alert. Closing now, with the sender's
+        // bytes unread, would reset the connection and destroy the alert
+        // that tells the sender why; so read and drop until it hangs up.
+        // Queued: not from inside the TLS backend's own signal.
+        if (const SecureChannel *secure = SecureChannel::of(qobject_cast<QSslSocket *>(m_socket));
+            secure && !secure->failure().isEmpty()) {
+            QMetaObject::invokeMethod(this, [this, why = secure->failure()] { failQuietly(why); },
+                                      Qt::QueuedConnection);
+            return;
+        }
         if (e != QAbstractSocket::RemoteHostClosedError)
             finish(false, QStringLiteral("connection error: %1").arg(m_socket->errorString()));
     });
@@ -192,6 +204,10 @@ void ReceiverConnection::apply(const HandshakeStep &step)
         finish(false, QStringLiteral("refused %1: %2").arg(m_peer, step.reason));
     } else if (step.verdict == HandshakeStep::Accepted) {
         m_handshakeTimer->stop();
+        // The version both HELLOs agreed on (the decoder fixed it on the
+        // sender's HELLO); HELLO and ERROR keep their frozen header version.
+        if (const auto version = m_decoder.negotiatedVersion())
+            m_writer.setVersion(*version);
         send(MessageType::Ping, {});
         m_pingTimer->start(kPingIntervalMs);
         qCDebug(lcReceiver).noquote() << "sender" << m_peer << "is" << m_handshake.senderSoftware();
@@ -281,6 +297,20 @@ void ReceiverConnection::sayGoodbye(ErrorCode code, const QString &reason, const
     m_input->bytes.finish();
     send(MessageType::Error, serialize(ErrorInfo{code, reason}));
     m_socket->flush();
+    QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, m_finishReason); });
+    onReadyRead();
+}
+
+void ReceiverConnection::failQuietly(const QString &finishReason)
+{
+    if (m_failing || m_finished)
+        return;
+    m_failing = true;
+    m_finishReason = finishReason;
+    m_handshakeTimer->stop();
+    m_pingTimer->stop();
+    m_idleTimer->stop();
+    m_input->bytes.finish();
     QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, m_finishReason); });
     onReadyRead();
 }

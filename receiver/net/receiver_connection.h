@@ -11,7 +11,9 @@
 // How it ends: finished() once. After END_OF_STREAM it waits for the
 // pipeline's result (onPipelineFinished) and answers RECEIVED or ERROR 9.
 // When this side gives up (a pipeline failure, or shutDown()), it sends
-// ERROR and reads until the sender hangs up, at most kFailingGraceMs.
+// ERROR and reads until the sender hangs up, at most kFailingGraceMs. A
+// keyed session whose TLS failed (a record altered in transit) does the same
+// without the ERROR: the TLS alert already told the sender.
 #pragma once
 
 #include "handshake.h"
@@ -61,8 +63,11 @@ public:
     static constexpr qint64 kMaxUnsentBytes = 256 * 1024;  // replies the peer has not read
     static constexpr qint64 kSocketReadBuffer = 256 * 1024; // Qt's buffer, before the kernel's
 
+    // `socket` is a QSslSocket; `channel` what IncomingChannel found it to
+    // be (Keyed: TLS-PSK done). A keyed receiver refuses a Plain sender
+    // after its HELLO (ERROR 6).
     ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
-                       std::shared_ptr<StreamStats> stats, const QByteArray &key,
+                       std::shared_ptr<StreamStats> stats, const QByteArray &key, Channel channel,
                        QObject *parent = nullptr);
     ~ReceiverConnection() override;
 
@@ -91,6 +96,7 @@ private:
     void apply(const HandshakeStep &step);
     void pushMedia(const proto::Message &message, qint64 ptsUs, QByteArray data);
     void sayGoodbye(proto::ErrorCode code, const QString &reason, const QString &finishReason);
+    void failQuietly(const QString &finishReason);
 
     QTcpSocket *m_socket;
     std::shared_ptr<StreamInput> m_input;

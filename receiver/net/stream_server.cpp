@@ -2,16 +2,39 @@
 
 #include "logging.h"
 
+#include "secure_channel.h"
+
+#include <QSslSocket>
 #include <QTcpServer>
-#include <QTcpSocket>
 #include <QTimer>
 
 namespace h264link {
 
 using namespace proto;
 
+namespace {
+
+// Accepts every connection as a QSslSocket (unencrypted until
+// IncomingChannel sees a ClientHello); nextPendingConnection() returns it.
+class SslServer : public QTcpServer {
+public:
+    using QTcpServer::QTcpServer;
+
+protected:
+    void incomingConnection(qintptr descriptor) override
+    {
+        auto *socket = new QSslSocket(this);
+        if (socket->setSocketDescriptor(descriptor))
+            addPendingConnection(socket);
+        else
+            delete socket; // gone before we took it: nothing to answer
+    }
+};
+
+} // namespace
+
 StreamServer::StreamServer(QByteArray accessKey, bool display, QObject *parent)
-    : QObject(parent), m_server(new QTcpServer(this)), m_accessKey(std::move(accessKey)),
+    : QObject(parent), m_server(new SslServer(this)), m_accessKey(std::move(accessKey)),
       m_display(display)
 {
     qRegisterMetaType<std::shared_ptr<StreamInput>>();
@@ -39,24 +62,47 @@ quint16 StreamServer::port() const
     return m_server->serverPort();
 }
 
+// First what the connection is (IncomingChannel: TLS-PSK or plain, at most
+// kOpeningTimeoutMs), then the busy check.
 void StreamServer::onNewConnection()
 {
-    while (QTcpSocket *socket = m_server->nextPendingConnection()) {
-        if (!m_busy)
-            startSession(socket);
-        else if ((!m_live || m_live->isDraining()) && !m_waiting)
-            park(socket); // the last stream is all here and draining; this one is next
-        else
-            refuse(socket, QStringLiteral("busy: another sender is streaming to this receiver"));
+    while (QTcpSocket *accepted = m_server->nextPendingConnection()) {
+        auto *socket = static_cast<QSslSocket *>(accepted); // SslServer makes only these
+        const QString peer = peerName(*socket);
+        auto *incoming = new IncomingChannel(socket, m_accessKey);
+        connect(incoming, &IncomingChannel::ready, this,
+                [this, socket](Channel channel) { onChannelReady(socket, channel); });
+        connect(incoming, &IncomingChannel::refused, this, [this, socket, peer](const QString &why) {
+            // It closes the socket itself; bounded in case the peer never
+            // lets the close finish.
+            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+            QTimer::singleShot(kRefuseGraceMs, socket, [socket] { socket->abort(); socket->deleteLater(); });
+            emit connectionRefused(peer, why);
+        });
     }
 }
 
-void StreamServer::startSession(QTcpSocket *socket)
+void StreamServer::onChannelReady(QSslSocket *socket, Channel channel)
+{
+    if (m_shuttingDown) { // its turn will not come
+        socket->abort();
+        socket->deleteLater();
+        return;
+    }
+    if (!m_busy)
+        startSession(socket, channel);
+    else if ((!m_live || m_live->isDraining()) && !m_waiting)
+        park(socket, channel); // the last stream is all here and draining; this one is next
+    else
+        refuse(socket, QStringLiteral("busy: another sender is streaming to this receiver"));
+}
+
+void StreamServer::startSession(QTcpSocket *socket, Channel channel)
 {
     m_busy = true;
     auto input = std::make_shared<StreamInput>(kQueueCapacity);
     auto streamStats = std::make_shared<StreamStats>(m_display);
-    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, this);
+    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, channel, this);
     connect(m_live, &ReceiverConnection::streamInfoReceived, this, &StreamServer::streamInfoReceived);
     connect(m_live, &ReceiverConnection::finished, this,
             [this, connection = m_live.data()](bool eos, const QString &reason,
@@ -73,9 +119,10 @@ void StreamServer::startSession(QTcpSocket *socket)
 
 // Parked connections are watched: one that goes away before its turn is
 // dropped, never started as a session on a dead socket.
-void StreamServer::park(QTcpSocket *socket)
+void StreamServer::park(QTcpSocket *socket, Channel channel)
 {
     m_waiting = socket;
+    m_waitingChannel = channel;
     connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
         if (m_waiting == socket)
             m_waiting = nullptr;
@@ -90,7 +137,7 @@ void StreamServer::setIdle()
         m_waiting = nullptr;
         next->disconnect(this);
         if (next->state() == QAbstractSocket::ConnectedState)
-            startSession(next);
+            startSession(next, m_waitingChannel);
         else
             next->deleteLater();
     }

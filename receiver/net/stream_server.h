@@ -2,6 +2,11 @@
 // time: a sender that connects while another one is live is refused (its
 // HELLO read, then ERROR "busy", then its close awaited, all bounded); the
 // live stream is not touched.
+//
+// Every connection is a QSslSocket, first examined by IncomingChannel: a
+// keyed sender's ClientHello (with a key here: TLS-PSK first, so that even
+// "busy" is said inside TLS; without one: refused), or the plain protocol.
+// Only then comes the busy check.
 #pragma once
 
 #include "receiver_connection.h"
@@ -10,6 +15,7 @@
 #include <QPointer>
 #include <memory>
 
+class QSslSocket;
 class QTcpServer;
 class QTcpSocket;
 
@@ -52,9 +58,10 @@ signals:
 
 private:
     void onNewConnection();
-    void startSession(QTcpSocket *socket);
+    void onChannelReady(QSslSocket *socket, h264link::Channel channel);
+    void startSession(QTcpSocket *socket, Channel channel);
     void refuse(QTcpSocket *socket, const QString &reason);
-    void park(QTcpSocket *socket);
+    void park(QTcpSocket *socket, Channel channel);
 
     QTcpServer *m_server;
     QByteArray m_accessKey; // empty: anyone may send
@@ -62,6 +69,7 @@ private:
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained
+    Channel m_waitingChannel = Channel::Plain;
     bool m_shuttingDown = false;
 };
 

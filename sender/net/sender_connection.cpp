@@ -17,6 +17,8 @@ SenderConnection::SenderConnection(const SenderOptions &options, const std::atom
       m_framing(&m_socket),
       m_handshake(options.key, QStringLiteral("h264link-sender " H264LINK_VERSION))
 {
+    if (!options.key.isEmpty())
+        m_channel = SecureChannel::attach(&m_socket, SecureChannel::Role::Sender, options.key);
     m_framing.open(QIODevice::ReadWrite);
     m_framing.setAcceptMedia(false);
     m_socket.setReadBufferSize(kMaxInboundBytes); // a receiver only sends small control messages
@@ -33,10 +35,16 @@ QString SenderConnection::where() const
 
 bool SenderConnection::open(int *exitCode, QString *message)
 {
+    if (m_channel && !securechannel::isAvailable(message)) { // a key typed into the window
+        *exitCode = ExitFailure;
+        return false;
+    }
     if (!connectToReceiver(message)) {
         *exitCode = m_stop.load() ? ExitOk : ExitConnectionFailed;
         return false;
     }
+    if (m_channel && !secure(exitCode, message))
+        return false;
     return handshake(exitCode, message);
 }
 
@@ -48,14 +56,17 @@ bool SenderConnection::waitForConnection()
     QEventLoop loop;
     QTimer poll;
     const QDeadlineTimer deadline(m_options.connectTimeoutMs);
-    QObject::connect(&m_socket, &QTcpSocket::connected, &loop, &QEventLoop::quit);
-    QObject::connect(&m_socket, &QTcpSocket::errorOccurred, &loop, &QEventLoop::quit);
+    QObject::connect(&m_socket, &QSslSocket::connected, &loop, &QEventLoop::quit);
+    QObject::connect(&m_socket, &QSslSocket::errorOccurred, &loop, &QEventLoop::quit);
     QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
         if (m_stop.load() || deadline.hasExpired())
             loop.quit();
     });
     poll.start(20);
-    m_socket.connectToHost(m_options.host, m_options.port);
+    if (m_channel)
+        m_channel->connectToReceiver(m_options.host, m_options.port); // TCP, then at once the ClientHello
+    else
+        m_socket.connectToHost(m_options.host, m_options.port);
     if (m_socket.state() != QAbstractSocket::ConnectedState && m_socket.state() != QAbstractSocket::UnconnectedState)
         loop.exec();
     return m_socket.state() == QAbstractSocket::ConnectedState;
@@ -95,6 +106,55 @@ bool SenderConnection::connectToReceiver(QString *message)
     return true;
 }
 
+// With a key: the TLS-PSK handshake, before a single byte of ours. A failure
+// here is the receiver's configuration (no key, another key, not an h264link
+// receiver of this release), like its ERROR 7 was: ExitProtocolError, which
+// --retry does not retry. Waits in short steps so that Stop ends it at once.
+bool SenderConnection::secure(int *exitCode, QString *message)
+{
+    QDeadlineTimer deadline(kHandshakeTimeoutMs);
+    bool failed = false;
+    const QMetaObject::Connection watch = connect(m_channel, &SecureChannel::failed, this,
+                                                  [&failed] { failed = true; }, Qt::DirectConnection);
+    while (!m_channel->isSecured() && !failed && m_socket.state() == QAbstractSocket::ConnectedState
+           && !m_stop.load() && !deadline.hasExpired())
+        m_socket.waitForEncrypted(int(qBound(qint64(1), deadline.remainingTime(), qint64(50))));
+    disconnect(watch);
+    if (m_channel->isSecured())
+        return true;
+    if (m_stop.load()) {
+        m_socket.abort();
+        *message = QStringLiteral("stopped before streaming began");
+        *exitCode = ExitOk;
+        return false;
+    }
+    *message = m_channel->failure();
+    if (message->isEmpty()) // out of time, or closed without a TLS error
+        *message = deadline.hasExpired()
+            ? QStringLiteral("%1 accepted the connection but did not answer the keyed handshake "
+                             "within %2 s: is it an h264link receiver?").arg(where()).arg(kHandshakeTimeoutMs / 1000)
+            : QStringLiteral("the receiver has no access key (or a different one): it did not complete "
+                             "the keyed handshake; start it with the same --key-file, or this sender "
+                             "without a key");
+    *message = QStringLiteral("%1: %2").arg(where(), *message);
+    *exitCode = ExitProtocolError;
+    m_socket.abort(); // Qt does not close a socket after a fatal TLS error
+    return false;
+}
+
+// Why the keyed session failed (SecureChannel's sentence), "" if it did not
+// or there is no key. A fatal TLS error leaves the socket open: `usable()`
+// treats it as closed.
+QString SenderConnection::channelFailure() const
+{
+    return m_channel && m_channel->isSecured() ? m_channel->failure() : QString();
+}
+
+bool SenderConnection::usable() const
+{
+    return m_socket.state() == QAbstractSocket::ConnectedState && channelFailure().isEmpty();
+}
+
 // Runs SenderHandshake until the receiver says ACCEPTED or refuses. The
 // receiver's answers also prove that it is an h264link receiver at all.
 bool SenderConnection::handshake(int *exitCode, QString *message)
@@ -129,6 +189,14 @@ bool SenderConnection::handshake(int *exitCode, QString *message)
         m_socket.waitForReadyRead(50);
     }
     if (m_verdict == HandshakeStep::Refused) {
+        if (m_refusalCode == 0) {
+            // This side refused (no common version) and said why in an
+            // ERROR: deliver it before the socket goes, bounded.
+            drain(0, 1000);
+            m_socket.disconnectFromHost();
+            if (m_socket.state() != QAbstractSocket::UnconnectedState)
+                m_socket.waitForDisconnected(1000);
+        }
         *exitCode = peerErrorCode() == ErrShuttingDown ? ExitConnectionFailed : ExitProtocolError;
         if (!peerSaidWhy(message))
             *message = m_refusal;
@@ -196,8 +264,9 @@ bool SenderConnection::peerSaidWhy(QString *message)
 
 int SenderConnection::lost(QString *message, const QString &fallback)
 {
-    if (!peerSaidWhy(message) && !fallback.isEmpty())
-        *message = fallback;
+    const QString failure = channelFailure();
+    if (!peerSaidWhy(message) && !(failure.isEmpty() && fallback.isEmpty()))
+        *message = failure.isEmpty() ? fallback : failure;
     return lostConnectionCode();
 }
 
@@ -205,6 +274,11 @@ bool SenderConnection::checkPeer(QString *message)
 {
     if (peerSaidWhy(message))
         return false;
+    if (const QString failure = channelFailure(); !failure.isEmpty()) {
+        *message = failure; // e.g. "the connection was altered in transit"
+        m_socket.abort();
+        return false;
+    }
     if (m_framing.protocolError() != ParseError::None) {
         *message = QStringLiteral("%1 is not an h264link receiver: %2")
                        .arg(where(), describe(m_framing.protocolError()));
@@ -231,7 +305,7 @@ bool SenderConnection::waitUntil(qint64 delayUs)
 {
     QDeadlineTimer deadline(delayUs / 1000, Qt::PreciseTimer);
     while (!deadline.hasExpired()) {
-        if (m_stop.load() || m_socket.state() != QAbstractSocket::ConnectedState)
+        if (m_stop.load() || !usable())
             return false;
         const qint64 left = deadline.remainingTime();
         if (m_socket.waitForReadyRead(int(qMin<qint64>(left, 50))))
@@ -255,14 +329,14 @@ bool SenderConnection::afterAccessUnit(QString *message)
 bool SenderConnection::drain(qint64 limit, int timeoutMs)
 {
     QDeadlineTimer deadline(timeoutMs < 0 ? QDeadlineTimer::Forever : QDeadlineTimer(timeoutMs));
-    while (m_socket.bytesToWrite() > limit) {
-        if (m_socket.state() != QAbstractSocket::ConnectedState || deadline.hasExpired())
+    while (queuedBytes() > limit) {
+        if (!usable() || deadline.hasExpired())
             return false;
         if (m_stop.load() && limit > 0)
             return true; // stopping: the final drain still delivers END_OF_STREAM
         m_socket.waitForBytesWritten(100);
     }
-    return m_socket.state() == QAbstractSocket::ConnectedState;
+    return usable();
 }
 
 int SenderConnection::finish(QString *message)
@@ -304,7 +378,7 @@ SenderConnection::CloseWait SenderConnection::closeGracefully()
             result = CloseWait::PeerError; // it said why, and sends nothing more
             break;
         }
-        if (m_socket.state() != QAbstractSocket::ConnectedState)
+        if (!usable())
             break;
         if (alive.hasExpired() || cap.hasExpired()) {
             result = stopped ? CloseWait::Stopped : alive.hasExpired() ? CloseWait::Silent : CloseWait::CapReached;

@@ -9,18 +9,20 @@
 //
 // One object per connection: a reconnect makes a new one, so nothing of the
 // last receiver (its ERROR, its RECEIVED, the handshake) can leak into the
-// next. All socket I/O is here, and the socket is created here (a TLS socket
-// will replace the QTcpSocket). It is used in blocking mode (waitFor...),
-// so none of this may run on the GUI thread.
+// next. All socket I/O is here, and the socket is created here: a QSslSocket,
+// which without a key stays unencrypted (a plain TCP socket), and with one
+// runs TLS-PSK (SecureChannel) before the first byte of HELLO. It is used in
+// blocking mode (waitFor...), so none of this may run on the GUI thread.
 #pragma once
 
 #include "framed_media_device.h"
 #include "handshake.h"
 #include "protocol.h"
+#include "secure_channel.h"
 #include "sender_options.h"
 
 #include <QObject>
-#include <QTcpSocket>
+#include <QSslSocket>
 #include <atomic>
 #include <functional>
 #include <optional>
@@ -54,8 +56,11 @@ public:
     // Live: a fixed kernel buffer, so the queue LiveRateControl bounds is
     // most of the queue there is (autotuning would add megabytes of latency).
     void useLiveSendBuffer();
-    qint64 queuedBytes() const { return m_socket.bytesToWrite(); }
-    qint64 handedToKernel() const { return qint64(m_framing.mediaBytesSent()) - m_socket.bytesToWrite(); }
+    // Bytes not yet handed to the kernel. With TLS, QSslSocket::bytesToWrite()
+    // counts only what waits to be encrypted; the records wait in
+    // encryptedBytesToWrite() (slightly more bytes than the media: headers, tags).
+    qint64 queuedBytes() const { return m_socket.bytesToWrite() + m_socket.encryptedBytesToWrite(); }
+    qint64 handedToKernel() const { return qMax<qint64>(0, qint64(m_framing.mediaBytesSent()) - queuedBytes()); }
 
     // Sleeps until a packet is due while answering PING. False if stopped or
     // disconnected (checkPeer() then says which).
@@ -95,6 +100,9 @@ private:
     QString where() const;
     bool waitForConnection();
     bool connectToReceiver(QString *message);
+    bool secure(int *exitCode, QString *message);
+    QString channelFailure() const;
+    bool usable() const;
     bool handshake(int *exitCode, QString *message);
     void onControlMessage(const proto::Message &message);
     bool peerSaidWhy(QString *message);
@@ -106,7 +114,8 @@ private:
     const SenderOptions &m_options;
     const std::atomic<bool> &m_stop;
     std::function<quint64()> m_framesSkipped;
-    QTcpSocket m_socket;
+    QSslSocket m_socket;
+    SecureChannel *m_channel = nullptr; // with a key; owned by m_socket
     FramedMediaDevice m_framing;
     SenderHandshake m_handshake;
     HandshakeStep::Verdict m_verdict = HandshakeStep::Continue;
