@@ -136,6 +136,16 @@ void ReceiverConnection::handle(const Message &message)
         apply(m_handshake.onMessage(message)); // nothing else counts before ACCEPTED
         return;
     }
+    if (m_endOfStreamReceived
+        && (message.type == MessageType::Media || message.type == MessageType::EndOfStream
+            || message.type == MessageType::StreamInfo)) {
+        // The queue is finished: media now would vanish uncounted, and the
+        // sender's totals no longer describe what it sent.
+        const QString what = QStringLiteral("%1 after END_OF_STREAM").arg(typeName(message.type));
+        send(MessageType::Error, serialize(ErrorInfo{ErrUnexpected, what}));
+        finish(false, QStringLiteral("%1 sent %2").arg(m_peer, what));
+        return;
+    }
     switch (message.type) {
     case MessageType::StreamInfo:
         if (const auto info = parseStreamInfo(message.payload))

@@ -84,17 +84,14 @@ void StreamServer::onNewConnection()
 
 void StreamServer::onChannelReady(QSslSocket *socket, Channel channel)
 {
-    if (m_shuttingDown) { // its turn will not come
-        socket->abort();
-        socket->deleteLater();
-        return;
-    }
-    if (!m_busy)
+    if (m_shuttingDown) // its turn will not come
+        refuse(socket, ErrShuttingDown, QStringLiteral("the receiver was closed"));
+    else if (!m_busy)
         startSession(socket, channel);
     else if ((!m_live || m_live->isDraining()) && !m_waiting)
         park(socket, channel); // the last stream is all here and draining; this one is next
     else
-        refuse(socket, QStringLiteral("busy: another sender is streaming to this receiver"));
+        refuse(socket, ErrBusy, QStringLiteral("busy: another sender is streaming to this receiver"));
 }
 
 void StreamServer::startSession(QTcpSocket *socket, Channel channel)
@@ -111,8 +108,7 @@ void StreamServer::startSession(QTcpSocket *socket, Channel channel)
                     m_live = nullptr; // over, even before deleteLater() runs
                 emit sessionEnded(eos, reason, stats, sent);
                 connection->deleteLater();
-                if (m_shuttingDown)
-                    emit shutDownFinished();
+                finishShutDownIfDone();
             });
     emit sessionStarted(m_live->peer(), input, streamStats);
 }
@@ -155,16 +151,23 @@ void StreamServer::shutDown()
         return;
     m_shuttingDown = true;
     m_server->close();
-    if (QTcpSocket *next = m_waiting) { // its turn will not come; it has sent nothing we owe a reply
+    if (QTcpSocket *next = m_waiting) { // its turn will not come: it hears why, as a refused one does
         m_waiting = nullptr;
         next->disconnect(this);
-        next->abort();
-        next->deleteLater();
+        refuse(next, ErrShuttingDown, QStringLiteral("the receiver was closed"));
     }
     if (m_live)
-        m_live->shutDown(); // finished() follows, and with it shutDownFinished()
+        m_live->shutDown(); // finished() follows, and with it finishShutDownIfDone()
     else
-        QMetaObject::invokeMethod(this, &StreamServer::shutDownFinished, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(this, &StreamServer::finishShutDownIfDone, Qt::QueuedConnection);
+}
+
+void StreamServer::finishShutDownIfDone()
+{
+    if (m_shuttingDown && !m_shutDownFinished && !m_live && m_refusing == 0) {
+        m_shutDownFinished = true;
+        emit shutDownFinished();
+    }
 }
 
 // Refusing must not lose its reason. Closing with the sender's HELLO unread
@@ -172,20 +175,27 @@ void StreamServer::shutDown()
 // sender reads it. So: read its HELLO (or give up on it after a while or too
 // many bytes), answer HELLO + ERROR busy, then read and drop until the
 // sender hangs up, and only then close. All within kRefuseGraceMs.
-void StreamServer::refuse(QTcpSocket *socket, const QString &reason)
+void StreamServer::refuse(QTcpSocket *socket, quint16 code, const QString &reason)
 {
     const QString peer = peerName(*socket);
     socket->setParent(this);
+    ++m_refusing;
+    // Children are deleted after ~QObject has disconnected this receiver, so
+    // this never runs on a half-destroyed server.
+    connect(socket, &QObject::destroyed, this, [this] {
+        --m_refusing;
+        finishShutDownIfDone();
+    });
     auto decoder = std::make_shared<MessageDecoder>();
     auto answered = std::make_shared<bool>(false);
     auto bytesRead = std::make_shared<qint64>(0);
-    auto answer = [socket, reason, answered] {
+    auto answer = [socket, code, reason, answered] {
         if (*answered)
             return;
         *answered = true;
         MessageWriter writer;
         socket->write(writer.encode(MessageType::Hello, serialize(Hello{})));
-        socket->write(writer.encode(MessageType::Error, serialize(ErrorInfo{ErrBusy, reason})));
+        socket->write(writer.encode(MessageType::Error, serialize(ErrorInfo{code, reason})));
         socket->flush();
     };
     auto onReadable = [socket, decoder, bytesRead, answered, answer] {

@@ -43,8 +43,9 @@ public:
     void setIdle();
     // The live stream's pipeline is done (see ReceiverConnection::onPipelineFinished).
     void pipelineFinished(const h264link::PipelineResult &result);
-    // Stops listening, says goodbye (ERROR 10) to the live sender, and emits
-    // shutDownFinished() once no connection is left.
+    // Stops listening, says goodbye (ERROR 10) to the live sender and to one
+    // waiting for its turn, and emits shutDownFinished() once no connection
+    // is left (refused ones included, so that their reason is not lost).
     void shutDown();
 
 signals:
@@ -60,7 +61,8 @@ private:
     void onNewConnection();
     void onChannelReady(QSslSocket *socket, h264link::Channel channel);
     void startSession(QTcpSocket *socket, Channel channel);
-    void refuse(QTcpSocket *socket, const QString &reason);
+    void refuse(QTcpSocket *socket, quint16 code, const QString &reason);
+    void finishShutDownIfDone();
     void park(QTcpSocket *socket, Channel channel);
 
     QTcpServer *m_server;
@@ -71,6 +73,8 @@ private:
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained
     Channel m_waitingChannel = Channel::Plain;
     bool m_shuttingDown = false;
+    bool m_shutDownFinished = false;
+    int m_refusing = 0; // refused sockets still saying why (each bounded by kRefuseGraceMs)
 };
 
 } // namespace h264link
