@@ -91,10 +91,7 @@ HandshakeStep ReceiverHandshake::onMessage(const Message &m)
 
 // ---- Sender -----------------------------------------------------------------
 
-SenderHandshake::SenderHandshake(QByteArray key, QString software) : m_software(std::move(software))
-{
-    Q_UNUSED(key);
-}
+SenderHandshake::SenderHandshake(QString software) : m_software(std::move(software)) {}
 
 HandshakeStep SenderHandshake::start()
 {

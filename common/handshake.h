@@ -69,9 +69,9 @@ private:
 
 class SenderHandshake {
 public:
-    // `key` is kept for source compatibility: since v2 the key works in the
-    // TLS layer under the handshake (SecureChannel), not in it.
-    explicit SenderHandshake(QByteArray key, QString software = {});
+    // The access key is not here: since v2 it works in the TLS layer under
+    // the handshake (SecureChannel).
+    explicit SenderHandshake(QString software = {});
     HandshakeStep start();
     HandshakeStep onMessage(const proto::Message &m);
     bool isDone() const { return m_done; }

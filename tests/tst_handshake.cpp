@@ -130,7 +130,7 @@ private slots:
 void TestHandshake::withoutKeyBothAccept()
 {
     ReceiverHandshake receiver({}, "r");
-    SenderHandshake sender({}, "s");
+    SenderHandshake sender("s");
     const Outcome o = run(receiver, sender);
     QCOMPARE(o.receiver, HandshakeStep::Accepted);
     QCOMPARE(o.sender, HandshakeStep::Accepted);
@@ -145,7 +145,7 @@ void TestHandshake::keyedChannelIsAcceptedWithoutChallenge()
 {
     const QByteArray key = "correct horse battery staple";
     ReceiverHandshake receiver(key, "r", Channel::Keyed);
-    SenderHandshake sender(key, "s");
+    SenderHandshake sender("s");
     const Outcome o = run(receiver, sender);
     QCOMPARE(o.receiver, HandshakeStep::Accepted);
     QCOMPARE(o.sender, HandshakeStep::Accepted);
@@ -163,7 +163,7 @@ void TestHandshake::keyedChannelIsAcceptedWithoutChallenge()
 void TestHandshake::keyedReceiverRefusesPlainChannel()
 {
     ReceiverHandshake receiver("classroom-42", "r"); // Channel::Plain is the default
-    SenderHandshake sender({}, "s");
+    SenderHandshake sender("s");
     const Outcome o = run(receiver, sender);
     QCOMPARE(o.receiver, HandshakeStep::Refused);
     QVERIFY2(o.receiverReason.contains("without an access key"), qPrintable(o.receiverReason));
@@ -216,7 +216,7 @@ void TestHandshake::v1SenderMeetsV2Receiver()
 // having read our HELLO 2..2, ERROR 3 (both in one read, as they come).
 void TestHandshake::v2SenderMeetsV1Receiver()
 {
-    SenderHandshake sender({}, "s");
+    SenderHandshake sender("s");
     MessageWriter writer;
     const QByteArray toReceiver = encodeAll(sender.start(), writer);
     QList<Hello> hellos;
@@ -259,7 +259,7 @@ void TestHandshake::futureVersionsAreReadAndNegotiated()
     QCOMPARE(receiver.version(), quint8(2));
     QCOMPARE(decoder.negotiatedVersion(), std::optional<quint8>(2));
 
-    SenderHandshake sender({}, "s");
+    SenderHandshake sender("s");
     sender.start();
     QCOMPARE(sender.onMessage(hello).verdict, HandshakeStep::Continue);
     QCOMPARE(sender.version(), quint8(2));

@@ -251,7 +251,7 @@ void echoTalk(QSslSocket &socket, SenderResult &r)
 // The sender's handshake over any socket, blocking; true once ACCEPTED.
 bool senderHandshake(QTcpSocket &socket, SenderResult &r)
 {
-    SenderHandshake handshake({}, "test-sender");
+    SenderHandshake handshake("test-sender");
     MessageWriter writer;
     MessageDecoder decoder;
     for (const auto &out : handshake.start().send)

@@ -15,7 +15,7 @@ SenderConnection::SenderConnection(const SenderOptions &options, const std::atom
                                    std::function<quint64()> framesSkipped, QObject *parent)
     : QObject(parent), m_options(options), m_stop(stop), m_framesSkipped(std::move(framesSkipped)),
       m_framing(&m_socket),
-      m_handshake(options.key, QStringLiteral("h264link-sender " H264LINK_VERSION))
+      m_handshake(QStringLiteral("h264link-sender " H264LINK_VERSION))
 {
     if (!options.key.isEmpty())
         m_channel = SecureChannel::attach(&m_socket, SecureChannel::Role::Sender, options.key);

@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     MessageDecoder decoder;
     ReceiverHandshake receiver(withKey ? QByteArray("fuzz key") : QByteArray());
-    SenderHandshake sender(QByteArray("fuzz key"));
+    SenderHandshake sender;
     receiver.start();
     sender.start();
     for (size_t pos = 0; pos < size; pos += chunk) {
