@@ -274,7 +274,7 @@ void TestHandshake::futureOnlyPeerIsToldToUpdateUs()
     QCOMPARE(r.reason, QStringLiteral("this receiver speaks protocol 2, the sender only 3 to 4: update this receiver"));
     QCOMPARE(parseErrorInfo(r.send.at(0).payload)->code, quint16(ErrVersion));
 
-    SenderHandshake sender({});
+    SenderHandshake sender;
     sender.start();
     const HandshakeStep s = sender.onMessage(message(MessageType::Hello, serialize(Hello{3, 3, 0, "future"})));
     QCOMPARE(s.verdict, HandshakeStep::Refused);
@@ -289,7 +289,7 @@ void TestHandshake::malformedHelloIsRefused()
     const HandshakeStep r = receiver.onMessage(message(MessageType::Hello, QByteArray(3, '\0')));
     QCOMPARE(r.verdict, HandshakeStep::Refused);
     QCOMPARE(parseErrorInfo(r.send.at(0).payload)->code, quint16(ErrProtocol));
-    SenderHandshake sender({});
+    SenderHandshake sender;
     sender.start();
     const HandshakeStep s = sender.onMessage(message(MessageType::Hello, QByteArray(3, '\0')));
     QCOMPARE(s.verdict, HandshakeStep::Refused);
@@ -307,7 +307,7 @@ void TestHandshake::mediaBeforeHandshakeIsRefused()
 
 void TestHandshake::pingDuringHandshakeIsAnswered()
 {
-    SenderHandshake sender({});
+    SenderHandshake sender;
     sender.start();
     Message ping = message(MessageType::Ping);
     ping.sequence = 9;
