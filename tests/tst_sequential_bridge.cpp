@@ -13,8 +13,12 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <QDeadlineTimer>
+
+#include <atomic>
 #include <ctime>
 #include <thread>
+#include <unistd.h>
 
 using namespace h264link;
 using namespace std::chrono_literals;
@@ -33,6 +37,31 @@ qint64 threadCpuMicros()
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return qint64(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+// Whether thread `tid` of this process sleeps (blocked in a wait): the state
+// field of /proc/self/task/TID/stat.
+bool isAsleep(pid_t tid)
+{
+    QFile stat(QStringLiteral("/proc/self/task/%1/stat").arg(tid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray fields = stat.readAll();
+    const qsizetype end = fields.lastIndexOf(')'); // after the command name, which may hold spaces
+    return end > 0 && end + 2 < fields.size() && (fields[end + 2] == 'S' || fields[end + 2] == 'D');
+}
+
+// Waits (up to 5 s) until thread `tid` has started its `n`th read, counted
+// in `reads`, and sleeps in it: a producer then knows the reader is blocked.
+bool waitUntilAsleepInRead(pid_t tid, const std::atomic<int> &reads, int n)
+{
+    QDeadlineTimer deadline(5000);
+    while (reads.load() < n || !isAsleep(tid)) {
+        if (deadline.hasExpired())
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
 }
 
 // Reads through the bridge until end of file; returns all bytes.
@@ -84,26 +113,35 @@ void TestSequentialBridge::pipeBlocksResumesAndEnds()
     auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
     QVERIFY2(bridge, qPrintable(error));
 
+    // Each step only once the reader sleeps in its next read.
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
+    std::atomic<int> pushed{0};
+    std::atomic<int> sawBlocked{0};
     std::thread producer([&] {
-        std::this_thread::sleep_for(150ms);
+        sawBlocked += waitUntilAsleepInRead(reader, reads, 1);
+        pushed = 1;
         pipe.push("abc", 3);
-        std::this_thread::sleep_for(150ms);
+        sawBlocked += waitUntilAsleepInRead(reader, reads, 2);
+        pushed = 2;
         pipe.push("defg", 4);
-        std::this_thread::sleep_for(150ms);
+        sawBlocked += waitUntilAsleepInRead(reader, reads, 3);
+        pushed = 3;
         pipe.finish();
     });
 
-    QElapsedTimer timer;
-    timer.start();
     int ret = 0;
+    reads = 1;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("abc"));
-    QVERIFY2(timer.elapsed() >= 100, "the read returned before any data was pushed");
+    QVERIFY2(pushed.load() >= 1, "the read returned before any data was pushed");
+    reads = 2;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("defg"));
-    QVERIFY(timer.elapsed() >= 250);
+    QVERIFY(pushed.load() >= 2);
+    reads = 3;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray());
     QCOMPARE(ret, AVERROR_EOF);
-    QVERIFY(timer.elapsed() >= 400);
     producer.join();
+    QCOMPARE(sawBlocked.load(), 3); // every read waited, asleep, for its data
 }
 
 void TestSequentialBridge::readPacketNeverReturnsZero()
@@ -115,16 +153,21 @@ void TestSequentialBridge::readPacketNeverReturnsZero()
     QVERIFY(bridge);
     AVIOContext *ctx = bridge->context();
 
+    // One byte at a time, each pushed while the reader waits for it.
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
     std::thread producer([&] {
-        for (int i = 0; i < 5; ++i) {
-            std::this_thread::sleep_for(30ms);
+        for (int i = 1; i <= 5; ++i) {
+            waitUntilAsleepInRead(reader, reads, i);
             pipe.push("x", 1);
         }
+        waitUntilAsleepInRead(reader, reads, 6);
         pipe.finish();
     });
     uint8_t buf[16];
     QList<int> returns;
     for (int ret = 1; ret > 0;) {
+        ++reads;
         ret = ctx->read_packet(ctx->opaque, buf, sizeof buf); // the raw callback
         returns << ret;
     }
@@ -140,13 +183,16 @@ void TestSequentialBridge::cancelFromAnotherThreadIsPrompt()
     auto bridge = AvioBridge::create(&pipe, AvioBridge::Direction::Read, &error);
     QVERIFY(bridge);
 
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
     QElapsedTimer sinceCancel;
     std::thread canceller([&] {
-        std::this_thread::sleep_for(200ms);
+        waitUntilAsleepInRead(reader, reads, 1);
         sinceCancel.start();
         bridge->cancel();
     });
     int ret = 0;
+    reads = 1;
     readPartial(bridge->context(), &ret);
     const qint64 latency = sinceCancel.elapsed();
     canceller.join();
@@ -183,7 +229,7 @@ void TestSequentialBridge::blockedReaderDoesNotSpin()
     QVERIFY(bridge);
 
     std::thread producer([&] {
-        std::this_thread::sleep_for(600ms);
+        std::this_thread::sleep_for(600ms); // the window in which the reader's CPU time is measured
         pipe.push("z", 1);
     });
     const qint64 cpuBefore = threadCpuMicros();
@@ -215,7 +261,9 @@ void TestSequentialBridge::pipeIsBoundedAndBlocksTheProducer()
     BytePipe pipe(1000);
     QVERIFY(pipe.open(QIODevice::ReadOnly));
     std::atomic<int> pushed{0};
+    std::atomic<pid_t> producerTid{0};
     std::thread producer([&] {
+        producerTid = gettid();
         const QByteArray chunk(400, 'p');
         for (int i = 0; i < 10; ++i) {
             if (!pipe.push(chunk))
@@ -223,8 +271,9 @@ void TestSequentialBridge::pipeIsBoundedAndBlocksTheProducer()
             ++pushed;
         }
     });
-    std::this_thread::sleep_for(200ms);
-    QCOMPARE(pushed.load(), 3); // 1200 bytes queued: the fourth push waits
+    // 1200 bytes queued: the fourth push waits, asleep.
+    QTRY_VERIFY_WITH_TIMEOUT(pushed.load() >= 3 && producerTid.load() && isAsleep(producerTid.load()), 5000);
+    QCOMPARE(pushed.load(), 3);
     QVERIFY(pipe.queuedBytes() <= pipe.capacity() + 400);
     char buf[4096];
     qint64 total = 0;
@@ -249,6 +298,8 @@ void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
     for (int i = 0; i < 5; ++i)
         expected += QByteArray(1000 * (i + 1), char('a' + i));
 
+    // Each piece is written once the reader has read the one before.
+    std::atomic<qsizetype> received{0};
     std::thread writer([&] {
         QTcpSocket socket; // created, used and destroyed in this thread
         socket.connectToHost(QHostAddress::LocalHost, port);
@@ -260,7 +311,8 @@ void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
             socket.write(expected.mid(pos, n));
             socket.waitForBytesWritten(5000);
             pos += n;
-            std::this_thread::sleep_for(60ms);
+            for (QDeadlineTimer deadline(5000); received.load() < pos && !deadline.hasExpired();)
+                std::this_thread::sleep_for(1ms);
         }
         socket.disconnectFromHost();
         if (socket.state() != QAbstractSocket::UnconnectedState)
@@ -280,6 +332,7 @@ void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
         if (ret <= 0)
             break;
         got += piece;
+        received = got.size();
         ++reads;
     }
     writer.join();
