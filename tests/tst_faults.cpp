@@ -263,6 +263,7 @@ void TestFaults::retryReconnectsAndContinues()
     const QStringList got = md5Column(readFile(md5Path));
     QVERIFY(!got.isEmpty());
     const int start = int(m_reference.indexOf(got.first()));
+    qInfo("killed after frame %d, %d frames' time offline, resumed at frame %d", killedAt, offlineFrames, start);
     QVERIFY2(start >= killedAt && m_keyFrames.contains(start),
              qPrintable(QString("resumed at frame %1, killed after frame %2").arg(start).arg(killedAt)));
     // Live: the file kept moving in real time while nobody was connected, so
