@@ -11,7 +11,7 @@
 #     received and decoded (no decode errors, concealment, gaps or LOST),
 #     the sender skipped nothing, every picture equals ffmpeg's decode of the
 #     clip (frame i is frame i mod N of the clip), and the sender kept real
-#     time (frames sent = seconds streamed × fps, within 3 s);
+#     time (frames sent = seconds streamed × fps, within 0.5 s + 0.1 %);
 #   - both apps exit 0 on SIGINT.
 # Samples go to bench/results/soak-<time>.csv, the verdict to .json (and the
 # logs to soak-<time>/ when it fails). Exit 0 when every check holds.
@@ -66,6 +66,7 @@ finish() {
       "$duration" "$interval" "$warmup" "$(basename "$clip")"
     printf ' "frames_per_pass": %s, "frames_sent": %s, "frames_decoded": %s, "passes": %s,\n' \
       "${pass_frames:-null}" "${sent:-null}" "${decoded:-null}" "${passes:-null}"
+    printf ' "streamed_s": %s, "frames_due": %s,\n' "${streamed:-null}" "${expected:-null}"
     printf ' "sender": %s,\n "receiver": %s,\n' "$(app_json 2)" "$(app_json 5)"
     printf ' "verdict": "%s", "failures": [' "$verdict"
     local first=1 f
@@ -137,6 +138,7 @@ port=$(grep -Eo 'listening on port [0-9]+' "$work/receiver.log" | awk '{ print $
 sender_pid=$!; pids+=("$sender_pid")
 appears_within "$work/receiver.log" 'sender connected' 10 || abort "the sender did not connect"
 start=$SECONDS
+start_ns=$(date +%s%N)
 echo "soak: ${duration} s of '$(basename "$clip")' ($pass_frames frames a pass, $rate fps) on 127.0.0.1:$port;" \
      "sender pid $sender_pid, receiver pid $receiver_pid; warm-up ${warmup} s"
 
@@ -150,10 +152,9 @@ for (( t = interval; t <= duration; t += interval )); do
   echo "$t,$s,$r,$frames" >>"$csv"
   if (( t % 60 == 0 || t == duration )); then echo "soak: $t s: sender $s, receiver $r (rss KiB,fds,threads), $frames frames"; fi
 done
-streamed=$(( SECONDS - start ))
-
 # Stop: the sender first (it sends END_OF_STREAM), then the receiver.
 kill -INT "$sender_pid"
+streamed=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 if ended_within "$sender_pid" 15; then
   code=0; wait "$sender_pid" || code=$?
   (( code == 0 )) || fail "the sender exited $code on SIGINT: $(tail -n 2 "$work/sender.log" | tr '\n' ' ')"
@@ -201,9 +202,13 @@ mismatch=$(awk -v tail=4 'NR == FNR { ref[n++] = $0; next }
                           END { for (i = 0; i < m - tail; i++) if (got[i] != ref[i % n]) { print i; exit } }' \
              "$work/reference.txt" "$work/got.txt")
 [ -z "$mismatch" ] || fail "frame $mismatch differs from ffmpeg's decode of the clip (frame $(( mismatch % pass_frames )))"
-awk -v s="$sent" -v t="$streamed" -v r="$rate" 'BEGIN { split(r, q, "/"); fps = q[1] / (q[2] ? q[2] : 1)
-                                                        exit !(s >= (t - 3) * fps && s <= (t + 3) * fps) }' \
-  || fail "real time not kept: $sent frames in ${streamed} s at $rate fps"
+# Real time: a clock that runs fast or slow by 0.5 s plus 0.1 % shows here
+# (a loop seam 2 frames short per 12 s pass is 0.8 s over 2 minutes).
+expected=$(awk -v t="$streamed" -v r="$rate" 'BEGIN { split(r, q, "/"); printf "%.0f", t * q[1] / (q[2] ? q[2] : 1) }')
+awk -v s="$sent" -v e="$expected" -v t="$streamed" -v r="$rate" '
+  BEGIN { split(r, q, "/"); fps = q[1] / (q[2] ? q[2] : 1); slack = (0.5 + 0.001 * t) * fps
+          exit !(s - e <= slack && e - s <= slack) }' \
+  || fail "real time not kept: $sent frames sent in ${streamed} s at $rate fps, where $expected were due"
 
 # Nothing grows after the warm-up.
 while IFS= read -r problem; do fail "$problem"; done < <(awk -F, -v w="$warmup" -v slack="$rss_slack_kib" '
