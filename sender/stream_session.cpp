@@ -168,8 +168,12 @@ qint64 StreamSession::placeOnTimeline(Playback &play, AVPacket *packet)
     if (mediaUs == AV_NOPTS_VALUE) // raw .h264 may have neither
         mediaUs = play.startUs + qint64(p.accessUnits + play.skipped) * play.frameUs;
     mediaUs += play.loopOffsetUs - play.startUs;
-    play.timelineEndUs = qMax(play.timelineEndUs, mediaUs + play.frameUs);
     const qint64 ptsUs = toMicros(packet->pts, tb);
+    // A pass ends one frame after its last picture, in pts: with B-frames dts
+    // runs behind pts, and an end taken from dts repeats pictures' times at
+    // the seam and runs the loop's clock fast.
+    const qint64 endUs = ptsUs == AV_NOPTS_VALUE ? mediaUs : ptsUs - play.startUs + play.loopOffsetUs;
+    play.timelineEndUs = qMax(play.timelineEndUs, endUs + play.frameUs);
     p.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - play.loopOffsetUs
                                                            : ptsUs - play.startUs);
     if (play.loopOffsetUs) {

@@ -1,12 +1,16 @@
 // Sender -> receiver over loopback, as real processes. For every frame the
 // receiver's --framemd5 must equal `ffmpeg -f framemd5` on the source clip.
 #include "app_runner.h"
+#include "handshake.h"
+#include "message_decoder.h"
 #include "test_support.h"
 
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -68,6 +72,7 @@ private slots:
     void bundledDemoClip();
     void pacedSendTakesRealTime();
     void loopRepeatsUntilStopped();
+    void loopTimestampsContinueAcrossTheSeam();
     void senderDropIsReportedAndNextSenderAccepted();
     void liveStatisticsAndNoHeldFrame();
 
@@ -228,6 +233,66 @@ void TestEndToEnd::loopRepeatsUntilStopped()
     QVERIFY2(got.size() > 2 * once.size(), qPrintable(QString::number(got.size())));
     for (int i = 0; i < got.size(); ++i)
         QVERIFY2(got[i] == once[i % once.size()], qPrintable(QString("frame %1").arg(i)));
+}
+
+// With B-frames, decode timestamps run behind presentation ones. Each pass
+// of --loop must start one frame after the previous pass's last picture:
+// every access unit's pts (from its MEDIA message, read by a receiver staged
+// from the protocol's pieces) is distinct, and together they are the
+// clip's frame times, evenly spaced, pass after pass. (A loop measured in dts
+// repeated pictures' times at the seam and ran the clock fast.)
+void TestEndToEnd::loopTimestampsContinueAcrossTheSeam()
+{
+    const QString name = "high_bframes_odd.mp4"; // 30 fps, -bf 3
+    const int frames = ffprobeFrameCount(clip(name));
+    QVERIFY(frames > 1);
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {clip(name), "--host", "127.0.0.1", "--port",
+                                                     QString::number(server.serverPort()), "--loop", "--fast"});
+    QVERIFY(server.waitForNewConnection(5000));
+    std::unique_ptr<QTcpSocket> peer(server.nextPendingConnection());
+    h264link::ReceiverHandshake handshake({});
+    h264link::proto::MessageDecoder decoder;
+    h264link::proto::MessageWriter writer;
+    auto sendAll = [&](const h264link::HandshakeStep &step) {
+        for (const auto &out : step.send)
+            peer->write(writer.encode(out.type, out.payload));
+    };
+    sendAll(handshake.start());
+    const int passes = 3;
+    QList<qint64> pts;
+    QDeadlineTimer deadline(20000);
+    while (pts.size() < passes * frames && !deadline.hasExpired()
+           && peer->state() == QAbstractSocket::ConnectedState) {
+        if (!peer->waitForReadyRead(100))
+            continue;
+        QVERIFY(decoder.feed(peer->readAll()));
+        while (decoder.hasMessage()) {
+            const h264link::proto::Message m = decoder.takeMessage();
+            if (!handshake.isDone())
+                sendAll(handshake.onMessage(m));
+            else if (m.type == h264link::proto::MessageType::Media
+                     && (m.flags & h264link::proto::AccessUnitStart))
+                pts << h264link::proto::parseMedia(m.payload)->ptsUs;
+        }
+    }
+    sender.kill();
+    sender.waitForFinished();
+    QVERIFY2(pts.size() >= passes * frames, qPrintable(QString::number(pts.size())));
+    QList<qint64> first = pts.mid(0, frames);
+    std::sort(first.begin(), first.end());
+    const double step = double(first.last() - first.first()) / (frames - 1); // one frame
+    QVERIFY(step > 0);
+    pts = pts.mid(0, passes * frames);
+    std::sort(pts.begin(), pts.end());
+    for (int i = 1; i < pts.size(); ++i) {
+        const qint64 gap = pts[i] - pts[i - 1];
+        QVERIFY2(qAbs(double(gap) - step) <= 1.0, // microsecond rounding
+                 qPrintable(QString("frame %1 of pass %2: %3 us after the previous picture, not %4")
+                                .arg(i % frames).arg(i / frames + 1).arg(gap).arg(step)));
+    }
 }
 
 void TestEndToEnd::senderDropIsReportedAndNextSenderAccepted()
