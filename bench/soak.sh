@@ -13,8 +13,8 @@
 #     clip (frame i is frame i mod N of the clip), and the sender kept real
 #     time (frames sent = seconds streamed × fps, within 0.5 s + 0.1 %);
 #   - both apps exit 0 on SIGINT.
-# Samples go to bench/results/soak-<time>.csv, the verdict to .json (and the
-# logs to soak-<time>/ when it fails). Exit 0 when every check holds.
+# Samples go to bench/results/soak-<time>-<duration>s-<pid>.csv, the verdict
+# to the same name .json (and the logs to that name/ when it fails). Exit 0 when every check holds.
 #   bench/soak.sh DURATION_SECONDS [SENDER RECEIVER [CLIP]]
 # (default: build/sender/sender, build/receiver/receiver, resources/demo.mp4)
 set -euo pipefail
@@ -36,7 +36,7 @@ done
 
 warmup=60
 if (( duration < 240 )); then warmup=$(( (duration / 4 + interval - 1) / interval * interval )); fi
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+stamp=$(date -u +%Y%m%dT%H%M%SZ)-${duration}s-$$ # two runs may start in the same second
 results=$root/bench/results
 mkdir -p "$results"
 csv=$results/soak-$stamp.csv
