@@ -36,6 +36,8 @@ ip -n "$B" addr add "$ipB/24" dev "$vethB"
 for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
 ip -n "$A" link set "$vethA" up
 ip -n "$B" link set "$vethB" up
+# (Background processes are started with `ip netns exec` itself, which execs
+# the command, so that $! is the process and cleanup can stop it.)
 inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }
 
@@ -54,7 +56,7 @@ reference "$work/heavy.mp4" >"$work/heavy.ref"
 
 start_receiver() {
   rm -f "$work/got.md5"
-  inB "$receiver" --headless --once --port 8264 --framemd5 "$work/got.md5" >"$work/recv.log" 2>&1 &
+  ip netns exec "$B" "$receiver" --headless --once --port 8264 --framemd5 "$work/got.md5" >"$work/recv.log" 2>&1 &
   receiver_pid=$!; pids+=($receiver_pid)
   for _ in $(seq 100); do grep -q 'listening on port' "$work/recv.log" && return; sleep 0.1; done
   echo "FAIL: receiver did not start"; cat "$work/recv.log"; exit 1
@@ -98,7 +100,7 @@ nft_clear() { ip netns exec "$1" nft delete table inet h2l; }
 # 1. The network stalls for 3 s: neither app restarts; the sender drops what
 #    went stale during the stall and the picture resumes.
 start_receiver
-inA "$sender" "$work/clip.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
+ip netns exec "$A" "$sender" "$work/clip.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
 sender_pid=$!; pids+=($sender_pid)
 # Mid-stream: once the first GOP has been decoded.
 for _ in $(seq 100); do [ "$(frames_received)" -ge $gop ] && break; sleep 0.1; done
@@ -114,7 +116,7 @@ expect_live "3 s stall" "$work/clip.ref"
 nft_drop "$A" numgen random mod 100 '<' 1
 nft_drop "$B" numgen random mod 100 '<' 1
 start_receiver
-inA "$sender" "$work/clip.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
+ip netns exec "$A" "$sender" "$work/clip.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
 sender_pid=$!; pids+=($sender_pid)
 finish "1% loss"
 expect_exact "1% loss" "$work/clip.ref"
@@ -125,7 +127,7 @@ nft_clear "$A"; nft_clear "$B"
 inA tc qdisc add dev "$vethA" root tbf rate 1mbit burst 32kb latency 100ms
 start_receiver
 start=$(date +%s%N)
-inA "$sender" "$work/heavy.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
+ip netns exec "$A" "$sender" "$work/heavy.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
 sender_pid=$!; pids+=($sender_pid)
 finish "1 Mbit/s cap"
 took_ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -135,13 +137,13 @@ expect_live "1 Mbit/s cap, ${took_ms} ms for 8 s" "$work/heavy.ref" 50  # the la
 inA tc qdisc del dev "$vethA" root
 
 # 4. 40 ms added each way by a relay on host A.
-inA "$relay" 0 "$ipB" 8264 40 >"$work/relay.log" 2>&1 &
+ip netns exec "$A" "$relay" 0 "$ipB" 8264 40 >"$work/relay.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q 'listening on port' "$work/relay.log" && break; sleep 0.1; done
 grep -q 'listening on port' "$work/relay.log" || { echo "FAIL: the relay did not start"; cat "$work/relay.log"; exit 1; }
 relay_port=$(grep -o 'listening on port [0-9]*' "$work/relay.log" | awk '{print $4}')
 start_receiver
-inA "$sender" "$work/clip.mp4" --host 127.0.0.1 --port "$relay_port" >"$work/send.log" 2>&1 &
+ip netns exec "$A" "$sender" "$work/clip.mp4" --host 127.0.0.1 --port "$relay_port" >"$work/send.log" 2>&1 &
 sender_pid=$!; pids+=($sender_pid)
 finish "40 ms delay"
 expect_exact "40 ms delay" "$work/clip.ref"
