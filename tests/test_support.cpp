@@ -8,6 +8,7 @@
 
 #include <QFile>
 #include <QProcess>
+#include <QRandomGenerator>
 
 namespace testsupport {
 
@@ -144,6 +145,53 @@ QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing)
     if (ret != AVERROR_EOF)
         return "read: " + averrorText(ret);
     return muxer->finish(&error) ? QString() : error;
+}
+
+
+int ffprobeFrameCount(const QString &path)
+{
+    const ToolResult r = ffprobe({"-select_streams", "v:0", "-count_frames",
+                                  "-show_entries", "stream=nb_read_frames",
+                                  "-of", "csv=p=0", path});
+    bool ok = false;
+    // The first line: containers with programs (MPEG-TS) list the stream again.
+    const int n = r.out.trimmed().split('\n').first().trimmed().toInt(&ok);
+    return r.ok() && ok ? n : -1;
+}
+
+QList<int> ffprobeKeyFrameIndices(const QString &path)
+{
+    const ToolResult r = ffprobe({"-select_streams", "v:0", "-show_entries", "frame=key_frame",
+                                  "-of", "csv=p=0", path});
+    QList<int> keys;
+    if (!r.ok())
+        return keys;
+    int index = 0;
+    for (const QByteArray &line : r.out.split('\n')) {
+        if (line.trimmed().isEmpty())
+            continue;
+        if (line.trimmed() == "1")
+            keys << index;
+        ++index;
+    }
+    return keys;
+}
+
+quint32 testSeed()
+{
+    static const quint32 seed = [] {
+        bool ok = false;
+        const quint32 fromEnv = qEnvironmentVariable("H264LINK_TEST_SEED").toUInt(&ok);
+        const quint32 s = ok ? fromEnv : QRandomGenerator::system()->generate();
+        qInfo("random seed: %u (set H264LINK_TEST_SEED=%u to repeat)", s, s);
+        return s;
+    }();
+    return seed;
+}
+
+bool inCi()
+{
+    return qEnvironmentVariable("CI") == QLatin1String("true");
 }
 
 } // namespace testsupport

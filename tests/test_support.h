@@ -48,4 +48,28 @@ int countVideoPackets(QIODevice *device, QString *error, const char *formatName 
 // text, or "".
 QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing);
 
+// Oracles for expected counts (never literals in a test): the number of
+// frames ffprobe decodes from the first video stream (-count_frames), and the
+// display-order indices of its keyframes. -1 / empty if ffprobe fails.
+int ffprobeFrameCount(const QString &path);
+QList<int> ffprobeKeyFrameIndices(const QString &path);
+
+// The seed for a test's random inputs: H264LINK_TEST_SEED if set, otherwise
+// a fresh one; printed the first time, so that a failure can be replayed.
+quint32 testSeed();
+
+// True when CI=true: a test that cannot run here must then fail, not skip.
+bool inCi();
+
 } // namespace testsupport
+
+// Skips for a missing tool or privilege, except in CI, where it fails: the
+// suite must not pass there without having run. (Skips that are right by
+// design, e.g. under a sanitizer, use QSKIP.)
+#define H264LINK_SKIP_UNLESS_CI(message)                                                        \
+    do {                                                                                       \
+        if (testsupport::inCi())                                                               \
+            QFAIL(qPrintable(QStringLiteral("%1 (CI=true: this test must run, not skip)")      \
+                                 .arg(QStringLiteral(message))));                              \
+        QSKIP(message);                                                                        \
+    } while (false)

@@ -211,7 +211,8 @@ void TestFraming::truncatedTypedPayloadsAreRejected()
 
 void TestFraming::byteAtATimeEqualsAllAtOnce()
 {
-    auto *rng = QRandomGenerator::global();
+    QRandomGenerator generator(testsupport::testSeed());
+    QRandomGenerator *rng = &generator;
     std::vector<Message> sent;
     QByteArray wire;
     for (quint32 i = 0; i < 60; ++i) {

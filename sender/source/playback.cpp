@@ -67,8 +67,12 @@ qint64 Playback::place(AVPacket *packet)
     if (mediaUs == AV_NOPTS_VALUE) // raw .h264 may have neither
         mediaUs = m_startUs + qint64(frameNumber() - 1) * m_frameUs;
     mediaUs += m_loopOffsetUs - m_startUs;
-    m_timelineEndUs = qMax(m_timelineEndUs, mediaUs + m_frameUs);
     const qint64 ptsUs = toMicros(packet->pts, tb);
+    // A pass ends one frame after its last picture, in pts: with B-frames dts
+    // runs behind pts, and an end taken from dts repeats pictures' times at
+    // the seam and runs the loop's clock fast.
+    const qint64 endUs = ptsUs == AV_NOPTS_VALUE ? mediaUs : ptsUs - m_startUs + m_loopOffsetUs;
+    m_timelineEndUs = qMax(m_timelineEndUs, endUs + m_frameUs);
     m_progress.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - m_loopOffsetUs
                                                                     : ptsUs - m_startUs);
     if (m_loopOffsetUs) {
