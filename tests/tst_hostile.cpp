@@ -1,7 +1,7 @@
 // Treat every byte the receiver reads as hostile. One long-lived receiver
 // faces each hostile peer in turn, and after every one a real sender must
-// still stream frame-exact. Also: corrupted slices, the access key, a second
-// sender while one is live, and flat memory.
+// still stream frame-exact. Also: corrupted slices, MEDIA after END_OF_STREAM,
+// the access key, a second sender while one is live, and flat memory.
 #include "annexb.h"
 #include "app_runner.h"
 #include "exit_codes.h"
@@ -16,6 +16,8 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 
 using namespace testsupport;
 using namespace h264link;
@@ -52,6 +54,7 @@ private slots:
     void memoryStaysFlat();
     void pingFloodIsCutOff();
     void undecodableStreamGetsAnError();
+    void mediaAfterEndOfStreamIsAProtocolError();
     void busyIsAnsweredDuringAFastStream();
     void secondSenderIsRefusedWhileLive();
     void accessKey();
@@ -335,6 +338,64 @@ void TestHostile::undecodableStreamGetsAnError()
     QVERIFY2(receiver.output().contains("5 of 5 frames received, 0 decoded")
                  && receiver.output().contains("pipeline error: nothing could be decoded"),
              qPrintable(receiver.output()));
+    streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
+}
+
+// END_OF_STREAM closes the stream: one more MEDIA behind it would vanish
+// uncounted. The receiver answers ERROR 2 naming it, drops the peer, and
+// serves the next sender as usual.
+void TestHostile::mediaAfterEndOfStreamIsAProtocolError()
+{
+    ReceiverProcess &receiver = *m_receiver;
+    const int before = streamsEnded(receiver);
+    QTcpSocket peer;
+    peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+    QVERIFY(peer.waitForConnected(5000));
+    proto::MessageWriter writer;
+    peer.write(writer.encode(proto::MessageType::Hello, proto::serialize(proto::Hello{})));
+
+    // Reads the receiver's messages until `done` says so or 10 s pass.
+    proto::MessageDecoder decoder;
+    QList<proto::MessageType> seen;
+    std::optional<proto::ErrorInfo> error;
+    const auto readUntil = [&](const std::function<bool()> &done) {
+        for (QDeadlineTimer deadline(10000); !done() && !deadline.hasExpired();) {
+            if (peer.waitForReadyRead(100) || peer.bytesAvailable())
+                if (!decoder.feed(peer.readAll()))
+                    return;
+            while (decoder.hasMessage()) {
+                const proto::Message m = decoder.takeMessage();
+                seen << m.type;
+                if (m.type == proto::MessageType::Error && !error)
+                    error = proto::parseErrorInfo(m.payload);
+            }
+        }
+    };
+    readUntil([&] { return seen.contains(proto::MessageType::Accepted) || error; });
+    QVERIFY2(!error, qPrintable(error ? error->reason : QString()));
+    QVERIFY(seen.contains(proto::MessageType::Hello));
+    QVERIFY(seen.contains(proto::MessageType::Accepted)); // the handshake is complete
+
+    // One write, so the receiver reads the trailing MEDIA right behind END_OF_STREAM.
+    const QByteArray slice = QByteArray::fromHex("00000001 419a 2233 4455 6677 8899 aabb");
+    const quint16 whole = proto::AccessUnitStart | proto::AccessUnitEnd;
+    QByteArray out;
+    for (int i = 0; i < 3; ++i)
+        out += writer.encode(proto::MessageType::Media, proto::serialize(proto::Media{i * 40'000, slice}), whole);
+    out += writer.encode(proto::MessageType::EndOfStream, proto::serialize(proto::EndOfStream{3, 3 * 14}));
+    out += writer.encode(proto::MessageType::Media, proto::serialize(proto::Media{3 * 40'000, slice}), whole);
+    peer.write(out);
+    QVERIFY(peer.waitForBytesWritten(5000));
+
+    readUntil([&] { return bool(error); });
+    QVERIFY2(error, "the receiver sent no ERROR for MEDIA after END_OF_STREAM");
+    QCOMPARE(error->code, quint16(proto::ErrUnexpected));
+    QVERIFY2(error->reason.contains("after END_OF_STREAM"), qPrintable(error->reason));
+    QVERIFY(!seen.contains(proto::MessageType::Received)); // no verdict for a stream it refused
+    QTRY_VERIFY_WITH_TIMEOUT(streamsEnded(receiver) > before, 10000);
+    QVERIFY2(receiver.output().contains("sent MEDIA after END_OF_STREAM"), qPrintable(receiver.output()));
+    QTRY_COMPARE_WITH_TIMEOUT(peer.state(), QAbstractSocket::UnconnectedState, 5000);
+    QCOMPARE(receiver.process().state(), QProcess::Running);
     streamFrameExact(receiver, m_dir.filePath("long.framemd5"));
 }
 

@@ -6,6 +6,7 @@
 #include "framed_media_device.h"
 #include "test_support.h"
 
+#include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QTcpServer>
@@ -13,9 +14,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <atomic>
 #include <cstring>
 #include <ctime>
 #include <thread>
+#include <unistd.h>
 
 using namespace h264link;
 using namespace std::chrono_literals;
@@ -34,6 +37,32 @@ qint64 threadCpuMicros()
     timespec ts{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return qint64(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+// Whether thread `tid` of this process sleeps (blocked in a wait): the state
+// field of /proc/self/task/TID/stat.
+bool isAsleep(pid_t tid)
+{
+    QFile stat(QStringLiteral("/proc/self/task/%1/stat").arg(tid));
+    if (!stat.open(QIODevice::ReadOnly))
+        return false;
+    const QByteArray fields = stat.readAll();
+    const qsizetype end = fields.lastIndexOf(')'); // after the command name, which may hold spaces
+    return end > 0 && end + 2 < fields.size() && (fields[end + 2] == 'S' || fields[end + 2] == 'D');
+}
+
+// Waits (up to 5 s) until thread `tid` has started its `n`th read, counted
+// in `reads`, and sleeps in it: a producer then knows the reader is blocked,
+// instead of guessing it from a sleep of its own.
+bool waitUntilAsleepInRead(pid_t tid, const std::atomic<int> &reads, int n)
+{
+    QDeadlineTimer deadline(5000);
+    while (reads.load() < n || !isAsleep(tid)) {
+        if (deadline.hasExpired())
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
 }
 
 // Reads through the bridge until end of file; returns all bytes.
@@ -63,6 +92,7 @@ private slots:
     void queueIsBoundedAndSaysWhenDrained();
     void deviceFailingMidReadIsAnErrorNotTheEnd();
     void tcpSocketBlocksResumesAndEnds();
+    void cancelWakesAReaderBlockedOnASocket();
     void framedSocketCarriesTheExactStream();
     void framedSocketDemuxesEveryPacket();
 
@@ -85,26 +115,36 @@ void TestSequentialBridge::queueBlocksResumesAndEnds()
     auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY2(bridge, qPrintable(error));
 
+    // Each step only once the reader sleeps in its next read.
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
+    std::atomic<int> pushed{0};
+    std::atomic<int> sawBlocked{0};
     std::thread producer([&] {
-        std::this_thread::sleep_for(150ms);
+        sawBlocked += waitUntilAsleepInRead(reader, reads, 1);
+        pushed = 1;
         queue.push("abc");
-        std::this_thread::sleep_for(150ms);
+        sawBlocked += waitUntilAsleepInRead(reader, reads, 2);
+        pushed = 2;
         queue.push("defg");
-        std::this_thread::sleep_for(150ms);
+        sawBlocked += waitUntilAsleepInRead(reader, reads, 3);
+        pushed = 3;
         queue.finish();
     });
 
-    QElapsedTimer timer;
-    timer.start();
     int ret = 0;
+    reads = 1;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("abc"));
-    QVERIFY2(timer.elapsed() >= 100, "the read returned before any data was pushed");
+    QVERIFY2(pushed.load() >= 1, "the read returned before any data was pushed");
+    reads = 2;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("defg"));
-    QVERIFY(timer.elapsed() >= 250);
+    QVERIFY2(pushed.load() >= 2, "the read returned before its data was pushed");
+    reads = 3;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray());
     QCOMPARE(ret, AVERROR_EOF);
-    QVERIFY(timer.elapsed() >= 400);
+    QVERIFY2(pushed.load() >= 3, "the end came before finish()");
     producer.join();
+    QCOMPARE(sawBlocked.load(), 3); // every read waited, asleep, for its data
 }
 
 void TestSequentialBridge::readPacketNeverReturnsZero()
@@ -115,16 +155,21 @@ void TestSequentialBridge::readPacketNeverReturnsZero()
     QVERIFY(bridge);
     AVIOContext *ctx = bridge->context();
 
+    // One byte at a time, each pushed while the reader waits for it.
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
     std::thread producer([&] {
-        for (int i = 0; i < 5; ++i) {
-            std::this_thread::sleep_for(30ms);
+        for (int i = 1; i <= 5; ++i) {
+            waitUntilAsleepInRead(reader, reads, i);
             queue.push("x");
         }
+        waitUntilAsleepInRead(reader, reads, 6);
         queue.finish();
     });
     uint8_t buf[16];
     QList<int> returns;
     for (int ret = 1; ret > 0;) {
+        ++reads;
         ret = ctx->read_packet(ctx->opaque, buf, sizeof buf); // the raw callback
         returns << ret;
     }
@@ -141,13 +186,18 @@ void TestSequentialBridge::cancelWakesTheReaderAtOnce()
     auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY(bridge);
 
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
+    std::atomic<bool> sawBlocked{false};
     std::thread canceller([&] {
-        std::this_thread::sleep_for(200ms);
+        sawBlocked = waitUntilAsleepInRead(reader, reads, 1);
         bridge->cancel();
     });
     int ret = 0;
+    reads = 1;
     readPartial(bridge->context(), &ret);
     canceller.join();
+    QVERIFY(sawBlocked.load()); // the cancel reached a reader asleep in its read
     QCOMPARE(ret, AVERROR_EXIT);
     QVERIFY2(queue.readerWakeups() <= 1, qPrintable(QString("%1 wakeups").arg(queue.readerWakeups())));
     QVERIFY(!queue.push("late")); // the producer learns the reader is gone
@@ -173,12 +223,17 @@ void TestSequentialBridge::idleReaderMakesNoWakeups()
     auto bridge = AvioBridge::create(&queue, &error);
     QVERIFY(bridge);
 
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
     std::thread producer([&] {
+        waitUntilAsleepInRead(reader, reads, 1); // the window starts with the reader blocked
+        // Not an ordering sleep: this is the idle window being measured.
         std::this_thread::sleep_for(600ms);
         queue.push("z");
     });
     const qint64 cpuBefore = threadCpuMicros();
     int ret = 0;
+    reads = 1;
     QCOMPARE(readPartial(bridge->context(), &ret), QByteArray("z"));
     const qint64 cpuUsed = threadCpuMicros() - cpuBefore;
     producer.join();
@@ -277,6 +332,8 @@ void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
     for (int i = 0; i < 5; ++i)
         expected += QByteArray(1000 * (i + 1), char('a' + i));
 
+    // Each piece is written once the reader has read the one before.
+    std::atomic<qsizetype> received{0};
     std::thread writer([&] {
         QTcpSocket socket; // created, used and destroyed in this thread
         socket.connectToHost(QHostAddress::LocalHost, port);
@@ -288,7 +345,8 @@ void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
             socket.write(expected.mid(pos, n));
             socket.waitForBytesWritten(5000);
             pos += n;
-            std::this_thread::sleep_for(60ms);
+            for (QDeadlineTimer deadline(5000); received.load() < pos && !deadline.hasExpired();)
+                std::this_thread::sleep_for(1ms);
         }
         socket.disconnectFromHost();
         if (socket.state() != QAbstractSocket::UnconnectedState)
@@ -308,12 +366,83 @@ void TestSequentialBridge::tcpSocketBlocksResumesAndEnds()
         if (ret <= 0)
             break;
         got += piece;
+        received = got.size();
         ++reads;
     }
     writer.join();
     QCOMPARE(ret, AVERROR_EOF);
     QCOMPARE(got, expected);
     QVERIFY(reads >= 5); // it returned what had arrived instead of waiting to fill
+}
+
+// A reader asleep in waitForReadyRead() on a real socket, whose peer is
+// connected but silent, sleeps in poll() on the descriptor; cancel() from
+// another thread must still wake it, and the read says AVERROR_EXIT.
+void TestSequentialBridge::cancelWakesAReaderBlockedOnASocket()
+{
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost, 0));
+    const quint16 port = server.serverPort();
+
+    const pid_t reader = gettid();
+    std::atomic<int> reads{0};
+    std::atomic<bool> connected{false};
+    std::atomic<bool> returned{false};
+    std::atomic<bool> sawBlocked{false};
+    std::atomic<bool> neededRescue{false};
+    std::atomic<AvioBridge *> bridgePtr{nullptr};
+    QElapsedTimer sinceCancel;
+    std::thread peerAndCanceller([&] {
+        QTcpSocket peer; // created, used and destroyed in this thread; never writes
+        peer.connectToHost(QHostAddress::LocalHost, port);
+        if (!peer.waitForConnected(5000))
+            return;
+        connected = true;
+        sawBlocked = waitUntilAsleepInRead(reader, reads, 1);
+        if (!bridgePtr.load())
+            return; // the reader's side failed before its read
+        sinceCancel.start();
+        bridgePtr.load()->cancel();
+        // The bound only keeps a broken cancel from hanging the test: should
+        // the read not return, one byte from the peer releases it, and the
+        // test fails on the result instead.
+        for (QDeadlineTimer deadline(5000); !returned.load() && !deadline.hasExpired();)
+            std::this_thread::sleep_for(1ms);
+        if (!returned.load()) {
+            neededRescue = true;
+            peer.write("!");
+            peer.waitForBytesWritten(5000);
+        }
+        for (QDeadlineTimer deadline(10000); !returned.load() && !deadline.hasExpired();)
+            std::this_thread::sleep_for(1ms);
+    });
+    // Joins the thread however this function returns (a failed check too).
+    struct Joiner {
+        std::thread &thread;
+        std::atomic<bool> &returned;
+        ~Joiner()
+        {
+            returned = true;
+            thread.join();
+        }
+    } joiner{peerAndCanceller, returned};
+
+    QVERIFY(server.waitForNewConnection(5000));
+    QTcpSocket *socket = server.nextPendingConnection(); // lives in this, the reader's, thread
+    QString error;
+    auto bridge = AvioBridge::create(socket, AvioBridge::Direction::Read, &error);
+    QVERIFY2(bridge, qPrintable(error));
+    bridgePtr = bridge.get();
+    int ret = 0;
+    reads = 1;
+    readPartial(bridge->context(), &ret);
+    returned = true;
+    const qint64 latency = sinceCancel.elapsed();
+    qInfo("cancel woke the socket reader after %lld ms", latency);
+    QVERIFY(connected.load());
+    QVERIFY(sawBlocked.load()); // the cancel reached a reader asleep in its read
+    QVERIFY2(!neededRescue.load(), "cancel() did not wake the reader within 5 s");
+    QCOMPARE(ret, AVERROR_EXIT);
 }
 
 namespace {
