@@ -112,4 +112,24 @@ QList<qint64> referencePtsUs(const QString &clip)
     return r.ok() ? ptsColumnUs(r.out) : QList<qint64>();
 }
 
+QString makeGopClip(const QString &path, int fps, double seconds, GopClip *clip)
+{
+    const QString gop = QString::number(fps);
+    const QString error = makeClip(path, "320x240", fps, seconds,
+                                   {"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-bf", "0"});
+    if (!error.isEmpty())
+        return error;
+    clip->path = path;
+    clip->fps = fps;
+    clip->reference = referenceMd5(path);
+    clip->keyFrames = ffprobeKeyFrameIndices(path);
+    const int frames = ffprobeFrameCount(path);
+    if (clip->reference.isEmpty() || clip->reference.size() != frames)
+        return QStringLiteral("%1: ffmpeg's framemd5 has %2 frames, ffprobe counts %3")
+            .arg(path).arg(clip->reference.size()).arg(frames);
+    if (clip->keyFrames.size() < 2)
+        return QStringLiteral("%1: ffprobe lists %2 keyframes").arg(path).arg(clip->keyFrames.size());
+    return {};
+}
+
 } // namespace testsupport

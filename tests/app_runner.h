@@ -55,4 +55,18 @@ QList<qint64> ptsColumnUs(const QByteArray &framemd5);
 // timeline (-copyts, the demuxer's time base): what the sender puts in pts_us.
 QList<qint64> referencePtsUs(const QString &clip);
 
+// The clip the fault and ending tests stream: 320x240, a keyframe every
+// second (no scene cuts) and no B-frames, so that a stream cut anywhere in
+// decode order is a prefix in display order too, and one resumed at a
+// keyframe is a suffix. With its oracles: ffmpeg's framemd5 and ffprobe's
+// keyframe indices.
+struct GopClip {
+    QString path;
+    int fps = 0;
+    QStringList reference;
+    QList<int> keyFrames; // display-order indices
+};
+// Encodes it into `path`; returns an error text, or "".
+QString makeGopClip(const QString &path, int fps, double seconds, GopClip *clip);
+
 } // namespace testsupport
