@@ -299,22 +299,21 @@ void ReceiverConnection::shutDown()
 // At most kFailingGraceMs.
 void ReceiverConnection::sayGoodbye(ErrorCode code, const QString &reason, const QString &finishReason)
 {
-    m_failing = true;
-    m_finishReason = finishReason;
-    m_handshakeTimer->stop();
-    m_pingTimer->stop();
-    m_idleTimer->stop();
-    m_input->bytes.finish();
     send(MessageType::Error, serialize(ErrorInfo{code, reason}));
     m_socket->flush();
-    QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, m_finishReason); });
-    onReadyRead();
+    beginFailing(finishReason);
 }
 
+// A TLS failure: the TLS alert already told the sender, so no ERROR.
 void ReceiverConnection::failQuietly(const QString &finishReason)
 {
     if (m_failing || m_finished)
         return;
+    beginFailing(finishReason);
+}
+
+void ReceiverConnection::beginFailing(const QString &finishReason)
+{
     m_failing = true;
     m_finishReason = finishReason;
     m_handshakeTimer->stop();

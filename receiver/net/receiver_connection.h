@@ -97,6 +97,7 @@ private:
     void pushMedia(const proto::Message &message, qint64 ptsUs, QByteArray data);
     void sayGoodbye(proto::ErrorCode code, const QString &reason, const QString &finishReason);
     void failQuietly(const QString &finishReason);
+    void beginFailing(const QString &finishReason); // read and drop until the sender hangs up
 
     QTcpSocket *m_socket;
     std::shared_ptr<StreamInput> m_input;
