@@ -16,6 +16,7 @@ private slots:
     void displayedFramesAndSkips();
     void jsonHasEveryField();
     void undisplayedFramesDoNotPileUp();
+    void wholeStreamPercentilesStayBounded();
 };
 
 void TestStreamStats::clockOffsetFromTheShortestRoundTrip()
@@ -101,6 +102,25 @@ void TestStreamStats::undisplayedFramesDoNotPileUp()
     stats.onDecoded(last, 2'000'010);
     stats.onDisplayed(last, 2'000'020, 0);
     QCOMPARE(stats.recordsHeld(), std::size_t(0));
+}
+
+void TestStreamStats::wholeStreamPercentilesStayBounded()
+{
+    // A day-long stream keeps a uniform sample, not every frame: the summary's
+    // percentiles still describe the whole stream. Latencies 1..10 ms, evenly.
+    StreamStats stats(false);
+    stats.onClockSample(0, 0, 0); // the two clocks agree
+    const qint64 frames = 300'000;
+    for (qint64 i = 0; i < frames; ++i) {
+        const qint64 sent = i * 1000;
+        const qint64 id = stats.onAccessUnit(sent, sent, 100);
+        stats.onDecoded(id, sent + 1000 * (1 + i % 10));
+    }
+    const QJsonObject summary = QJsonDocument::fromJson(stats.summaryJson().toUtf8()).object()["summary"].toObject();
+    const QJsonObject decoded = summary["latency_ms"].toObject()["end_to_end_decoded"].toObject();
+    QCOMPARE(summary["frames_decoded"].toInt(), int(frames));
+    QVERIFY2(qAbs(decoded["median"].toDouble() - 5.5) <= 0.6, qPrintable(QString::number(decoded["median"].toDouble())));
+    QVERIFY2(qAbs(decoded["p95"].toDouble() - 10.0) <= 0.6, qPrintable(QString::number(decoded["p95"].toDouble())));
 }
 
 QTEST_GUILESS_MAIN(TestStreamStats)

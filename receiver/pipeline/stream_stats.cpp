@@ -61,12 +61,10 @@ qint64 ClockSync::rttUs() const
     return best == m_samples.end() ? -1 : best->rtt;
 }
 
-constexpr std::size_t kMaxSamples = 1'000'000;
-
 StreamStats::StreamStats(bool display) : m_display(display), m_createdUs(proto::nowMicros()) {}
 
 namespace {
-void keep(std::deque<double> &all, double value, std::size_t limit = kMaxSamples)
+void keep(std::deque<double> &all, double value, std::size_t limit)
 {
     all.push_back(value);
     if (all.size() > limit)
@@ -117,7 +115,7 @@ void StreamStats::onDecoded(qint64 id, qint64 decodedUs)
     keep(m_window.decode, double(decodedUs - t.arrivedUs) / 1000.0, kMaxWindow);
     if (t.sentUs) {
         keep(m_window.e2eDecoded, double(decodedUs - t.sentUs) / 1000.0, kMaxWindow);
-        keep(m_allDecoded, m_window.e2eDecoded.back());
+        m_allDecoded.add(m_window.e2eDecoded.back());
     }
     if (!m_display) {
         m_inFlight.erase(it);
@@ -141,10 +139,22 @@ void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTota
         return;
     if (it->second.sentUs) {
         keep(m_window.e2eDisplayed, double(displayedUs - it->second.sentUs) / 1000.0, kMaxWindow);
-        keep(m_allDisplayed, m_window.e2eDisplayed.back());
+        m_allDisplayed.add(m_window.e2eDisplayed.back());
     }
     // Frames older than this one were skipped; forget them.
     m_inFlight.erase(m_inFlight.begin(), std::next(it));
+}
+
+void StreamStats::Reservoir::add(double value)
+{
+    ++seen;
+    if (values.size() < kCapacity) {
+        values.push_back(value);
+        return;
+    }
+    const quint64 slot = quint64(pick()) % seen;
+    if (slot < kCapacity)
+        values[std::size_t(slot)] = value;
 }
 
 std::size_t StreamStats::recordsHeld() const
@@ -204,7 +214,8 @@ quint64 StreamStats::framesDecoded() const
 QString StreamStats::summaryJson() const
 {
     QMutexLocker lock(&m_mutex);
-    std::deque<double> decoded = m_allDecoded, displayed = m_allDisplayed;
+    std::deque<double> decoded(m_allDecoded.values.begin(), m_allDecoded.values.end());
+    std::deque<double> displayed(m_allDisplayed.values.begin(), m_allDisplayed.values.end());
     const QJsonObject summary{
         {"ttff_ms", number(m_firstDecodedUs < 0 ? -1 : double(m_firstDecodedUs - m_createdUs) / 1000.0)},
         {"frames_decoded", qint64(m_framesDecoded)},

@@ -17,6 +17,8 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <random>
+#include <vector>
 
 namespace h264link {
 
@@ -109,7 +111,17 @@ private:
     qint64 m_firstDecodedUs = -1;
     quint64 m_framesDecoded = 0;
     quint64 m_framesDisplayed = 0;
-    std::deque<double> m_allDecoded, m_allDisplayed; // end-to-end, every frame (bounded)
+    // The whole stream's end-to-end latencies, for the summary's percentiles:
+    // a uniform sample of at most kCapacity values (reservoir sampling, fixed
+    // seed), so that memory stays flat however long the stream runs.
+    struct Reservoir {
+        static constexpr std::size_t kCapacity = 1 << 16;
+        std::vector<double> values;
+        quint64 seen = 0;
+        std::minstd_rand pick{1};
+        void add(double value);
+    };
+    Reservoir m_allDecoded, m_allDisplayed;
 };
 
 } // namespace h264link
