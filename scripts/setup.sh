@@ -14,6 +14,7 @@ packages=(
   ffmpeg            # the CLI: test oracle, test clip generator
   xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses
   iproute2 nftables                 # two-host tests in network namespaces
+  python3                           # the PBKDF2 oracle of tst_secure_channel
   clang libclang-rt-14-dev          # the libFuzzer target (scripts/fuzz.sh)
   fonts-dejavu-core
 )
