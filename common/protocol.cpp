@@ -9,7 +9,7 @@ namespace h264link::proto {
 
 bool isKnownType(quint8 type)
 {
-    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Received);
+    return type >= quint8(MessageType::Hello) && type <= quint8(MessageType::Audio);
 }
 
 const char *typeName(MessageType type)
@@ -26,6 +26,7 @@ const char *typeName(MessageType type)
     case MessageType::AuthResponse: return "AUTH_RESPONSE";
     case MessageType::Accepted: return "ACCEPTED";
     case MessageType::Received: return "RECEIVED";
+    case MessageType::Audio: return "AUDIO";
     }
     return "UNKNOWN";
 }
@@ -190,6 +191,8 @@ QByteArray serialize(const StreamInfo &v)
         out << v.codec << v.width << v.height << v.frameRateNum << v.frameRateDen
             << v.timeBaseNum << v.timeBaseDen << v.durationUs;
         writeString(out, v.sourceName);
+        out << v.audioCodec << v.audioSampleRate << v.audioChannels << v.audioBitRate;
+        writeString(out, v.audioDescription);
     });
 }
 
@@ -203,12 +206,14 @@ QByteArray serialize(const Media &v)
 
 QByteArray serialize(const EndOfStream &v)
 {
-    return build([&](QDataStream &out) { out << v.accessUnits << v.mediaBytes; });
+    return build([&](QDataStream &out) { out << v.accessUnits << v.mediaBytes << v.audioPackets; });
 }
 
 QByteArray serialize(const Received &v)
 {
-    return build([&](QDataStream &out) { out << v.accessUnits << v.framesDecoded; });
+    return build([&](QDataStream &out) {
+        out << v.accessUnits << v.framesDecoded << v.audioPackets << v.audioFramesDecoded;
+    });
 }
 
 QByteArray serialize(const Pong &v)
@@ -238,6 +243,10 @@ std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload)
         in >> v.codec >> v.width >> v.height >> v.frameRateNum >> v.frameRateDen
             >> v.timeBaseNum >> v.timeBaseDen >> v.durationUs;
         v.sourceName = readString(in);
+        if (in.atEnd()) // a v2 sender: no audio fields
+            return;
+        in >> v.audioCodec >> v.audioSampleRate >> v.audioChannels >> v.audioBitRate;
+        v.audioDescription = readString(in);
     });
 }
 
@@ -255,12 +264,18 @@ std::optional<EndOfStream> parseEndOfStream(const QByteArray &payload)
 {
     return parse<EndOfStream>(payload, [](QDataStream &in, EndOfStream &v) {
         in >> v.accessUnits >> v.mediaBytes;
+        if (!in.atEnd()) // v3
+            in >> v.audioPackets;
     });
 }
 
 std::optional<Received> parseReceived(const QByteArray &payload)
 {
-    return parse<Received>(payload, [](QDataStream &in, Received &v) { in >> v.accessUnits >> v.framesDecoded; });
+    return parse<Received>(payload, [](QDataStream &in, Received &v) {
+        in >> v.accessUnits >> v.framesDecoded;
+        if (!in.atEnd()) // v3
+            in >> v.audioPackets >> v.audioFramesDecoded;
+    });
 }
 
 std::optional<Pong> parsePong(const QByteArray &payload)

@@ -14,9 +14,12 @@ namespace h264link::proto {
 constexpr quint32 kMagic = 0x48324C4B; // "H2LK"
 // The protocol versions this build speaks: the highest common one with the
 // peer's HELLO range is used (negotiateVersion). v2 replaced v1's in-band
-// access-key challenge by TLS-PSK (common/secure_channel.h).
+// access-key challenge by TLS-PSK (common/secure_channel.h); v3 adds sound
+// (AUDIO and STREAM_INFO's audio fields). With a v2 peer the stream is
+// video only.
 constexpr quint8 kMinVersion = 2;
-constexpr quint8 kVersion = 2; // the highest, written in headers by default
+constexpr quint8 kVersion = 3; // the highest, written in headers by default
+constexpr quint8 kFirstAudioVersion = 3;
 // HELLO and ERROR are frozen for every version: same type codes, header
 // layout and payload prefix, always sent with this header version and read
 // whatever their version byte says, so that any two releases can tell each
@@ -41,6 +44,7 @@ enum class MessageType : quint8 {
     AuthResponse = 0x09,  // v1 only; unexpected in v2
     Accepted = 0x0A,      // receiver -> sender: handshake done, send the stream
     Received = 0x0B,      // receiver -> sender: after END_OF_STREAM, all of it was decoded
+    Audio = 0x0C,         // v3: one packet of the audio elementary stream (ADTS AAC or MP3)
 };
 bool isKnownType(quint8 type);
 const char *typeName(MessageType type);
@@ -121,8 +125,14 @@ struct Hello {
     QString software; // e.g. "h264link-sender 0.1.0"
 };
 
+// FourCCs of STREAM_INFO's codec fields.
+constexpr quint32 kCodecH264 = 0x48323634;  // "H264": Annex B
+constexpr quint32 kCodecNone = 0;           // no such stream (audio only, or no sound)
+constexpr quint32 kCodecAacAdts = 0x41414320; // "AAC ": AAC in ADTS frames
+constexpr quint32 kCodecMp3 = 0x4D503320;     // "MP3 ": MPEG audio layer III frames
+
 struct StreamInfo {
-    quint32 codec = 0x48323634; // FourCC "H264"
+    quint32 codec = kCodecH264; // kCodecNone: an audio-only stream
     quint16 width = 0;
     quint16 height = 0;
     quint32 frameRateNum = 0; // 0/0: unknown
@@ -131,16 +141,27 @@ struct StreamInfo {
     quint32 timeBaseDen = 1000000;
     qint64 durationUs = -1; // -1: unknown (a live source)
     QString sourceName;
+    // v3, appended (absent in v2: no audio).
+    quint32 audioCodec = kCodecNone;
+    quint32 audioSampleRate = 0;
+    quint8 audioChannels = 0;
+    quint32 audioBitRate = 0; // bits per second, 0: unknown
+    QString audioDescription; // what the sender did, e.g. "ac3 5.1 48 kHz → AAC stereo 160 kb/s"
+
+    bool hasVideo() const { return codec != kCodecNone; }
+    bool hasAudio() const { return audioCodec != kCodecNone; }
 };
 
+// The payload of MEDIA and of AUDIO: a pts, then elementary-stream bytes.
 struct Media {
-    qint64 ptsUs = kNoPts; // presentation time of the access unit
-    QByteArray data;       // Annex B bytes
+    qint64 ptsUs = kNoPts; // presentation time of the access unit (or audio packet)
+    QByteArray data;       // Annex B bytes (AUDIO: one ADTS or MP3 frame)
 };
 
 struct EndOfStream {
     quint64 accessUnits = 0; // what the sender sent, so the receiver can count loss
     quint64 mediaBytes = 0;
+    quint64 audioPackets = 0; // v3, appended: AUDIO messages sent
 };
 
 // The receiver's last word on a stream that ended well: what arrived and
@@ -148,6 +169,8 @@ struct EndOfStream {
 struct Received {
     quint64 accessUnits = 0;   // received
     quint64 framesDecoded = 0;
+    quint64 audioPackets = 0;       // v3, appended: AUDIO messages received
+    quint64 audioFramesDecoded = 0; // v3, appended
 };
 
 struct Pong {

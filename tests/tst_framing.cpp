@@ -79,6 +79,7 @@ private slots:
     void everyTypeRoundTrips();
     void typedPayloadsRoundTrip();
     void truncatedTypedPayloadsAreRejected();
+    void v3AudioFieldsRoundTripAndV2PayloadsStillParse();
     void byteAtATimeEqualsAllAtOnce();
     void goldenBytesMatchDocument();
     void malformedHeaders_data();
@@ -255,6 +256,58 @@ void TestFraming::byteAtATimeEqualsAllAtOnce()
         compareMessages(c[i], sent[i]);
     }
     QCOMPARE(bytewise.sequenceGaps(), 0u);
+}
+
+// v3 appends audio fields to STREAM_INFO, END_OF_STREAM and RECEIVED; a v2
+// peer's shorter payloads still parse, as streams without audio.
+void TestFraming::v3AudioFieldsRoundTripAndV2PayloadsStillParse()
+{
+    StreamInfo info;
+    info.audioCodec = kCodecAacAdts;
+    info.audioSampleRate = 48000;
+    info.audioChannels = 2;
+    info.audioBitRate = 160000;
+    info.audioDescription = QStringLiteral("ac3 5.1 48 kHz → AAC stereo 160 kb/s");
+    const auto s = parseStreamInfo(serialize(info));
+    QVERIFY(s && s->hasAudio() && s->hasVideo());
+    QCOMPARE(s->audioCodec, kCodecAacAdts);
+    QCOMPARE(s->audioSampleRate, 48000u);
+    QCOMPARE(s->audioChannels, quint8(2));
+    QCOMPARE(s->audioBitRate, 160000u);
+    QCOMPARE(s->audioDescription, info.audioDescription);
+
+    // A v2 STREAM_INFO ends with the source name.
+    StreamInfo v2;
+    v2.sourceName = QStringLiteral("clip.mp4");
+    const QByteArray v3Bytes = serialize(v2);
+    const qsizetype audioFieldsSize = 4 + 4 + 1 + 4 + 2; // codec, rate, channels, bit rate, empty string
+    const auto old = parseStreamInfo(v3Bytes.left(v3Bytes.size() - audioFieldsSize));
+    QVERIFY(old && !old->hasAudio() && old->hasVideo());
+    QCOMPARE(old->sourceName, v2.sourceName);
+
+    const auto eos = parseEndOfStream(serialize(EndOfStream{10, 1000, 7}));
+    QVERIFY(eos);
+    QCOMPARE(eos->audioPackets, 7u);
+    const auto eosV2 = parseEndOfStream(serialize(EndOfStream{10, 1000, 7}).left(16));
+    QVERIFY(eosV2);
+    QCOMPARE(eosV2->accessUnits, 10u);
+    QCOMPARE(eosV2->audioPackets, 0u);
+
+    const auto received = parseReceived(serialize(Received{10, 10, 7, 6}));
+    QVERIFY(received);
+    QCOMPARE(received->audioPackets, 7u);
+    QCOMPARE(received->audioFramesDecoded, 6u);
+    const auto receivedV2 = parseReceived(serialize(Received{10, 9, 7, 6}).left(16));
+    QVERIFY(receivedV2);
+    QCOMPARE(receivedV2->framesDecoded, 9u);
+    QCOMPARE(receivedV2->audioFramesDecoded, 0u);
+
+    const auto audio = parseMedia(serialize(Media{21333, QByteArray("\xff\xf1\x50\x80", 4)}));
+    QVERIFY(audio);
+    QCOMPARE(audio->ptsUs, 21333);
+    QCOMPARE(audio->data.size(), 4);
+    QVERIFY(isKnownType(quint8(MessageType::Audio)));
+    QCOMPARE(QString(typeName(MessageType::Audio)), QStringLiteral("AUDIO"));
 }
 
 void TestFraming::goldenBytesMatchDocument()

@@ -199,7 +199,7 @@ void TestHandshake::v1SenderMeetsV2Receiver()
     QVERIFY(decoder.hasMessage());
     const HandshakeStep step = receiver.onMessage(decoder.takeMessage());
     QCOMPARE(step.verdict, HandshakeStep::Refused);
-    QCOMPARE(step.reason, QStringLiteral("this receiver speaks protocol 2, the sender only 1: update the sender"));
+    QCOMPARE(step.reason, QString("this receiver speaks protocol " + versionRange(kMinVersion, kVersion) + ", the sender only 1: update the sender"));
     toSender += encodeAll(step, writer);
 
     QList<Hello> hellos;
@@ -209,7 +209,7 @@ void TestHandshake::v1SenderMeetsV2Receiver()
     QVERIFY(!v1Overlaps(hellos[0])); // the v1 sender refuses too, naming 2..2 and 1
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors[0].code, quint16(ErrVersion));
-    QCOMPARE(errors[0].reason, QStringLiteral("the receiver speaks protocol 2, the sender only 1: update the sender"));
+    QCOMPARE(errors[0].reason, QString("the receiver speaks protocol " + versionRange(kMinVersion, kVersion) + ", the sender only 1: update the sender"));
 }
 
 // This sender meets today's v1 receiver, which answers HELLO 1..1 and,
@@ -229,7 +229,7 @@ void TestHandshake::v2SenderMeetsV1Receiver()
     QVERIFY(decoder.hasMessage());
     const HandshakeStep step = sender.onMessage(decoder.takeMessage());
     QCOMPARE(step.verdict, HandshakeStep::Refused);
-    QCOMPARE(step.reason, QStringLiteral("this sender speaks protocol 2, the receiver only 1: update the receiver"));
+    QCOMPARE(step.reason, QString("this sender speaks protocol " + versionRange(kMinVersion, kVersion) + ", the receiver only 1: update the receiver"));
     QCOMPARE(step.send.size(), size_t(1)); // the refusing side says why, too
     QCOMPARE(step.send[0].type, MessageType::Error);
     const QByteArray error = encodeAll(step, writer);
@@ -242,43 +242,43 @@ void TestHandshake::v2SenderMeetsV1Receiver()
     QCOMPARE(decoder.takeMessage().type, MessageType::Error);
 }
 
-// A later release that also speaks 2: its HELLO in a v3 header is read, and
-// both sides settle on 2.
+// A later release that also speaks ours: its HELLO in a newer header is
+// read, and both sides settle on our highest.
 void TestHandshake::futureVersionsAreReadAndNegotiated()
 {
     Message hello;
-    hello.version = 3;
+    hello.version = kVersion + 1;
     hello.type = MessageType::Hello;
-    hello.payload = serialize(Hello{2, 3, CapMedia | CapPing, "h264link-sender 9"});
+    hello.payload = serialize(Hello{kMinVersion, quint8(kVersion + 1), CapMedia | CapPing, "h264link-sender 9"});
     MessageDecoder decoder;
     QVERIFY2(decoder.feed(encode(hello)), qPrintable(decoder.errorString()));
     ReceiverHandshake receiver({}, "r");
     receiver.start();
     const HandshakeStep step = receiver.onMessage(decoder.takeMessage());
     QCOMPARE(step.verdict, HandshakeStep::Accepted);
-    QCOMPARE(receiver.version(), quint8(2));
-    QCOMPARE(decoder.negotiatedVersion(), std::optional<quint8>(2));
+    QCOMPARE(receiver.version(), kVersion);
+    QCOMPARE(decoder.negotiatedVersion(), std::optional<quint8>(kVersion));
 
     SenderHandshake sender("s");
     sender.start();
     QCOMPARE(sender.onMessage(hello).verdict, HandshakeStep::Continue);
-    QCOMPARE(sender.version(), quint8(2));
+    QCOMPARE(sender.version(), kVersion);
 }
 
 void TestHandshake::futureOnlyPeerIsToldToUpdateUs()
 {
     ReceiverHandshake receiver({});
     receiver.start();
-    const HandshakeStep r = receiver.onMessage(message(MessageType::Hello, serialize(Hello{3, 4, 0, "future"})));
+    const HandshakeStep r = receiver.onMessage(message(MessageType::Hello, serialize(Hello{quint8(kVersion + 1), quint8(kVersion + 2), 0, "future"})));
     QCOMPARE(r.verdict, HandshakeStep::Refused);
-    QCOMPARE(r.reason, QStringLiteral("this receiver speaks protocol 2, the sender only 3 to 4: update this receiver"));
+    QCOMPARE(r.reason, QString("this receiver speaks protocol " + versionRange(kMinVersion, kVersion) + ", the sender only " + versionRange(kVersion + 1, kVersion + 2) + ": update this receiver"));
     QCOMPARE(parseErrorInfo(r.send.at(0).payload)->code, quint16(ErrVersion));
 
     SenderHandshake sender;
     sender.start();
-    const HandshakeStep s = sender.onMessage(message(MessageType::Hello, serialize(Hello{3, 3, 0, "future"})));
+    const HandshakeStep s = sender.onMessage(message(MessageType::Hello, serialize(Hello{quint8(kVersion + 1), quint8(kVersion + 1), 0, "future"})));
     QCOMPARE(s.verdict, HandshakeStep::Refused);
-    QCOMPARE(s.reason, QStringLiteral("this sender speaks protocol 2, the receiver only 3: update this sender"));
+    QCOMPARE(s.reason, QString("this sender speaks protocol " + versionRange(kMinVersion, kVersion) + ", the receiver only " + QString::number(kVersion + 1) + ": update this sender"));
     QCOMPARE(parseErrorInfo(s.send.at(0).payload)->code, quint16(ErrVersion));
 }
 

@@ -192,6 +192,10 @@ void ReceiverConnection::handle(const Message &message)
             m_streamStats->onClockSample(pong->pingTimestampUs, message.timestampUs, nowMicros(),
                                          pong->framesSkipped);
         break;
+    case MessageType::Audio:
+        // Not yet played: counted, so that nothing received vanishes unseen.
+        ++m_stats.audioMessages;
+        break;
     case MessageType::Hello:
     case MessageType::AuthChallenge:
     case MessageType::AuthResponse:

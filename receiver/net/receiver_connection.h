@@ -41,6 +41,7 @@ struct ConnectionStats {
     quint64 mediaMessages = 0;
     quint64 accessUnits = 0; // MEDIA messages flagged AU_END
     quint64 mediaBytes = 0;
+    quint64 audioMessages = 0;
     quint64 malformedMessages = 0;
     quint64 sequenceGaps = 0;
     quint64 bytesDropped = 0; // arrived after this side failed and told the sender
