@@ -9,10 +9,11 @@ packages=(
   cmake ninja-build g++ pkg-config
   qt6-base-dev qt6-base-dev-tools qt6-multimedia-dev libqt6opengl6-dev libgl-dev
   qt6-qpa-plugins qml6-module-qtmultimedia
-  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libssl3           # the access key's TLS-PSK: Qt's OpenSSL backend (in libqt6network6) loads it at run time
   ffmpeg            # the CLI: test oracle, test clip generator
   xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses
+  pulseaudio pulseaudio-utils      # sound tests: a real sound server with a null sink, parec
   iproute2 nftables                 # two-host tests in network namespaces
   python3                           # the PBKDF2 oracle of tst_secure_channel
   clang libclang-rt-14-dev          # the libFuzzer target (scripts/fuzz.sh)
