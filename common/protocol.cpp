@@ -204,6 +204,16 @@ QByteArray serialize(const Media &v)
     return bytes;
 }
 
+QByteArray serialize(const Audio &v)
+{
+    QByteArray bytes(kAudioPrefixSize + v.data.size(), Qt::Uninitialized);
+    qToBigEndian<qint64>(v.ptsUs, bytes.data());
+    qToBigEndian<quint32>(v.skipStartSamples, bytes.data() + 8);
+    qToBigEndian<quint32>(v.discardEndSamples, bytes.data() + 12);
+    std::copy(v.data.cbegin(), v.data.cend(), bytes.begin() + kAudioPrefixSize);
+    return bytes;
+}
+
 QByteArray serialize(const EndOfStream &v)
 {
     return build([&](QDataStream &out) { out << v.accessUnits << v.mediaBytes << v.audioPackets; });
@@ -257,6 +267,18 @@ std::optional<Media> parseMedia(const QByteArray &payload)
     Media v;
     v.ptsUs = qFromBigEndian<qint64>(payload.constData());
     v.data = payload.mid(kMediaPrefixSize);
+    return v;
+}
+
+std::optional<Audio> parseAudio(const QByteArray &payload)
+{
+    if (payload.size() < kAudioPrefixSize)
+        return std::nullopt;
+    Audio v;
+    v.ptsUs = qFromBigEndian<qint64>(payload.constData());
+    v.skipStartSamples = qFromBigEndian<quint32>(payload.constData() + 8);
+    v.discardEndSamples = qFromBigEndian<quint32>(payload.constData() + 12);
+    v.data = payload.mid(kAudioPrefixSize);
     return v;
 }
 

@@ -152,11 +152,23 @@ struct StreamInfo {
     bool hasAudio() const { return audioCodec != kCodecNone; }
 };
 
-// The payload of MEDIA and of AUDIO: a pts, then elementary-stream bytes.
 struct Media {
-    qint64 ptsUs = kNoPts; // presentation time of the access unit (or audio packet)
-    QByteArray data;       // Annex B bytes (AUDIO: one ADTS or MP3 frame)
+    qint64 ptsUs = kNoPts; // presentation time of the access unit
+    QByteArray data;       // Annex B bytes
 };
+
+// One packet of the audio elementary stream: an ADTS frame (header
+// included) or an MP3 frame, exactly as the adts / mp3 muxer wrote it.
+// The trim fields are FFmpeg's AV_PKT_DATA_SKIP_SAMPLES of the source
+// packet (encoder priming, gapless padding, edit lists), so that the
+// receiver plays exactly the samples `ffmpeg -i FILE` would.
+struct Audio {
+    qint64 ptsUs = kNoPts;
+    quint32 skipStartSamples = 0;  // decoded samples to drop at the start of this packet
+    quint32 discardEndSamples = 0; // ... and at its end
+    QByteArray data;
+};
+constexpr int kAudioPrefixSize = 16;
 
 struct EndOfStream {
     quint64 accessUnits = 0; // what the sender sent, so the receiver can count loss
@@ -202,6 +214,7 @@ struct ErrorInfo {
 QByteArray serialize(const Hello &v);
 QByteArray serialize(const StreamInfo &v);
 QByteArray serialize(const Media &v);
+QByteArray serialize(const Audio &v);
 QByteArray serialize(const EndOfStream &v);
 QByteArray serialize(const Received &v);
 QByteArray serialize(const Pong &v);
@@ -212,6 +225,7 @@ QByteArray serialize(const ErrorInfo &v);
 std::optional<Hello> parseHello(const QByteArray &payload);
 std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload);
 std::optional<Media> parseMedia(const QByteArray &payload);
+std::optional<Audio> parseAudio(const QByteArray &payload);
 std::optional<EndOfStream> parseEndOfStream(const QByteArray &payload);
 std::optional<Received> parseReceived(const QByteArray &payload);
 std::optional<Pong> parsePong(const QByteArray &payload);

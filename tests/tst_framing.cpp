@@ -302,10 +302,13 @@ void TestFraming::v3AudioFieldsRoundTripAndV2PayloadsStillParse()
     QCOMPARE(receivedV2->framesDecoded, 9u);
     QCOMPARE(receivedV2->audioFramesDecoded, 0u);
 
-    const auto audio = parseMedia(serialize(Media{21333, QByteArray("\xff\xf1\x50\x80", 4)}));
+    const auto audio = parseAudio(serialize(Audio{21333, 1024, 7, QByteArray("\xff\xf1\x50\x80", 4)}));
     QVERIFY(audio);
     QCOMPARE(audio->ptsUs, 21333);
+    QCOMPARE(audio->skipStartSamples, 1024u);
+    QCOMPARE(audio->discardEndSamples, 7u);
     QCOMPARE(audio->data.size(), 4);
+    QVERIFY(!parseAudio(QByteArray(kAudioPrefixSize - 1, '\0')));
     QVERIFY(isKnownType(quint8(MessageType::Audio)));
     QCOMPARE(QString(typeName(MessageType::Audio)), QStringLiteral("AUDIO"));
 }
