@@ -3,6 +3,7 @@
 //
 //   ByteQueue --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
 //                                       +--> DisplaySink --> FrameSlot --> window (VideoView converts)
+//                                            (waits until the frame is due on the AudioClock, if sound plays)
 //
 // How it ends: exactly once, finished(PipelineResult), whatever happened
 // (the queue finished and drained, a failure, or stop()). That result is the
@@ -23,6 +24,7 @@ class QThread;
 
 namespace h264link {
 
+class AudioClock;
 class FrameSlot;
 
 struct PipelineResult {
@@ -37,14 +39,19 @@ struct PipelineResult {
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
     quint64 displayErrors = 0; // frames that could not be passed to the display
+    // The sound's, filled in by the controller once the audio pipeline is done too.
+    quint64 audioFrames = 0;
+    quint64 audioDecodeErrors = 0;
+    quint64 audioUnderruns = 0;
 };
 
 class MediaPipeline : public QObject {
     Q_OBJECT
 public:
-    // `display` may be null (headless); `md5Path` may be empty.
+    // `display` may be null (headless); `md5Path` may be empty; `clock` may
+    // be null (never any sound): then frames go to the display at once.
     MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats, QString md5Path,
-                  FrameSlot *display, QObject *parent = nullptr);
+                  FrameSlot *display, AudioClock *clock = nullptr, QObject *parent = nullptr);
     ~MediaPipeline() override; // stops and joins
 
     void start();
@@ -63,6 +70,7 @@ private:
     std::shared_ptr<StreamStats> m_stats;
     QString m_md5Path;
     FrameSlot *m_display;
+    AudioClock *m_clock;
     QThread *m_thread = nullptr;
     PipelineCounters m_counters;
 };
