@@ -2,12 +2,15 @@
 // AUDIO payloads by FFmpeg's own adts / mp3 muxers (as the sender does), go
 // into an AudioInput with their pts and trim; the AudioPipeline decodes them
 // and --pcm must equal `ffmpeg -f s16le` byte for byte.
+#include "audio_output.h"
 #include "audio_pipeline.h"
 #include "ffmpeg_raii.h"
 #include "protocol.h"
 #include "test_support.h"
 
+#include <QProcess>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -99,29 +102,105 @@ void feed(AudioInput &input, const QList<Packet> &packets)
     input.bytes.finish();
 }
 
-AudioResult runPipeline(const QList<Packet> &packets, quint32 codec, const QString &pcmPath)
+struct Played {
+    AudioResult result;
+    double peakLevelDb = -100;
+    bool clockRan = false;
+};
+
+// `device` null: decode for --pcm only.
+Played runPipeline(const QList<Packet> &packets, quint32 codec, const QString &pcmPath,
+                   const QAudioDevice &device = {}, int rate = 0, int channels = 0)
 {
     auto input = std::make_shared<AudioInput>();
     AudioClock clock;
     AudioSettings settings;
     settings.codec = codec;
     settings.pcmPath = pcmPath;
-    settings.play = false;
+    settings.play = !device.isNull();
+    settings.device = device;
+    settings.sampleRate = rate;
+    settings.channels = channels;
     AudioPipeline pipeline(input, settings, &clock);
     QSignalSpy done(&pipeline, &AudioPipeline::finished);
+    Played played;
+    QTimer sample; // what the window's meter and the video would see, while it plays
+    QObject::connect(&sample, &QTimer::timeout, [&] {
+        played.peakLevelDb = std::max(played.peakLevelDb, pipeline.levelDb());
+        played.clockRan = played.clockRan || clock.isRunning();
+    });
+    sample.start(5);
     pipeline.start();
     feed(*input, packets); // a producer that outruns the pipeline meets the bound, as the connection does
-    if (!done.wait(60000))
-        return AudioResult{false, QStringLiteral("timed out"), 0, 0, 0, 0};
-    return done.at(0).at(0).value<AudioResult>();
+    if (!done.wait(60000)) {
+        played.result = AudioResult{false, QStringLiteral("timed out"), 0, 0, 0, 0};
+        return played;
+    }
+    played.result = done.at(0).at(0).value<AudioResult>();
+    return played;
 }
+
+// A private PulseAudio server with a null sink as the default output, so
+// that QAudioSink plays on a real sound server and parec can listen to it.
+class PrivatePulse {
+public:
+    bool start(QString *why)
+    {
+        if (QStandardPaths::findExecutable("pulseaudio").isEmpty() || QStandardPaths::findExecutable("parec").isEmpty()) {
+            *why = "pulseaudio or parec is not installed";
+            return false;
+        }
+        if (!m_runtime.isValid()) {
+            *why = "no temporary directory";
+            return false;
+        }
+        qputenv("XDG_RUNTIME_DIR", m_runtime.path().toUtf8());
+        qputenv("PULSE_SERVER", ("unix:" + m_runtime.path() + "/pulse/native").toUtf8());
+        const auto started = runTool("pulseaudio", {"-D", "-n", "--exit-idle-time=-1", "--daemonize=yes",
+                                                    "--load=module-native-protocol-unix",
+                                                    "--load=module-null-sink sink_name=nul"});
+        if (!started.ok()) {
+            *why = "pulseaudio did not start: " + QString::fromLocal8Bit(started.err);
+            return false;
+        }
+        m_started = true;
+        QDeadlineTimer ready(10000);
+        while (!runTool("pactl", {"info"}).ok()) {
+            if (ready.hasExpired()) {
+                *why = "pulseaudio does not answer";
+                return false;
+            }
+            QTest::qWait(50);
+        }
+        runTool("pactl", {"set-default-sink", "nul"});
+        return true;
+    }
+    ~PrivatePulse()
+    {
+        if (!m_started)
+            return;
+        runTool("pulseaudio", {"--kill"});
+        // It exits in the background: wait (bounded), so its runtime files are gone before the directory.
+        QDeadlineTimer gone(5000);
+        while (runTool("pulseaudio", {"--check"}).ok() && !gone.hasExpired())
+            QThread::msleep(20);
+    }
+
+private:
+    QTemporaryDir m_runtime;
+    bool m_started = false;
+};
 
 } // namespace
 
 class TestReceiverAudio : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { QVERIFY(m_dir.isValid()); }
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        m_pulseReady = m_pulse.start(&m_pulseWhy); // before Qt Multimedia first looks for a server
+    }
     void pcmEqualsFfmpeg_data()
     {
         QTest::addColumn<QString>("container");
@@ -152,7 +231,7 @@ private slots:
         QVERIFY2(!packets.isEmpty(), qPrintable(error));
 
         const QString pcm = m_dir.filePath(pcmName);
-        const AudioResult result = runPipeline(packets, codec, pcm);
+        const AudioResult result = runPipeline(packets, codec, pcm).result;
         QVERIFY2(result.ok, qPrintable(result.error));
         QCOMPARE(result.packets, quint64(packets.size()));
         QCOMPARE(result.decodeErrors, quint64(0));
@@ -186,8 +265,56 @@ private slots:
         }
     }
 
+    // Played through QAudioSink on a real (private) PulseAudio server: the
+    // null sink's monitor hears the tone, the clock runs, the meter moves,
+    // and every frame ffprobe counts is decoded.
+    void playsOnThePulseAudioServer()
+    {
+        if (!m_pulseReady) {
+            if (inCi())
+                QFAIL(qPrintable(m_pulseWhy));
+            QSKIP(qPrintable(m_pulseWhy));
+        }
+        const QAudioDevice device = AudioOutput::findDevice(QString(), nullptr);
+        QVERIFY2(!device.isNull(), "Qt sees no output on the private PulseAudio server");
+        const QString clip = m_dir.filePath("play.mp4");
+        const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i",
+                                  "sine=f=1000:sample_rate=48000:duration=1", "-c:a", "aac", clip});
+        QVERIFY2(made.ok(), made.err.constData());
+        QString error;
+        const QList<Packet> packets = audioPackets(clip, "adts", &error);
+        QVERIFY2(!packets.isEmpty(), qPrintable(error));
+
+        QProcess parec;
+        parec.start("timeout", {"20", "parec", "-d", "nul.monitor", "--raw", "--format=s16le", "--rate=48000",
+                                "--channels=1"});
+        QVERIFY(parec.waitForStarted());
+        const Played played = runPipeline(packets, proto::kCodecAacAdts, QString(), device, 48000, 1);
+        QVERIFY2(played.result.ok, qPrintable(played.result.error));
+        parec.terminate();
+        parec.waitForFinished(5000);
+        const QByteArray heard = parec.readAllStandardOutput();
+
+        const int expectedFrames = ffprobe({"-v", "error", "-select_streams", "a:0", "-count_frames",
+                                            "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", clip})
+                                       .out.trimmed().toInt();
+        QVERIFY(expectedFrames > 0);
+        QCOMPARE(played.result.frames, quint64(expectedFrames));
+        QVERIFY(played.clockRan);
+        QVERIFY2(played.peakLevelDb > -20, qPrintable(QString::number(played.peakLevelDb)));
+        int peak = 0;
+        const auto *samples = reinterpret_cast<const qint16 *>(heard.constData());
+        for (qsizetype i = 0; i < heard.size() / 2; ++i)
+            peak = std::max(peak, std::abs(int(samples[i])));
+        QVERIFY2(peak > 3000, qPrintable(QStringLiteral("the monitor heard a peak of %1 in %2 bytes")
+                                             .arg(peak).arg(heard.size())));
+    }
+
 private:
     QTemporaryDir m_dir;
+    PrivatePulse m_pulse;
+    bool m_pulseReady = false;
+    QString m_pulseWhy;
 };
 
 QTEST_GUILESS_MAIN(TestReceiverAudio)
