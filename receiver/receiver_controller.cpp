@@ -2,6 +2,7 @@
 
 #include "audio_output.h"
 #include "exit_codes.h"
+#include "frame_md5_writer.h"
 #include "logging.h"
 #include "stream_server.h"
 
@@ -115,7 +116,12 @@ void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<S
     m_session->streamStats = stats;
     m_session->input = input;
     m_session->clock = std::make_unique<AudioClock>();
-    m_session->pipeline = std::make_unique<MediaPipeline>(input, stats, m_options.md5Path, m_display,
+    if (!m_options.md5Path.isEmpty()) {
+        m_session->md5 = std::make_shared<FrameMd5Writer>();
+        QString error; // kept in the writer too: the pipeline fails with it
+        m_session->md5->open(m_options.md5Path, &error);
+    }
+    m_session->pipeline = std::make_unique<MediaPipeline>(input, stats, m_session->md5, m_display,
                                                           m_session->clock.get());
     connect(m_session->pipeline.get(), &MediaPipeline::finished, this,
             &ReceiverController::onPipelineFinished);
@@ -148,13 +154,20 @@ void ReceiverController::toggleMute()
 void ReceiverController::onStreamInfo(const proto::StreamInfo &info)
 {
     emit streamInfoReceived(info);
-    if (!m_session || m_session->audio || m_options.noAudio || !info.hasAudio() || m_shuttingDown)
+    if (!m_session)
+        return;
+    const bool audio = !m_options.noAudio && info.hasAudio();
+    if (m_session->md5)
+        m_session->md5->configure(info.hasVideo(), audio ? int(info.audioSampleRate) : 0,
+                                  audio ? info.audioChannels : 0);
+    if (m_session->audio || !audio || m_shuttingDown)
         return;
     AudioSettings settings;
     settings.codec = info.audioCodec;
     settings.sampleRate = int(info.audioSampleRate);
     settings.channels = info.audioChannels;
     settings.pcmPath = m_options.pcmPath;
+    settings.md5 = m_session->md5;
     settings.device = AudioOutput::findDevice(m_options.audioDevice, nullptr);
     settings.play = !settings.device.isNull();
     if (!settings.play && !m_toldNoDevice) {

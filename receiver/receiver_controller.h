@@ -27,6 +27,7 @@
 
 namespace h264link {
 
+class FrameMd5Writer;
 class FrameSlot;
 class StreamServer;
 
@@ -98,6 +99,7 @@ private:
         QString peer;
         std::shared_ptr<StreamInput> input;
         std::unique_ptr<AudioClock> clock; // outlives both pipelines (declared first)
+        std::shared_ptr<FrameMd5Writer> md5; // --framemd5, both pipelines write to it
         std::unique_ptr<MediaPipeline> pipeline;
         std::unique_ptr<AudioPipeline> audio;
         std::optional<AudioResult> audioResult;

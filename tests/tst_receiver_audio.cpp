@@ -4,6 +4,7 @@
 // and --pcm must equal `ffmpeg -f s16le` byte for byte.
 #include "audio_output.h"
 #include "audio_pipeline.h"
+#include "frame_md5_writer.h"
 #include "ffmpeg_raii.h"
 #include "protocol.h"
 #include "test_support.h"
@@ -93,6 +94,30 @@ QList<Packet> audioPackets(const QString &clip, const char *muxer, QString *erro
     return packets;
 }
 
+// "stream, duration, size, hash" of each line: ffmpeg counts its pts from 0,
+// ours are the sender's; the rest must match. (ffmpeg numbers the only
+// stream 0 where ours is 1, so the index is left out here too.)
+QStringList columns(const QByteArray &framemd5)
+{
+    QStringList out;
+    for (const QByteArray &line : framemd5.split('\n')) {
+        if (line.isEmpty() || line.startsWith('#'))
+            continue;
+        const QList<QByteArray> f = line.split(',');
+        if (f.size() == 6)
+            out << QString::fromLatin1(f[3].trimmed() + " " + f[4].trimmed() + " " + f[5].trimmed());
+    }
+    return out;
+}
+
+QByteArray headerLines(const QByteArray &framemd5, const QByteArray &key)
+{
+    for (const QByteArray &line : framemd5.split('\n'))
+        if (line.startsWith(key))
+            return line.mid(line.indexOf(':'));
+    return {};
+}
+
 void feed(AudioInput &input, const QList<Packet> &packets)
 {
     for (const Packet &p : packets) {
@@ -110,7 +135,8 @@ struct Played {
 
 // `device` null: decode for --pcm only.
 Played runPipeline(const QList<Packet> &packets, quint32 codec, const QString &pcmPath,
-                   const QAudioDevice &device = {}, int rate = 0, int channels = 0)
+                   const QAudioDevice &device = {}, int rate = 0, int channels = 0,
+                   std::shared_ptr<FrameMd5Writer> md5 = nullptr)
 {
     auto input = std::make_shared<AudioInput>();
     AudioClock clock;
@@ -121,6 +147,7 @@ Played runPipeline(const QList<Packet> &packets, quint32 codec, const QString &p
     settings.device = device;
     settings.sampleRate = rate;
     settings.channels = channels;
+    settings.md5 = md5;
     AudioPipeline pipeline(input, settings, &clock);
     QSignalSpy done(&pipeline, &AudioPipeline::finished);
     Played played;
@@ -231,10 +258,23 @@ private slots:
         QVERIFY2(!packets.isEmpty(), qPrintable(error));
 
         const QString pcm = m_dir.filePath(pcmName);
-        const AudioResult result = runPipeline(packets, codec, pcm).result;
+        const QString md5Path = m_dir.filePath(pcmName + ".framemd5");
+        auto md5 = std::make_shared<FrameMd5Writer>();
+        QVERIFY(md5->open(md5Path, &error));
+        md5->configure(false, 44100, channels);
+        const AudioResult result = runPipeline(packets, codec, pcm, {}, 0, 0, md5).result;
         QVERIFY2(result.ok, qPrintable(result.error));
         QCOMPARE(result.packets, quint64(packets.size()));
         QCOMPARE(result.decodeErrors, quint64(0));
+
+        // --framemd5's audio lines: ffmpeg's, line for line (stream, size and hash).
+        const auto reference = ffmpeg({"-v", "error", "-i", clip, "-map", "0:a:0", "-f", "framemd5", "-"});
+        QVERIFY2(reference.ok(), reference.err.constData());
+        QVERIFY(!columns(reference.out).isEmpty());
+        QCOMPARE(columns(readFile(md5Path)), columns(reference.out));
+        QCOMPARE(headerLines(readFile(md5Path), "#sample_rate"), headerLines(reference.out, "#sample_rate"));
+        QCOMPARE(headerLines(readFile(md5Path), "#channel_layout_name"),
+                 headerLines(reference.out, "#channel_layout_name"));
 
         const QString expected = m_dir.filePath("expected." + QString(wav ? "wav" : "pcm"));
         const auto oracle = ffmpeg({"-v", "error", "-y", "-i", clip, "-map", "0:a:0", "-acodec", "pcm_s16le", "-f",

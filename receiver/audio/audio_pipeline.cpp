@@ -3,6 +3,7 @@
 #include "audio_decoder.h"
 #include "audio_output.h"
 #include "audio_resampler.h"
+#include "frame_md5_writer.h"
 #include "logging.h"
 #include "pcm_writer.h"
 #include "protocol.h"
@@ -122,6 +123,11 @@ AudioResult AudioPipeline::run()
         result.frames = m_counters.frames;
         result.decodeErrors = m_counters.decodeErrors;
         result.underruns = underruns();
+        if (m_settings.md5) {
+            m_settings.md5->endStream(1);
+            if (error.isEmpty() && !m_settings.md5->error().isEmpty())
+                result.error = m_settings.md5->error(); // the video pipeline fails on it too
+        }
         if (!error.isEmpty() && !m_stopped.load()) {
             result.ok = false;
             result.error = error;
@@ -146,6 +152,8 @@ AudioResult AudioPipeline::run()
         pcm = std::make_unique<PcmWriter>(m_settings.pcmPath);
         decoder->addSink(pcm.get());
     }
+    if (m_settings.md5)
+        decoder->addSink(m_settings.md5->audioSink());
     std::unique_ptr<DeviceSink> device;
     if (m_settings.play && !m_stopped.load()) {
         const QAudioFormat format = AudioOutput::formatFor(m_settings.device, m_settings.sampleRate,

@@ -2,6 +2,7 @@
 // on a thread of its own (every call in it blocks):
 //
 //   AudioInput --> AudioDemuxer --> AudioDecoder --+--> PcmWriter                    (--pcm)
+//                                                  +--> FrameMd5Writer, stream 1     (--framemd5)
 //                                                  +--> AudioResampler --> AudioOutput (device; keeps the AudioClock)
 //
 // Started by the controller when STREAM_INFO announces sound (and not
@@ -24,6 +25,7 @@ class QThread;
 namespace h264link {
 
 class AudioOutput;
+class FrameMd5Writer;
 
 struct AudioResult {
     bool ok = true;
@@ -39,6 +41,7 @@ struct AudioSettings {
     int sampleRate = 0;       // from STREAM_INFO, for the device's format
     int channels = 0;
     QString pcmPath;          // --pcm, may be empty
+    std::shared_ptr<FrameMd5Writer> md5; // --framemd5 (stream 1), may be null
     bool play = true;         // false: no device (or none wanted): decode for --pcm only
     QAudioDevice device;
 };

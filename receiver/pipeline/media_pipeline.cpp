@@ -55,8 +55,9 @@ private:
 } // namespace
 
 MediaPipeline::MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats,
-                             QString md5Path, FrameSlot *display, AudioClock *clock, QObject *parent)
-    : QObject(parent), m_input(std::move(input)), m_stats(std::move(stats)), m_md5Path(std::move(md5Path)),
+                             std::shared_ptr<FrameMd5Writer> md5, FrameSlot *display, AudioClock *clock,
+                             QObject *parent)
+    : QObject(parent), m_input(std::move(input)), m_stats(std::move(stats)), m_md5(std::move(md5)),
       m_display(display), m_clock(clock)
 {
     qRegisterMetaType<PipelineResult>();
@@ -100,9 +101,8 @@ PipelineResult MediaPipeline::run()
     };
 
     QString error;
-    FrameMd5Writer md5;
-    if (!m_md5Path.isEmpty() && !md5.open(m_md5Path, &error))
-        return fail(error);
+    if (m_md5 && !m_md5->error().isEmpty())
+        return fail(m_md5->error());
     auto demuxer = Demuxer::open(*m_input, m_counters, &error);
     if (!demuxer)
         return fail(error);
@@ -110,8 +110,8 @@ PipelineResult MediaPipeline::run()
     if (!decoder)
         return fail(error);
 
-    if (!m_md5Path.isEmpty())
-        decoder->addSink(&md5);
+    if (m_md5)
+        decoder->addSink(m_md5->videoSink());
     std::unique_ptr<DisplaySink> display;
     if (m_display) {
         display = std::make_unique<DisplaySink>(m_display, m_clock, m_counters);
@@ -126,8 +126,11 @@ PipelineResult MediaPipeline::run()
     result.displayErrors = display ? display->errors() : 0;
     // A sink that failed stopped the pipeline, or failed while the decoder
     // drained its last frames at the end (Decoder::flush has no way to stop).
-    if (!md5.error().isEmpty())
-        return fail(md5.error());
+    if (m_md5) {
+        m_md5->endStream(0);
+        if (!m_md5->error().isEmpty())
+            return fail(m_md5->error());
+    }
     if (m_stopped.load())
         return fail(QString());
     if (ret < 0)

@@ -1,7 +1,7 @@
 // MediaPipeline: everything after the network for one stream, on a thread of
 // its own (every call in it blocks):
 //
-//   ByteQueue --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
+//   ByteQueue --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5, shared with the AudioPipeline)
 //                                       +--> DisplaySink --> FrameSlot --> window (VideoView converts)
 //                                            (waits until the frame is due on the AudioClock, if sound plays)
 //
@@ -25,6 +25,7 @@ class QThread;
 namespace h264link {
 
 class AudioClock;
+class FrameMd5Writer;
 class FrameSlot;
 
 struct PipelineResult {
@@ -48,10 +49,12 @@ struct PipelineResult {
 class MediaPipeline : public QObject {
     Q_OBJECT
 public:
-    // `display` may be null (headless); `md5Path` may be empty; `clock` may
-    // be null (never any sound): then frames go to the display at once.
-    MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats, QString md5Path,
-                  FrameSlot *display, AudioClock *clock = nullptr, QObject *parent = nullptr);
+    // `display` may be null (headless); `md5` may be null (no --framemd5)
+    // and is shared with the AudioPipeline; `clock` may be null (never any
+    // sound): then frames go to the display at once.
+    MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats,
+                  std::shared_ptr<FrameMd5Writer> md5, FrameSlot *display, AudioClock *clock = nullptr,
+                  QObject *parent = nullptr);
     ~MediaPipeline() override; // stops and joins
 
     void start();
@@ -68,7 +71,7 @@ private:
     std::shared_ptr<StreamInput> m_input;
     std::atomic<bool> m_stopped{false};
     std::shared_ptr<StreamStats> m_stats;
-    QString m_md5Path;
+    std::shared_ptr<FrameMd5Writer> m_md5;
     FrameSlot *m_display;
     AudioClock *m_clock;
     QThread *m_thread = nullptr;
