@@ -140,7 +140,7 @@ void AudioOutput::tick()
         return;
     qint64 free = m_sink->bytesFree();
     const int frameBytes = m_format.bytesPerFrame();
-    int peak = 0;
+    int peak = -1; // nothing written this tick: the meter keeps its last reading
     {
         QMutexLocker lock(&m_mutex);
         while (free >= frameBytes && !m_queue.empty()) {
@@ -151,6 +151,7 @@ void AudioOutput::tick()
             if (wrote <= 0)
                 break;
             const auto *samples = reinterpret_cast<const qint16 *>(c.pcm.constData() + c.written);
+            peak = std::max(peak, 0);
             for (qint64 i = 0; i < wrote / 2; ++i)
                 peak = std::max(peak, std::abs(int(samples[i])));
             m_started = true;
@@ -168,7 +169,8 @@ void AudioOutput::tick()
         if (m_started && m_writtenEndPtsUs != proto::kNoPts)
             m_clock->set(m_writtenEndPtsUs - bytesToUs(inSink), proto::nowMicros());
     }
-    m_levelDb.store(peak > 0 ? 20.0 * std::log10(peak / 32768.0) : -100.0);
+    if (peak >= 0)
+        m_levelDb.store(peak > 0 ? 20.0 * std::log10(peak / 32768.0) : -100.0);
 }
 
 } // namespace h264link
