@@ -21,6 +21,10 @@
 #include <QTimer>
 #include <cstdio>
 
+extern "C" {
+#include <libavformat/avformat.h>
+}
+
 using namespace h264link;
 
 namespace {
@@ -86,7 +90,10 @@ int main(int argc, char *argv[])
     const QCommandLineOption pcm("pcm", "Write the decoded sound to a file: s16le interleaved at the "
                                 "stream's rate and channels; a name ending in .wav gets a WAV header.",
                                 "file");
-    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm});
+    const QCommandLineOption record("record", "Write what arrives, video and sound, to FILE.mkv or FILE.mp4 "
+                                   "(no re-encoding, the sender's timestamps).", "file");
+    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
+                       record});
     if (!parser.parse(app->arguments()))
         return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
     if (parser.isSet(QStringLiteral("help")))
@@ -117,6 +124,18 @@ int main(int argc, char *argv[])
         QFile probe(options.pcmPath);
         if (!probe.open(QIODevice::WriteOnly | QIODevice::Truncate))
             return fail(QStringLiteral("cannot write '%1': %2").arg(options.pcmPath, probe.errorString()),
+                        ExitUsage);
+    }
+    options.recordPath = parser.value(record);
+    if (!options.recordPath.isEmpty()) {
+        if (!av_guess_format(nullptr, options.recordPath.toUtf8().constData(), nullptr)
+            || !(options.recordPath.endsWith(".mkv", Qt::CaseInsensitive)
+                 || options.recordPath.endsWith(".mp4", Qt::CaseInsensitive)))
+            return fail(QStringLiteral("--record '%1': use a name ending in .mkv or .mp4").arg(options.recordPath),
+                        ExitUsage);
+        QFile probe(options.recordPath);
+        if (!probe.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return fail(QStringLiteral("cannot write '%1': %2").arg(options.recordPath, probe.errorString()),
                         ExitUsage);
     }
     if (!options.audioDevice.isEmpty() && !options.noAudio) {

@@ -3,6 +3,7 @@
 #include "audio_output.h"
 #include "exit_codes.h"
 #include "frame_md5_writer.h"
+#include "stream_recorder.h"
 #include "logging.h"
 #include "stream_server.h"
 
@@ -123,6 +124,10 @@ void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<S
     }
     m_session->pipeline = std::make_unique<MediaPipeline>(input, stats, m_session->md5, m_display,
                                                           m_session->clock.get());
+    if (!m_options.recordPath.isEmpty()) {
+        m_session->recorder = std::make_shared<StreamRecorder>(m_options.recordPath);
+        m_session->pipeline->setRecorder(m_session->recorder);
+    }
     connect(m_session->pipeline.get(), &MediaPipeline::finished, this,
             &ReceiverController::onPipelineFinished);
     m_session->pipeline->start();
@@ -160,6 +165,9 @@ void ReceiverController::onStreamInfo(const proto::StreamInfo &info)
     if (m_session->md5)
         m_session->md5->configure(info.hasVideo(), audio ? int(info.audioSampleRate) : 0,
                                   audio ? info.audioChannels : 0);
+    if (m_session->recorder)
+        m_session->recorder->configure(info.hasVideo(), info.width, info.height, audio ? info.audioCodec : proto::kCodecNone,
+                                       int(info.audioSampleRate), info.audioChannels);
     if (m_session->audio || !audio || m_shuttingDown)
         return;
     AudioSettings settings;
@@ -168,6 +176,7 @@ void ReceiverController::onStreamInfo(const proto::StreamInfo &info)
     settings.channels = info.audioChannels;
     settings.pcmPath = m_options.pcmPath;
     settings.md5 = m_session->md5;
+    settings.recorder = m_session->recorder;
     settings.device = AudioOutput::findDevice(m_options.audioDevice, nullptr);
     settings.play = !settings.device.isNull();
     if (!settings.play && !m_toldNoDevice) {
@@ -266,6 +275,13 @@ void ReceiverController::completeIfDone()
     if (!r.ok && !r.stopped)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
 
+    if (s.recorder) {
+        if (!s.recorder->close())
+            summary += QStringLiteral("; %1").arg(s.recorder->error());
+        else if (s.recorder->videoPacketsSkipped())
+            summary += QStringLiteral(", %1 frames before the first keyframe not recorded")
+                           .arg(s.recorder->videoPacketsSkipped());
+    }
     if (s.streamStats)
         emit statsSummary(s.streamStats->summaryJson());
     emit streamEnded(summary, clean);

@@ -28,6 +28,7 @@
 namespace h264link {
 
 class FrameMd5Writer;
+class StreamRecorder;
 class FrameSlot;
 class StreamServer;
 
@@ -40,6 +41,7 @@ struct ReceiverOptions {
     bool noAudio = false;  // --no-audio
     QString audioDevice;   // --audio-device (empty: the default output)
     QString pcmPath;       // --pcm
+    QString recordPath;    // --record
 };
 
 struct LiveStats {
@@ -100,6 +102,7 @@ private:
         std::shared_ptr<StreamInput> input;
         std::unique_ptr<AudioClock> clock; // outlives both pipelines (declared first)
         std::shared_ptr<FrameMd5Writer> md5; // --framemd5, both pipelines write to it
+        std::shared_ptr<StreamRecorder> recorder; // --record, both pipelines write to it
         std::unique_ptr<MediaPipeline> pipeline;
         std::unique_ptr<AudioPipeline> audio;
         std::optional<AudioResult> audioResult;

@@ -229,6 +229,48 @@ private slots:
         QVERIFY(readFile(pcm) == s16.out);
     }
 
+    // --record: ffprobe reads both streams back, every frame and packet, and
+    // the source's duration.
+    void record_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("mkv") << "rec.mkv";
+        QTest::newRow("mp4") << "rec.mp4";
+    }
+    void record()
+    {
+        QFETCH(QString, name);
+        const QString path = m_dir.filePath(name);
+        ReceiverProcess receiver({"--once", "--record", path});
+        QVERIFY(receiver.port());
+        Script script;
+        QString error;
+        const auto received = stream(receiver.port(), m_clip, true, &script, &error);
+        QVERIFY2(received, qPrintable(error + "\n" + receiver.output()));
+        QVERIFY(receiver.waitForExit(20000));
+        QCOMPARE(receiver.process().exitCode(), 0);
+        QVERIFY2(!receiver.output().contains("--record"), qPrintable(receiver.output()));
+
+        const auto probe = [](const QString &file, const QString &stream, const QString &entry) {
+            return ffprobe({"-v", "error", "-select_streams", stream, "-count_packets", "-show_entries", entry,
+                            "-of", "csv=p=0", file}).out.trimmed();
+        };
+        QCOMPARE(probe(path, "v:0", "stream=codec_name"), QByteArray("h264"));
+        QCOMPARE(probe(path, "a:0", "stream=codec_name"), QByteArray("aac"));
+        QCOMPARE(probe(path, "v:0", "stream=nb_read_packets"), probe(m_clip, "v:0", "stream=nb_read_packets"));
+        QCOMPARE(probe(path, "a:0", "stream=nb_read_packets").toULongLong(), script.audioPackets);
+        const int frames = ffprobeFrameCount(path);
+        QCOMPARE(frames, ffprobeFrameCount(m_clip));
+        const double duration = ffprobe({"-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path})
+                                    .out.trimmed().toDouble();
+        const double source = ffprobe({"-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", m_clip})
+                                  .out.trimmed().toDouble();
+        QVERIFY2(std::abs(duration - source) < 0.05, qPrintable(QStringLiteral("%1 s, the source %2 s").arg(duration).arg(source)));
+        // And it plays back frame-exact.
+        QCOMPARE(md5Column(ffmpeg({"-v", "error", "-i", path, "-map", "0:v:0", "-f", "framemd5", "-"}).out),
+                 referenceMd5(m_clip));
+    }
+
     // A recorded lecture: sound only, no MEDIA at all.
     void soundOnly()
     {

@@ -6,6 +6,7 @@
 #include "frame_md5_writer.h"
 #include "logging.h"
 #include "pcm_writer.h"
+#include "stream_recorder.h"
 #include "protocol.h"
 
 #include <QThread>
@@ -173,7 +174,8 @@ AudioResult AudioPipeline::run()
         }
     }
 
-    const int ret = demuxer->run(*decoder);
+    StreamRecorder::Tee tee(m_settings.recorder.get(), false, *decoder);
+    const int ret = demuxer->run(tee);
     if (m_output && ret == 0)
         m_output->drain();
     if (pcm && !pcm->close())

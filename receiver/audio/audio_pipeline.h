@@ -26,6 +26,7 @@ namespace h264link {
 
 class AudioOutput;
 class FrameMd5Writer;
+class StreamRecorder;
 
 struct AudioResult {
     bool ok = true;
@@ -42,6 +43,7 @@ struct AudioSettings {
     int channels = 0;
     QString pcmPath;          // --pcm, may be empty
     std::shared_ptr<FrameMd5Writer> md5; // --framemd5 (stream 1), may be null
+    std::shared_ptr<StreamRecorder> recorder; // --record, may be null
     bool play = true;         // false: no device (or none wanted): decode for --pcm only
     QAudioDevice device;
 };

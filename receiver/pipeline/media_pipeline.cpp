@@ -5,6 +5,7 @@
 #include "demuxer.h"
 #include "frame_md5_writer.h"
 #include "frame_slot.h"
+#include "stream_recorder.h"
 #include "logging.h"
 #include "protocol.h"
 
@@ -118,7 +119,8 @@ PipelineResult MediaPipeline::run()
         decoder->addSink(display.get());
     }
 
-    const int ret = demuxer->run(*decoder);
+    StreamRecorder::Tee tee(m_recorder.get(), true, *decoder);
+    const int ret = demuxer->run(tee);
     result.packets = m_counters.packets;
     result.frames = m_counters.frames;
     result.decodeErrors = m_counters.decodeErrors;

@@ -1,7 +1,7 @@
 // MediaPipeline: everything after the network for one stream, on a thread of
 // its own (every call in it blocks):
 //
-//   ByteQueue --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5, shared with the AudioPipeline)
+//   ByteQueue --> Demuxer --(StreamRecorder, --record)--> Decoder --+--> FrameMd5Writer   (--framemd5, shared with the AudioPipeline)
 //                                       +--> DisplaySink --> FrameSlot --> window (VideoView converts)
 //                                            (waits until the frame is due on the AudioClock, if sound plays)
 //
@@ -27,6 +27,7 @@ namespace h264link {
 class AudioClock;
 class FrameMd5Writer;
 class FrameSlot;
+class StreamRecorder;
 
 struct PipelineResult {
     // ok: everything queued was read and decoded (or the sender dropped and
@@ -57,6 +58,7 @@ public:
                   QObject *parent = nullptr);
     ~MediaPipeline() override; // stops and joins
 
+    void setRecorder(std::shared_ptr<StreamRecorder> recorder) { m_recorder = std::move(recorder); } // before start()
     void start();
     void stop(); // any thread: cancels the read; finished() follows with `stopped`
 
@@ -72,6 +74,7 @@ private:
     std::atomic<bool> m_stopped{false};
     std::shared_ptr<StreamStats> m_stats;
     std::shared_ptr<FrameMd5Writer> m_md5;
+    std::shared_ptr<StreamRecorder> m_recorder; // --record, shared with the AudioPipeline
     FrameSlot *m_display;
     AudioClock *m_clock;
     QThread *m_thread = nullptr;
