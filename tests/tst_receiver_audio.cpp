@@ -350,6 +350,35 @@ private slots:
                                              .arg(peak).arg(heard.size())));
     }
 
+    // A damaged packet in the middle: counted as a decode error and replaced
+    // by silence of one frame, so the sound keeps its length (and the clock
+    // its place) and the pipeline goes on to the end.
+    void corruptPacketIsConcealed()
+    {
+        const QString clip = m_dir.filePath("corrupt.mp4");
+        const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i", "sine=f=440:sample_rate=44100:duration=1",
+                                  "-c:a", "aac", clip});
+        QVERIFY2(made.ok(), made.err.constData());
+        QString error;
+        QList<Packet> packets = audioPackets(clip, "adts", &error);
+        QVERIFY2(packets.size() > 20, qPrintable(error));
+        const quint32 seed = testSeed();
+        const int victim = 10 + int(seed % quint32(packets.size() - 20));
+        QByteArray &bytes = packets[victim].bytes;
+        for (qsizetype i = 7; i < bytes.size(); ++i) // the ADTS header stays: only the payload is damaged
+            bytes[i] = char(0xff);
+        const QString pcm = m_dir.filePath("corrupt.pcm");
+        const AudioResult result = runPipeline(packets, proto::kCodecAacAdts, pcm).result;
+        QVERIFY2(result.ok, qPrintable(result.error));
+        QVERIFY2(result.decodeErrors >= 1, "the damaged packet was not noticed");
+        const int expectedFrames = ffprobe({"-v", "error", "-select_streams", "a:0", "-count_frames",
+                                            "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", clip})
+                                       .out.trimmed().toInt();
+        QCOMPARE(result.frames, quint64(expectedFrames));
+        const auto oracle = ffmpeg({"-v", "error", "-i", clip, "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-"});
+        QCOMPARE(readFile(pcm).size(), oracle.out.size());
+    }
+
 private:
     QTemporaryDir m_dir;
     PrivatePulse m_pulse;
