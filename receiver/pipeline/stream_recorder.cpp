@@ -143,7 +143,7 @@ void StreamRecorder::pushVideo(const AVPacket *packet)
     if (!m_configured || m_closed || !m_error.isEmpty())
         return;
     if (!m_started) {
-        if (!(packet->flags & AV_PKT_FLAG_KEY) && parameterSets(packet).isEmpty()) {
+        if (!(packet->flags & AV_PKT_FLAG_KEY) || parameterSets(packet).isEmpty()) {
             ++m_skipped;
             return;
         }
