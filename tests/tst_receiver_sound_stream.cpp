@@ -9,6 +9,11 @@
 #include "message_decoder.h"
 #include "test_support.h"
 
+#include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcessEnvironment>
+#include <QStandardPaths>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -25,6 +30,7 @@ namespace {
 
 struct Script {
     QByteArray messages; // after HELLO, up to and including END_OF_STREAM
+    QList<QPair<qint64, qsizetype>> due; // (pts_us, end offset in messages): for a paced sender
     quint64 accessUnits = 0, mediaBytes = 0, audioPackets = 0;
 };
 
@@ -94,6 +100,7 @@ bool makeScript(const QString &clip, proto::MessageWriter &writer, bool withVide
                 if (pkt->flags & AV_PKT_FLAG_KEY)
                     flags |= proto::Keyframe;
                 script->messages += writer.encode(proto::MessageType::Media, proto::serialize(proto::Media{pts, bytes}), flags);
+                script->due.append({pts, script->messages.size()});
                 ++script->accessUnits;
                 script->mediaBytes += quint64(bytes.size());
                 av_packet_unref(pkt.get());
@@ -116,6 +123,7 @@ bool makeScript(const QString &clip, proto::MessageWriter &writer, bool withVide
             av_free(buf);
             outRaw->pb = nullptr;
             script->messages += writer.encode(proto::MessageType::Audio, proto::serialize(audio));
+            script->due.append({audio.ptsUs, script->messages.size()});
             ++script->audioPackets;
         }
         av_packet_unref(pkt.get());
@@ -128,8 +136,9 @@ bool makeScript(const QString &clip, proto::MessageWriter &writer, bool withVide
 }
 
 // Plays the script to the receiver and returns its last word (RECEIVED), if any.
+// `paced`: each message goes when its pts is due (a live sender), else all at once.
 std::optional<proto::Received> stream(quint16 port, const QString &clip, bool withVideo, Script *script,
-                                      QString *error)
+                                      QString *error, bool paced = false)
 {
     QTcpSocket peer;
     peer.connectToHost(QHostAddress::LocalHost, port);
@@ -141,7 +150,24 @@ std::optional<proto::Received> stream(quint16 port, const QString &clip, bool wi
     QByteArray out = writer.encode(proto::MessageType::Hello, proto::serialize(proto::Hello{}));
     if (!makeScript(clip, writer, withVideo, script, error))
         return std::nullopt;
-    peer.write(out + script->messages);
+    if (!paced) {
+        peer.write(out + script->messages);
+    } else {
+        peer.write(out);
+        QElapsedTimer clock;
+        clock.start();
+        qsizetype sent = 0;
+        for (const auto &[pts, end] : script->due) {
+            while (clock.nsecsElapsed() / 1000 < pts)
+                QTest::qWait(1);
+            if (end > sent) {
+                peer.write(script->messages.mid(sent, end - sent));
+                peer.flush();
+                sent = end;
+            }
+        }
+        peer.write(script->messages.mid(sent)); // END_OF_STREAM
+    }
     proto::MessageDecoder decoder;
     for (QDeadlineTimer deadline(30000); !deadline.hasExpired();) {
         if (peer.waitForReadyRead(100) || peer.bytesAvailable())
@@ -177,6 +203,70 @@ QStringList streamSizeHash(const QByteArray &framemd5)
     }
     return out;
 }
+
+// A private PulseAudio server with a null sink as the default output (a
+// local helper: the shared test support is another helper's).
+class PrivatePulse {
+public:
+    bool start(QString *why)
+    {
+        if (QStandardPaths::findExecutable("pulseaudio").isEmpty()) {
+            *why = "pulseaudio is not installed";
+            return false;
+        }
+        const QByteArray runtime = m_runtime.path().toUtf8();
+        m_env = QProcessEnvironment::systemEnvironment();
+        m_env.insert("XDG_RUNTIME_DIR", runtime);
+        m_env.insert("PULSE_SERVER", "unix:" + runtime + "/pulse/native");
+        if (!run("pulseaudio", {"-D", "-n", "--exit-idle-time=-1", "--load=module-native-protocol-unix",
+                                "--load=module-null-sink sink_name=nul"})) {
+            *why = "pulseaudio did not start";
+            return false;
+        }
+        m_started = true;
+        for (QDeadlineTimer ready(10000); !run("pactl", {"info"});) {
+            if (ready.hasExpired()) {
+                *why = "pulseaudio does not answer";
+                return false;
+            }
+            QTest::qWait(50);
+        }
+        if (!run("pactl", {"set-default-sink", "nul"}))
+            return false;
+        // A fresh null sink renders in 2 s blocks until a client asks for low
+        // latency: warm it up with a low-latency client playing silence, so
+        // the stream under test meets the sink as a running one.
+        QProcess warm;
+        warm.setProcessEnvironment(m_env);
+        warm.setStandardInputFile("/dev/zero");
+        warm.start("timeout", {"3", "pacat", "-p", "--raw", "--latency-msec=10", "--format=s16le", "--rate=48000",
+                               "--channels=1"});
+        warm.waitForFinished(10000);
+        return true;
+    }
+    ~PrivatePulse()
+    {
+        if (!m_started)
+            return;
+        run("pulseaudio", {"--kill"});
+        for (QDeadlineTimer gone(5000); run("pulseaudio", {"--check"}) && !gone.hasExpired();)
+            QTest::qWait(20);
+    }
+    QByteArray server() const { return m_env.value("PULSE_SERVER").toUtf8(); }
+    QByteArray runtimeDir() const { return m_env.value("XDG_RUNTIME_DIR").toUtf8(); }
+
+private:
+    bool run(const QString &program, const QStringList &args) const
+    {
+        QProcess p;
+        p.setProcessEnvironment(m_env);
+        p.start(program, args);
+        return p.waitForFinished(10000) && p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0;
+    }
+    QTemporaryDir m_runtime;
+    QProcessEnvironment m_env;
+    bool m_started = false;
+};
 
 } // namespace
 
@@ -309,6 +399,56 @@ private slots:
         QCOMPARE(received->audioFramesDecoded, quint64(0));
         QCOMPARE(md5Column(readFile(md5)), referenceMd5(m_clip));
         QVERIFY(!readFile(md5).contains("#tb 1"));
+    }
+
+    // With a window and a sound server, the picture follows the audio
+    // clock: a live (paced) sender, the sound playing on the server, and
+    // each frame shown when due, so the offset --stats reports stays small,
+    // with no underruns.
+    void pictureFollowsTheAudioClock()
+    {
+        PrivatePulse pulse;
+        QString why;
+        if (!pulse.start(&why)) {
+            if (inCi())
+                QFAIL(qPrintable(why));
+            QSKIP(qPrintable(why));
+        }
+        const QByteArray oldServer = qgetenv("PULSE_SERVER"), oldRuntime = qgetenv("XDG_RUNTIME_DIR");
+        qputenv("PULSE_SERVER", pulse.server()); // the receiver inherits it
+        qputenv("XDG_RUNTIME_DIR", pulse.runtimeDir());
+        const QString clip = m_dir.filePath("sync.mp4");
+        const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=4",
+                                  "-f", "lavfi", "-i", "sine=f=600:sample_rate=48000:duration=4", "-c:v", "libx264",
+                                  "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", clip});
+        QVERIFY2(made.ok(), made.err.constData());
+        {
+            ReceiverProcess receiver({"--once", "--stats"}, {}, false);
+            qputenv("PULSE_SERVER", oldServer);
+            qputenv("XDG_RUNTIME_DIR", oldRuntime);
+            QVERIFY(receiver.port());
+            Script script;
+            QString error;
+            const auto received = stream(receiver.port(), clip, true, &script, &error, true);
+            QVERIFY2(received, qPrintable(error + "\n" + receiver.output()));
+            QVERIFY(receiver.waitForExit(20000));
+            const QString out = receiver.output();
+            QVERIFY2(receiver.process().exitStatus() == QProcess::NormalExit && receiver.process().exitCode() == 0,
+                     qPrintable(out));
+            QVERIFY2(!out.contains("no audio output device"), qPrintable(out));
+            QList<double> offsets;
+            for (const QString &line : out.split('\n')) {
+                const QJsonObject o = QJsonDocument::fromJson(line.toUtf8()).object();
+                if (o.contains("avOffsetMs") && o.value("avOffsetMs").isDouble()) {
+                    offsets << o.value("avOffsetMs").toDouble();
+                    QCOMPARE(o.value("audioUnderruns").toInt(), 0);
+                }
+            }
+            QVERIFY2(!offsets.isEmpty(), qPrintable(out));
+            qInfo() << "A/V offsets reported by --stats (ms):" << offsets;
+            for (double offset : offsets)
+                QVERIFY2(std::abs(offset) <= 45, qPrintable(QStringLiteral("A/V offset %1 ms\n%2").arg(offset).arg(out)));
+        }
     }
 
 private:
