@@ -113,7 +113,8 @@ void AudioOutput::drain()
 {
     QMutexLocker lock(&m_mutex);
     const QDeadlineTimer deadline(2000 + kQueueMs + kSinkBufferMs);
-    while (!m_stopped && m_queuedBytes > 0 && !deadline.hasExpired())
+    // The queue, then what the sink still holds: the last frames are heard too.
+    while (!m_stopped && (m_queuedBytes > 0 || m_bufferedUs.load() > 0) && !deadline.hasExpired())
         m_room.wait(&m_mutex, deadline);
 }
 

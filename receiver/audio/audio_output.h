@@ -53,7 +53,7 @@ public:
     bool start(const QAudioFormat &format, QString *error);
     // Pipeline thread. Blocks while the queue is full; false once stopped.
     bool push(QByteArray pcm, qint64 firstSamplePtsUs, bool discontinuity);
-    void drain(); // end of stream: returns once the queue is played (bounded)
+    void drain(); // end of stream: returns once the queue and the sink are played (bounded)
     void stop();  // any thread
 
     void setMuted(bool muted); // any thread
