@@ -37,6 +37,8 @@ int readPacket(void *opaque, uint8_t *buf, int bufSize)
     return int(n);
 }
 
+// Without it, the mp3 demuxer cannot find the file's end, and the encoder's
+// padding there (gapless playback) is decoded as if it were sound.
 int64_t seek(void *opaque, int64_t offset, int whence)
 {
     auto *file = static_cast<std::FILE *>(opaque);
@@ -115,7 +117,14 @@ int main(int argc, char **argv)
     std::unique_ptr<AVFrame, FrameDeleter> frame(av_frame_alloc());
     if (!packet || !frame)
         return fail("allocating a packet and a frame", AVERROR(ENOMEM));
-    std::unique_ptr<SwrContext, SwrDeleter> resampler; // made for the first frame's format
+    // To s16, one plane (interleaved), at the same rate and channels.
+    SwrContext *rawSwr = nullptr;
+    if ((ret = swr_alloc_set_opts2(&rawSwr, &decoder->ch_layout, AV_SAMPLE_FMT_S16, decoder->sample_rate,
+                                   &decoder->ch_layout, decoder->sample_fmt, decoder->sample_rate, 0, nullptr)) < 0)
+        return fail("setting up the sample conversion", ret);
+    std::unique_ptr<SwrContext, SwrDeleter> resampler(rawSwr);
+    if ((ret = swr_init(resampler.get())) < 0)
+        return fail("setting up the sample conversion", ret);
     std::vector<uint8_t> pcm;
     long samples = 0;
     // Converts one frame (or, with nullptr, what the resampler still holds) and writes it.
@@ -150,16 +159,6 @@ int main(int argc, char **argv)
         if (ret < 0)
             return fail("decoding", ret);
         while ((ret = avcodec_receive_frame(decoder.get(), frame.get())) >= 0) {
-            if (!resampler) {
-                SwrContext *swr = nullptr;
-                if ((ret = swr_alloc_set_opts2(&swr, &frame->ch_layout, AV_SAMPLE_FMT_S16, frame->sample_rate,
-                                               &frame->ch_layout, AVSampleFormat(frame->format),
-                                               frame->sample_rate, 0, nullptr)) < 0)
-                    return fail("setting up the sample conversion", ret);
-                resampler.reset(swr);
-                if ((ret = swr_init(swr)) < 0)
-                    return fail("setting up the sample conversion", ret);
-            }
             ret = convert(frame.get());
             av_frame_unref(frame.get());
             if (ret < 0)
@@ -168,7 +167,7 @@ int main(int argc, char **argv)
         if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
             return fail("decoding", ret);
     }
-    if (resampler && (ret = convert(nullptr)) < 0)
+    if ((ret = convert(nullptr)) < 0)
         return fail(std::string("writing '") + argv[2] + "'", ret);
     if (std::fflush(out.get()) != 0)
         return fail(std::string("writing '") + argv[2] + "'", AVERROR(errno));

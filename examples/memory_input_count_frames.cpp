@@ -44,7 +44,7 @@ int readPacket(void *opaque, uint8_t *buf, int bufSize)
     std::printf("read_packet: ptr %p (offset %zu), asked %d, got %zu\n",
                 static_cast<void *>(file->bytes.data() + file->position), file->position, bufSize, n);
     if (n == 0)
-        return AVERROR_EOF; // never 0: libavformat would take it as "try again"
+        return AVERROR_EOF; // never 0: avio_alloc_context asks for a proper AVERROR code
     std::memcpy(buf, file->bytes.data() + file->position, n);
     file->position += n;
     return int(n);
@@ -74,18 +74,10 @@ int64_t seek(void *opaque, int64_t offset, int whence)
 struct AvioDeleter {
     void operator()(AVIOContext *ctx) const { av_freep(&ctx->buffer); avio_context_free(&ctx); }
 };
-struct InputDeleter {
-    void operator()(AVFormatContext *ctx) const { avformat_close_input(&ctx); }
-};
-struct CodecDeleter {
-    void operator()(AVCodecContext *ctx) const { avcodec_free_context(&ctx); }
-};
-struct PacketDeleter {
-    void operator()(AVPacket *p) const { av_packet_free(&p); }
-};
-struct FrameDeleter {
-    void operator()(AVFrame *f) const { av_frame_free(&f); }
-};
+struct InputDeleter { void operator()(AVFormatContext *c) const { avformat_close_input(&c); } };
+struct CodecDeleter { void operator()(AVCodecContext *c) const { avcodec_free_context(&c); } };
+struct PacketDeleter { void operator()(AVPacket *p) const { av_packet_free(&p); } };
+struct FrameDeleter { void operator()(AVFrame *f) const { av_frame_free(&f); } };
 
 } // namespace
 
