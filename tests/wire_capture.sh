@@ -10,6 +10,7 @@
 #      "Decode As"): the port registration; --fast, with access units over 1 MiB, so that
 #      messages span TCP segments and segments hold several messages
 #   3. a session with an access key: TLS, in which the dissector must find nothing
+#   4. a sender without the key at a keyed receiver: HELLO both ways and ERROR 6, in clear
 #   wire_capture.sh SENDER RECEIVER DISSECTOR.lua   (exit 77 = skipped: a tool missing, or not root;
 #                                                  under CI=true that fails)
 set -euo pipefail
@@ -233,6 +234,37 @@ tls=$(tsh -r "$work/keyed.pcap" -d "tcp.port==$port3,tls" -Y tls | wc -l)
 ours=$(tsh -r "$work/keyed.pcap" -Y 'h264link || frame contains "H2LK"' | wc -l)
 [ "$tls" -gt 0 ] && [ "$ours" = 0 ] || fail "keyed: $tls TLS frames, $ours frames with h264link in clear"
 echo "keyed: $tls TLS frames, nothing in clear"
+
+# 4: a sender without the key at a keyed receiver: in clear, HELLO both ways, then
+# the receiver's ERROR (code 6), whose reason the sender prints.
+port4=$(free_port) || { echo "FAIL: no free port in 18000-18999"; exit 1; }
+tcpdump -i lo -U --immediate-mode -B 131072 -s 0 -w "$work/refused.pcap" "tcp port $port4" 2>"$work/refused.tcpdump" &
+dump_pid=$!; pids+=("$dump_pid")
+appears_within 10 "$work/refused.tcpdump" "listening on" || fail "refused: tcpdump did not start"
+"$receiver" --headless --key-file "$work/key" --port "$port4" >"$work/refused.receiver.log" 2>&1 &
+receiver_pid=$!; pids+=("$receiver_pid")
+appears_within 10 "$work/refused.receiver.log" "listening on port" || fail "refused: the receiver did not start"
+code=0; "$sender" "$work/small.mp4" --host 127.0.0.1 --port "$port4" >"$work/refused.sender.log" 2>&1 || code=$?
+[ "$code" -eq 4 ] || fail "refused: the sender exited $code, not 4: $(cat "$work/refused.sender.log")"
+appears_within 10 "$work/refused.receiver.log" "ended \(refused" || fail "refused: the receiver did not report the refusal"
+deadline=$(( SECONDS + 10 ))
+until [ "$(tshark -r "$work/refused.pcap" -Y "tcp.flags.fin == 1 || tcp.flags.reset == 1" 2>/dev/null | wc -l)" -ge 2 ]; do
+  (( SECONDS < deadline )) || { fail "refused: the capture has no end of the connection"; break; }
+  sleep 0.1
+done
+kill -INT "$dump_pid"; wait "$dump_pid" || true
+kill -TERM "$receiver_pid"; wait "$receiver_pid" || fail "refused: the receiver did not exit cleanly on SIGTERM"
+reason=$(sed -n 's/^sender: the receiver refused: //p' "$work/refused.sender.log")
+tsh -r "$work/refused.pcap" -Y h264link -T fields -E occurrence=a -E aggregator=' ' -e tcp.srcport -e h264link.type \
+  >"$work/refused.types"
+wire_reason=$(tsh -r "$work/refused.pcap" -Y "h264link.error.code == 6" -T fields -e h264link.error.reason)
+[ "$(tsh -r "$work/refused.pcap" -Y h264link.type -T fields -e h264link.type | tr ',' '\n' | sort | tr '\n' ' ')" \
+  = "0x01 0x01 0x07 " ] || fail "refused: not HELLO, HELLO, ERROR: $(cat "$work/refused.types")"
+[ -n "$reason" ] && [ "$wire_reason" = "$reason" ] \
+  || fail "refused: ERROR 6 says '$wire_reason' on the wire, the sender printed '$reason'"
+[ "$(tsh -r "$work/refused.pcap" -Y '_ws.malformed || _ws.expert.severity == error' | wc -l)" = 0 ] \
+  || fail "refused: tshark reports malformed frames"
+echo "refused: HELLO, HELLO, ERROR 6 '$wire_reason', as the sender printed"
 
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s) failed"; exit 1; }
 echo "PASS"
