@@ -2,9 +2,9 @@
 //
 // Custom input: the whole file is read into memory first, and libavformat
 // reads it from there through an AVIOContext whose read_packet and seek we
-// write. Every read_packet call is printed (where in the buffer it reads,
-// how much libavformat asked for and how much it got), then the number of
-// video frames, decoded. Compare: ffprobe -v error -count_frames
+// write. Every call is printed (read_packet: where in the buffer it reads,
+// how much libavformat asked for and how much it got; seek: where to, or
+// AVSEEK_SIZE), then the number of video frames, decoded. Compare: ffprobe -v error -count_frames
 //   -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 FILE
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -55,17 +55,19 @@ int64_t seek(void *opaque, int64_t offset, int whence)
 {
     auto *file = static_cast<MemoryFile *>(opaque);
     const auto size = int64_t(file->bytes.size());
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return size; // "how big is it?", not a move
-    case SEEK_SET: break;
-    case SEEK_CUR: offset += int64_t(file->position); break;
-    case SEEK_END: offset += size; break;
-    default: return AVERROR(EINVAL);
+    const int how = whence & ~AVSEEK_FORCE;
+    if (how == AVSEEK_SIZE) { // "how big is it?", not a move
+        std::printf("seek: AVSEEK_SIZE, answered %lld\n", static_cast<long long>(size));
+        return size;
     }
-    if (offset < 0 || offset > size)
+    const int64_t target = how == SEEK_SET ? offset
+        : how == SEEK_CUR ? int64_t(file->position) + offset
+        : how == SEEK_END ? size + offset : -1;
+    std::printf("seek: to %lld\n", static_cast<long long>(target));
+    if (target < 0 || target > size)
         return AVERROR(EINVAL);
-    file->position = size_t(offset);
-    return offset;
+    file->position = size_t(target);
+    return target;
 }
 
 // Cleanup order of a custom AVIOContext: libavformat may have replaced our

@@ -40,6 +40,8 @@ got=$(sed -n 's/^video frames: //p' "$work/count.txt")
 [ -n "$expected" ] && [ "$got" = "$expected" ] || fail "memory_input_count_frames: $got frames, ffprobe $expected"
 calls=$(grep -c '^read_packet: ptr 0x[0-9a-f]* (offset [0-9]*), asked [0-9]*, got [0-9]*$' "$work/count.txt" || true)
 [ "$calls" -gt 0 ] || fail "memory_input_count_frames printed no read_packet call"
+grep -q '^seek: to [0-9]*$' "$work/count.txt" \
+  || fail "memory_input_count_frames: no seek, though the mp4's index is at its end"
 "$bin/memory_input_count_frames" "$work/missing.mp4" >/dev/null 2>"$work/err.txt" \
   && fail "memory_input_count_frames accepted a missing file"
 grep -q "cannot open" "$work/err.txt" || fail "memory_input_count_frames: no readable error: $(cat "$work/err.txt")"
