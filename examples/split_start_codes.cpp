@@ -132,8 +132,10 @@ int main(int argc, char **argv)
         units.back().hasSlice = units.back().hasSlice || slice;
         i += 2;
     }
-    if (!units.empty())
-        units.back().end = stream.size();
+    if (units.empty())
+        return fail(std::string("no start code in '") + argv[1] + "': not an Annex B H.264 stream",
+                    AVERROR_INVALIDDATA);
+    units.back().end = stream.size();
 
     for (size_t i = 0; i < units.size() || i < parsed.size(); ++i) {
         const long hand = i < units.size() ? long(units[i].end - units[i].start) : -1;

@@ -6,7 +6,7 @@
 #   split_start_codes          the packets of ffprobe -show_packets on the raw stream (count, sizes)
 #   examples.sh EXAMPLES_DIR   (exit 77 = skipped: no ffmpeg; under CI=true that fails)
 set -euo pipefail
-bin=$1
+bin=$(cd "$1" && pwd)
 skip() {
   if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI=true: this test must run, not skip)"; exit 1; fi
   echo "SKIP: $*"; exit 77
@@ -86,6 +86,18 @@ for input in oracle.h264 sliced.h264; do
   grep -q '\[.*IDR.*\]' "$work/$input.split" || fail "split_start_codes $input: no IDR access unit listed"
   [ "$failures" != "$before" ] \
     || echo "split_start_codes $input: $(wc -l <"$work/$input.hand") access units, sizes as ffprobe's"
+done
+
+# Bad input: a one-line error and a non-zero exit from each.
+echo "lesson notes, not media" >"$work/notes.txt"
+for run in "memory_input_count_frames notes.txt" "memory_output_h264 notes.txt out2.h264" \
+           "memory_output_h264 tone.aac out2.h264" "audio_to_pcm notes.txt out2.pcm" \
+           "audio_to_pcm out.h264 out2.pcm" "split_start_codes notes.txt"; do
+  read -r program args <<<"$run"
+  code=0
+  (cd "$work" && "$bin/$program" $args >/dev/null 2>"$work/err.txt") || code=$?
+  [ "$code" -ne 0 ] && grep -q "^$program: .*: " "$work/err.txt" \
+    || fail "$program $args: exit $code, error: $(cat "$work/err.txt")"
 done
 
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s) failed"; exit 1; }
