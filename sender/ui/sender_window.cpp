@@ -176,6 +176,8 @@ void SenderWindow::onProgress(const SenderProgress &p)
         const double fps = double(p.accessUnits - m_lastFrames) / seconds;
         QString text = tr("%1 fps · %2 Mbit/s · %3 kB queued · %4 frames sent")
                            .arg(fps, 0, 'f', 1).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024).arg(p.accessUnits);
+        if (p.audioPackets)
+            text += tr(" · %1 audio packets").arg(p.audioPackets);
         if (p.skippedFrames)
             text += tr(" · %1 skipped to stay live").arg(p.skippedFrames);
         m_stats->setText(text);
