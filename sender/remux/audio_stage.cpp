@@ -13,12 +13,19 @@ QString describeRate(int rate)
                             : QStringLiteral("%1 kHz").arg(rate / 1000.0, 0, 'f', 1);
 }
 
+// A file without a layout (wav, raw PCM) is described, and downmixed, by
+// the default layout of its channel count, as ffmpeg does.
 QString describeLayout(const AVChannelLayout &layout)
 {
+    AVChannelLayout known{};
+    if (layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&known, layout.nb_channels);
+    else
+        av_channel_layout_copy(&known, &layout);
     char name[64] = {};
-    if (layout.order != AV_CHANNEL_ORDER_UNSPEC && av_channel_layout_describe(&layout, name, sizeof name) > 0)
-        return QString::fromUtf8(name);
-    return QStringLiteral("%1 channels").arg(layout.nb_channels);
+    const int ret = av_channel_layout_describe(&known, name, sizeof name);
+    av_channel_layout_uninit(&known);
+    return ret > 0 ? QString::fromUtf8(name) : QStringLiteral("%1 channels").arg(layout.nb_channels);
 }
 
 } // namespace
