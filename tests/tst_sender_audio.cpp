@@ -176,6 +176,7 @@ private slots:
     void bothStreamsInFileOrder();
     void audioOnlyAndNeither();
     void loopShiftsAudioLikeVideo();
+    void documentedAudioExample();
 
 private:
     QString path(const QString &name) const { return m_dir.filePath(name); }
@@ -430,6 +431,49 @@ void TestSenderAudio::loopShiftsAudioLikeVideo()
         (p.audio ? lastAudio : lastVideo) = qMax(p.audio ? lastAudio : lastVideo, p.ptsUs);
     QVERIFY(offset > lastAudio && offset > lastVideo);
     QVERIFY(play->takeAudioDiscontinuity()); // the loop's restart flags the next AUDIO message
+}
+
+// docs/PROTOCOL.md's second hex block (the first is tst_framing's) is an
+// AUDIO message this encoder writes, and its frame is what it says it is.
+void TestSenderAudio::documentedAudioExample()
+{
+    QFile doc(QStringLiteral(H264LINK_SOURCE_DIR "/docs/PROTOCOL.md"));
+    QVERIFY(doc.open(QIODevice::ReadOnly));
+    const QByteArray text = doc.readAll();
+    qsizetype at = text.indexOf("```hex\n");
+    QVERIFY(at >= 0);
+    at = text.indexOf("```hex\n", at + 1);
+    QVERIFY2(at >= 0, "no second hex block");
+    at += 7;
+    const QByteArray block = text.mid(at, text.indexOf("```", at) - at);
+    const QByteArray documented = QByteArray::fromHex(block.simplified().replace(' ', ""));
+
+    const QByteArray adts = QByteArray::fromHex("FFF16C40017FFC01182007");
+    proto::Message m;
+    m.version = 3;
+    m.type = proto::MessageType::Audio;
+    m.flags = AudioStage::kDiscontinuity;
+    m.sequence = 8;
+    m.timestampUs = 1'020'000;
+    m.payload = proto::serialize(proto::Audio{0, 1024, 0, adts});
+    QCOMPARE(proto::encode(m).toHex(' '), documented.toHex(' '));
+    const QList<AudioMessage> back = audioMessages(documented);
+    QCOMPARE(back.size(), 1);
+    QCOMPARE(back[0].audio.skipStartSamples, 1024u);
+    QCOMPARE(back[0].audio.data, adts);
+
+    const QString frame = path("documented.aac");
+    QFile f(frame);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(adts);
+    f.close();
+    const ToolResult probe = ffprobe({"-show_entries", "stream=codec_name,profile,sample_rate,channels", "-of", "compact", frame});
+    const auto streams = compactRows(probe.out, "stream");
+    QCOMPARE(streams.size(), 1);
+    QCOMPARE(streams[0].value("codec_name"), QByteArray("aac"));
+    QCOMPARE(streams[0].value("profile"), QByteArray("LC"));
+    QCOMPARE(streams[0].value("sample_rate"), QByteArray("8000"));
+    QCOMPARE(streams[0].value("channels"), QByteArray("1"));
 }
 
 QTEST_GUILESS_MAIN(TestSenderAudio)
