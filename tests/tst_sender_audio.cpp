@@ -177,6 +177,7 @@ private slots:
     void audioOnlyAndNeither();
     void loopShiftsAudioLikeVideo();
     void documentedAudioExample();
+    void reconnectStartsAudioWithTheKeyframe();
 
 private:
     QString path(const QString &name) const { return m_dir.filePath(name); }
@@ -201,6 +202,7 @@ void TestSenderAudio::initTestCase()
                                .arg(rate).arg(seconds).arg(layout)};
     };
     make("aac.mp4", video + sine(44100) + x264 + QStringList{"-c:a", "aac"});
+    make("gop.mp4", video + sine(48000) + x264 + QStringList{"-g", "10", "-c:a", "aac"});
     make("mp3.mkv", video + sine(44100) + x264 + QStringList{"-c:a", "libmp3lame"});
     make("mono.mp3", sine(22050, "mono", 1.3) + QStringList{"-c:a", "libmp3lame"});
     make("aac.m4a", sine(48000, "mono", 1.7) + QStringList{"-c:a", "aac"});
@@ -474,6 +476,60 @@ void TestSenderAudio::documentedAudioExample()
     QCOMPARE(streams[0].value("profile"), QByteArray("LC"));
     QCOMPARE(streams[0].value("sample_rate"), QByteArray("8000"));
     QCOMPARE(streams[0].value("channels"), QByteArray("1"));
+}
+
+// After a reconnect the receiver's decoder starts at a keyframe: the audio
+// before it is skipped (counted), and the first AUDIO after it is flagged.
+void TestSenderAudio::reconnectStartsAudioWithTheKeyframe()
+{
+    QString error;
+    const auto play = Playback::open(path("gop.mp4"), false, true, &error);
+    QVERIFY2(play, qPrintable(error));
+    play->beginConnection();
+    QVERIFY(play->takeAudioDiscontinuity()); // the first connection's start
+    PacketPtr packet = makePacket();
+    QString message;
+    // The first connection takes a few packets past the first keyframe.
+    int videoSeen = 0;
+    while (videoSeen < 3) {
+        QCOMPARE(play->readNext(packet.get(), &message), 0);
+        play->place(packet.get());
+        QVERIFY(!play->skipUntilKeyframe(packet.get()));
+        videoSeen += play->source().isAudio(packet.get()) ? 0 : 1;
+        play->source().isAudio(packet.get()) ? play->sentAudio(1, quint64(packet->size)) : play->sent(1, {});
+        av_packet_unref(packet.get());
+    }
+    play->beginConnection();
+    QVERIFY(play->takeAudioDiscontinuity());
+    const quint64 audioSkippedBefore = play->progress().audioSkipped;
+    int audioSkipped = 0;
+    for (;;) {
+        QCOMPARE(play->readNext(packet.get(), &message), 0);
+        play->place(packet.get());
+        const bool audio = play->source().isAudio(packet.get());
+        const bool key = !audio && (packet->flags & AV_PKT_FLAG_KEY);
+        const bool skipped = play->skipUntilKeyframe(packet.get());
+        if (key) {
+            QVERIFY(!skipped);
+            break;
+        }
+        QVERIFY(skipped);
+        audioSkipped += audio ? 1 : 0;
+    }
+    av_packet_unref(packet.get());
+    QVERIFY2(audioSkipped > 0, "the clip has sound between its keyframes");
+    QCOMPARE(play->progress().audioSkipped - audioSkippedBefore, quint64(audioSkipped));
+    QVERIFY(play->takeAudioDiscontinuity()); // so the next AUDIO is flagged
+    // From the keyframe on, audio goes out again.
+    for (;;) {
+        QCOMPARE(play->readNext(packet.get(), &message), 0);
+        play->place(packet.get());
+        const bool audio = play->source().isAudio(packet.get());
+        QVERIFY(!play->skipUntilKeyframe(packet.get()));
+        av_packet_unref(packet.get());
+        if (audio)
+            break;
+    }
 }
 
 QTEST_GUILESS_MAIN(TestSenderAudio)

@@ -113,6 +113,7 @@ private slots:
     void realReceiverVideoStaysExact();
     void noAudioOption();
     void undecodableAudioOnlyFileIsRefused();
+    void undecodableAudioBesideVideo();
 
 private:
     QString path(const QString &name) const { return m_dir.filePath(name); }
@@ -135,9 +136,9 @@ void TestSenderAudioE2e::initTestCase()
     make("aac.mp4", video + sine + x264 + QStringList{"-c:a", "aac"});
     make("ac3.mkv", video + sine + x264 + QStringList{"-c:a", "ac3"});
     make("sound.m4a", sine + QStringList{"-c:a", "aac"});
-    // An audio-only file whose one stream no decoder takes: its bytes are
-    // garbage behind a valid header (the raw pcm demuxer would read anything).
+    // Audio that no decoder takes (see breakFlacHeader).
     make("broken.mka", sine + QStringList{"-c:a", "flac"});
+    make("video_broken_audio.mkv", video + sine + x264 + QStringList{"-c:a", "flac"});
 }
 
 void TestSenderAudioE2e::protocol2ReceiverGetsVideoOnly()
@@ -225,23 +226,29 @@ void TestSenderAudioE2e::noAudioOption()
     QVERIFY2(!err.contains("protocol 2"), err.constData());
 }
 
-void TestSenderAudioE2e::undecodableAudioOnlyFileIsRefused()
+// A FLAC stream whose STREAMINFO (in the file's codec private data) says
+// sample rate 0: the demuxer reads it, no decoder can set up for it.
+void breakFlacHeader(const QString &file)
 {
-    // A FLAC stream whose codec parameters lie: a channel count FLAC cannot
-    // have makes its decoder refuse to open.
-    QFile file(path("broken.mka"));
-    QVERIFY(file.open(QIODevice::ReadWrite));
-    QByteArray bytes = file.readAll();
+    QFile f(file);
+    QVERIFY(f.open(QIODevice::ReadWrite));
+    QByteArray bytes = f.readAll();
     const qsizetype fLaC = bytes.indexOf("fLaC");
     QVERIFY(fLaC > 0);
-    // STREAMINFO: after "fLaC" (4), the block header (4), min/max block size
-    // (4), min/max frame size (6): 20 bits rate, 3 bits channels-1, ...
-    bytes[fLaC + 4 + 4 + 4 + 6] = char(0);
-    bytes[fLaC + 4 + 4 + 4 + 7] = char(0);
-    bytes[fLaC + 4 + 4 + 4 + 8] = char(0); // sample rate 0: invalid
-    file.seek(0);
-    file.write(bytes);
-    file.close();
+    // After "fLaC" (4), the block header (4), min/max block size (4) and
+    // min/max frame size (6) come 20 bits of sample rate.
+    const qsizetype rate = fLaC + 4 + 4 + 4 + 6;
+    bytes[rate] = bytes[rate + 1] = char(0);
+    bytes[rate + 2] = char(bytes[rate + 2] & 0x0f);
+    f.seek(0);
+    f.write(bytes);
+}
+
+void TestSenderAudioE2e::undecodableAudioOnlyFileIsRefused()
+{
+    breakFlacHeader(path("broken.mka"));
+    if (QTest::currentTestFailed())
+        return;
     QTcpServer server;
     QVERIFY(server.listen(QHostAddress::LocalHost));
     const SenderRun run = runSender({path("broken.mka"), "--host", "127.0.0.1", "--port",
@@ -249,6 +256,28 @@ void TestSenderAudioE2e::undecodableAudioOnlyFileIsRefused()
     QVERIFY2(run.exitCode == ExitBadInput, qPrintable(run.err));
     QVERIFY2(run.err.contains("broken.mka"), qPrintable(run.err));
     QVERIFY(!server.waitForNewConnection(200)); // refused before connecting
+}
+
+// The sound cannot be sent: one warning, and the video goes on, exact.
+void TestSenderAudioE2e::undecodableAudioBesideVideo()
+{
+    const QString clip = path("video_broken_audio.mkv");
+    breakFlacHeader(clip);
+    if (QTest::currentTestFailed())
+        return;
+    const QString md5 = path("video_broken_audio.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5});
+    QVERIFY(receiver.port());
+    const SenderRun run = runSender({clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())});
+    QVERIFY2(run.exitCode == ExitOk, qPrintable(run.err));
+    QVERIFY(receiver.waitForExit(20000));
+    QCOMPARE(md5Column(readFile(md5)), referenceMd5(clip));
+    const QList<QByteArray> errLines = lines(run.err.toUtf8());
+    QCOMPARE(std::count_if(errLines.cbegin(), errLines.cend(), [](const QByteArray &l) {
+                 return l.startsWith("audio: flac ") && l.contains("cannot be decoded or encoded")
+                     && l.endsWith(": sending video only");
+             }), 1);
+    QVERIFY2(!run.out.contains("audio packets"), qPrintable(run.out)); // none were meant to go
 }
 
 QTEST_GUILESS_MAIN(TestSenderAudioE2e)
