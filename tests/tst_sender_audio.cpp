@@ -178,6 +178,7 @@ private slots:
     void loopShiftsAudioLikeVideo();
     void documentedAudioExample();
     void reconnectStartsAudioWithTheKeyframe();
+    void transcodedLoopStartsOver();
 
 private:
     QString path(const QString &name) const { return m_dir.filePath(name); }
@@ -529,6 +530,68 @@ void TestSenderAudio::reconnectStartsAudioWithTheKeyframe()
         av_packet_unref(packet.get());
         if (audio)
             break;
+    }
+}
+
+// --loop with a transcoded stream: at the restart the encoder drains and
+// starts over, so each pass is a whole AAC stream (priming, end trim) of the
+// source's duration, flagged at its start and placed on the loop's timeline.
+void TestSenderAudio::transcodedLoopStartsOver()
+{
+    const QString clip = path("ac3_51.mkv");
+    QString error;
+    const auto play = Playback::open(clip, true, true, &error);
+    QVERIFY2(play, qPrintable(error));
+    QByteArray wire;
+    QBuffer transport(&wire);
+    QVERIFY(transport.open(QIODevice::WriteOnly));
+    FramedMediaDevice framing(&transport);
+    QVERIFY(framing.open(QIODevice::WriteOnly));
+    const auto stage = AudioStage::create(play->source().audioStream(), &framing, &error);
+    QVERIFY2(stage, qPrintable(error));
+    play->beginConnection();
+    PacketPtr packet = makePacket();
+    QString message;
+    QList<qint64> passStartUs; // the first audio packet's pts in each pass
+    while (play->progress().loops < 2) {
+        QCOMPARE(play->readNext(packet.get(), &message), 0);
+        if (play->progress().loops == 2)
+            break;
+        play->place(packet.get());
+        if (play->source().isAudio(packet.get())) {
+            if (passStartUs.size() == play->progress().loops)
+                passStartUs << av_rescale_q(packet->pts, play->source().timeBaseOf(packet.get()), AV_TIME_BASE_Q);
+            QCOMPARE(stage->write(packet.get(), play->takeAudioDiscontinuity(), &error), AudioMuxer::Result::Ok);
+            play->sentAudio(1, 0);
+        }
+        av_packet_unref(packet.get());
+    }
+    QVERIFY2(stage->finish(&error), qPrintable(error));
+    transport.close();
+    const QList<AudioMessage> messages = audioMessages(wire);
+    QCOMPARE(passStartUs.size(), 2);
+
+    QList<int> starts;
+    for (int i = 0; i < messages.size(); ++i)
+        if (messages[i].flags & AudioStage::kDiscontinuity)
+            starts << i;
+    QCOMPARE(starts.size(), 2);
+    QCOMPARE(starts[0], 0);
+    const qint64 sourceSamples = decodedSamples(clip); // 48 kHz in and out
+    for (int pass = 0; pass < 2; ++pass) {
+        const int begin = starts[pass];
+        const int end = pass == 0 ? starts[1] : messages.size();
+        qint64 samples = 0;
+        for (int i = begin; i < end; ++i)
+            samples += 1024 - messages[i].audio.skipStartSamples - messages[i].audio.discardEndSamples;
+        QVERIFY2(qAbs(samples - sourceSamples) <= 1024,
+                 qPrintable(QString("pass %1: %2 samples, the source %3").arg(pass).arg(samples).arg(sourceSamples)));
+        QVERIFY(messages[begin].audio.skipStartSamples > 0);
+        // The first sample heard is the pass's first source sample.
+        const qint64 heardUs = messages[begin].audio.ptsUs
+            + av_rescale(messages[begin].audio.skipStartSamples, 1'000'000, 48000);
+        QVERIFY2(qAbs(heardUs - passStartUs[pass]) <= 1,
+                 qPrintable(QString("pass %1: %2 vs %3").arg(pass).arg(heardUs).arg(passStartUs[pass])));
     }
 }
 
