@@ -19,21 +19,7 @@
 
 #include <memory>
 
-extern "C" {
-#include <libavutil/audio_fifo.h>
-#include <libswresample/swresample.h>
-}
-
 namespace h264link {
-
-struct SwrDeleter {
-    void operator()(SwrContext *ctx) const { swr_free(&ctx); }
-};
-struct AudioFifoDeleter {
-    void operator()(AVAudioFifo *fifo) const { av_audio_fifo_free(fifo); }
-};
-using SwrPtr = std::unique_ptr<SwrContext, SwrDeleter>;
-using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AudioFifoDeleter>;
 
 class AudioTranscoder {
 public:
