@@ -330,6 +330,14 @@ void TestSenderAudio::transcodes()
     qInfo("samples: %lld sent (after trim %lld), source %lld at %d Hz", ours + trim, ours, expected, rate);
     QVERIFY2(qAbs(ours - expected) <= 1024, qPrintable(QString("%1 vs %2").arg(ours).arg(expected)));
     QVERIFY(c.messages.first().audio.skipStartSamples > 0); // the encoder's priming
+    // The first sample heard is the source's first decoded sample, in time.
+    const ToolResult firstFrame = ffprobe({"-select_streams", "a:0", "-show_entries", "frame=best_effort_timestamp_time",
+                                           "-read_intervals", "%+#1", "-of", "csv=p=0", clip});
+    const qint64 sourceStartUs = qRound64(firstFrame.out.trimmed().split('\n').value(0).toDouble() * 1e6);
+    const qint64 heardUs = c.messages.first().audio.ptsUs
+        + av_rescale(c.messages.first().audio.skipStartSamples, 1'000'000, rate);
+    QVERIFY2(qAbs(heardUs - sourceStartUs) <= av_rescale(1, 1'000'000, rate) + 1,
+             qPrintable(QString("first sample at %1 us, the source's at %2 us").arg(heardUs).arg(sourceStartUs)));
     const qint64 frameUs = av_rescale(1024, 1'000'000, rate);
     for (int i = 1; i < c.messages.size(); ++i)
         QVERIFY2(qAbs(c.messages[i].audio.ptsUs - c.messages[i - 1].audio.ptsUs - frameUs) <= 1,

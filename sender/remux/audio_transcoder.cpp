@@ -99,8 +99,8 @@ QString AudioTranscoder::outputDescription() const
 AudioMuxer::Result AudioTranscoder::write(const AVPacket *packet, quint16 flags, QString *error)
 {
     m_flags |= flags;
-    if (m_nextPts == AV_NOPTS_VALUE && packet->pts != AV_NOPTS_VALUE) // the decoder may not pass it on
-        m_nextPts = av_rescale_q(packet->pts, m_inTimeBase, m_enc->time_base);
+    if (m_firstPacketPts == AV_NOPTS_VALUE) // in case the decoder does not pass it on
+        m_firstPacketPts = packet->pts;
     const int ret = avcodec_send_packet(m_dec.get(), packet);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
         ++m_undecodable; // damaged: left out, the rest goes on
@@ -149,9 +149,12 @@ AudioMuxer::Result AudioTranscoder::resample(const AVFrame *frame, QString *erro
             *error = QStringLiteral("cannot convert the decoded audio: %1").arg(averrorText(ret));
             return AudioMuxer::Result::BadPacket;
         }
-        if (m_nextPts == AV_NOPTS_VALUE)
-            m_nextPts = frame->best_effort_timestamp == AV_NOPTS_VALUE
-                ? 0 : av_rescale_q(frame->best_effort_timestamp, m_inTimeBase, m_enc->time_base);
+        // The first frame's time, after the decoder's own trim (Opus pre-skip
+        // and the like); from then on the samples count the time, so that
+        // the encoder's frames stay exactly 1024 samples apart.
+        const int64_t first = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp
+                                                                             : m_firstPacketPts;
+        m_nextPts = first == AV_NOPTS_VALUE ? 0 : av_rescale_q(first, m_inTimeBase, m_enc->time_base);
     }
     const int capacity = swr_get_out_samples(m_swr.get(), frame ? frame->nb_samples : 0);
     if (capacity > 0) {

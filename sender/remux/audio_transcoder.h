@@ -66,7 +66,8 @@ private:
     PacketPtr m_pending = makePacket(); // held back one packet: the last one gets the end trim
     bool m_hasPending = false;
     quint16 m_flags = 0; // for the next AUDIO message
-    int64_t m_nextPts = AV_NOPTS_VALUE; // of the next encoder frame, in 1/sampleRate
+    int64_t m_firstPacketPts = AV_NOPTS_VALUE; // in the input time base
+    int64_t m_nextPts = AV_NOPTS_VALUE;        // of the next encoder frame, in 1/sampleRate
     qint64 m_samplesIn = 0;     // fed to the encoder
     qint64 m_samplesOut = 0;    // in packets sent or pending (frame_size each)
     bool m_firstPacket = true;
