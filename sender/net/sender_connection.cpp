@@ -436,13 +436,11 @@ int SenderConnection::confirmDelivery(CloseWait wait, QString *message)
                                   "show them all").arg(sent).arg(m_received->framesDecoded);
         return ExitStreamIncomplete;
     }
-    // A v3 receiver built before sound (0.x main) answers RECEIVED with zero
-    // audio counts; one that plays sound counts every AUDIO message, even
-    // with its --no-audio. Over TCP, all audio lost with every frame there is
-    // no real case: zero counts mean "not counted", and the session says so.
+    // Every protocol-3 receiver counts each AUDIO message in RECEIVED, even
+    // with its --no-audio; one whose RECEIVED lacks the counts cannot say,
+    // and the session reports that rather than a loss.
     const quint64 audioSent = m_framing.audioPacketsSent();
-    m_audioUncounted = speaksAudio() && audioSent > 0
-        && (!m_receivedAudioCounts || (m_received->audioPackets == 0 && m_received->audioFramesDecoded == 0));
+    m_audioUncounted = speaksAudio() && audioSent > 0 && !m_receivedAudioCounts;
     if (speaksAudio() && !m_audioUncounted && m_received->audioPackets < audioSent) {
         *message = QStringLiteral("the receiver got %1 of the %2 audio packets sent")
                        .arg(m_received->audioPackets).arg(audioSent);
