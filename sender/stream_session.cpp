@@ -113,7 +113,7 @@ int StreamSession::stream(QString *message)
     if (play->source().hasAudio())
         *message += QStringLiteral(", %1 audio packets").arg(p.audioPackets);
     if (m_audioUndecodable)
-        *message += QStringLiteral(" (%1 damaged audio packets left out)").arg(m_audioUndecodable);
+        *message += QStringLiteral(" (%1 damaged audio packets left out, their time kept as silence)").arg(m_audioUndecodable);
     if (confirmed)
         *message += QStringLiteral("; the receiver confirmed %1 frames decoded").arg(*confirmed);
     if (audioUncounted)

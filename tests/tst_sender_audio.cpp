@@ -360,14 +360,33 @@ void TestSenderAudio::damagedPacketIsCountedAndLeftOut()
     PacketPtr packet = makePacket();
     int packets = 0;
     while (source->readPacket(packet.get()) >= 0) {
-        if (++packets == 5) // not FLAC at all
+        if (++packets >= 5 && packets < 9) // not FLAC at all
             std::fill(packet->data, packet->data + packet->size, uint8_t(0x5a));
         QCOMPARE(stage->write(packet.get(), false, &error), AudioMuxer::Result::Ok);
         av_packet_unref(packet.get());
     }
     QVERIFY2(stage->finish(&error), qPrintable(error));
-    QCOMPARE(stage->undecodablePackets(), quint64(1));
-    QVERIFY(!audioMessages(wire).isEmpty());
+    QCOMPARE(stage->undecodablePackets(), quint64(4));
+    const QList<AudioMessage> messages = audioMessages(wire);
+    QVERIFY(!messages.isEmpty());
+
+    // Their time is kept (as silence): the sound still lasts as long as the
+    // source, so it does not run ahead of the picture after the damage.
+    const QString out = path("flac_damaged.aac");
+    QFile aac(out);
+    QVERIFY(aac.open(QIODevice::WriteOnly));
+    aac.write(payloads(messages));
+    aac.close();
+    qint64 trim = 0;
+    for (const AudioMessage &m : messages)
+        trim += m.audio.skipStartSamples + m.audio.discardEndSamples;
+    const int rate = ffprobe({"-show_entries", "stream=sample_rate", "-of", "csv=p=0", out}).out.trimmed().toInt();
+    const int sourceRate = ffprobe({"-select_streams", "a:0", "-show_entries", "stream=sample_rate", "-of", "csv=p=0",
+                                    path("flac.mkv")}).out.trimmed().toInt();
+    QVERIFY(rate > 0 && sourceRate > 0);
+    const qint64 ours = decodedSamples(out) - trim;
+    const qint64 expected = av_rescale(decodedSamples(path("flac.mkv")), rate, sourceRate);
+    QVERIFY2(qAbs(ours - expected) <= 1024, qPrintable(QString("%1 samples sent, the source has %2").arg(ours).arg(expected)));
 }
 
 void TestSenderAudio::bothStreamsInFileOrder()

@@ -156,6 +156,10 @@ AudioMuxer::Result AudioTranscoder::resample(const AVFrame *frame, QString *erro
                                                                              : m_firstPacketPts;
         m_nextPts = first == AV_NOPTS_VALUE ? 0 : av_rescale_q(first, m_inTimeBase, m_enc->time_base);
     }
+    if (frame) {
+        if (const AudioMuxer::Result r = fillGap(frame, error); r != AudioMuxer::Result::Ok)
+            return r;
+    }
     const int capacity = swr_get_out_samples(m_swr.get(), frame ? frame->nb_samples : 0);
     if (capacity > 0) {
         FramePtr converted = makeFrame();
@@ -176,6 +180,37 @@ AudioMuxer::Result AudioTranscoder::resample(const AVFrame *frame, QString *erro
         }
     }
     return encodeFrom(frame == nullptr, error);
+}
+
+// Samples count the time, so audio that never decoded (damaged packets
+// left out) would pull everything after it earlier: where `frame` starts
+// later than the samples so far reach, silence fills the gap first.
+AudioMuxer::Result AudioTranscoder::fillGap(const AVFrame *frame, QString *error)
+{
+    if (frame->best_effort_timestamp == AV_NOPTS_VALUE)
+        return AudioMuxer::Result::Ok;
+    const int64_t startsAt = av_rescale_q(frame->best_effort_timestamp, m_inTimeBase, m_enc->time_base);
+    const int64_t reached = m_nextPts + av_audio_fifo_size(m_fifo.get()) + swr_get_delay(m_swr.get(), m_enc->sample_rate);
+    const int64_t gap = startsAt - reached;
+    if (gap <= m_enc->frame_size / 2) // rounding and resampler phase, not a hole
+        return AudioMuxer::Result::Ok;
+    const int samples = int(qMin<int64_t>(gap, int64_t(m_enc->sample_rate) * 10)); // a bound against a wild pts
+    uint8_t **silence = nullptr;
+    int ret = av_samples_alloc_array_and_samples(&silence, nullptr, m_enc->ch_layout.nb_channels, samples,
+                                                 m_enc->sample_fmt, 0);
+    if (ret >= 0) {
+        av_samples_set_silence(silence, 0, samples, m_enc->ch_layout.nb_channels, m_enc->sample_fmt);
+        if (av_audio_fifo_write(m_fifo.get(), reinterpret_cast<void **>(silence), samples) < samples)
+            ret = AVERROR(ENOMEM);
+        av_freep(&silence[0]);
+        av_freep(&silence);
+    }
+    if (ret < 0) {
+        *error = QStringLiteral("cannot fill a gap in the audio: %1").arg(averrorText(ret));
+        return AudioMuxer::Result::BadPacket;
+    }
+    m_silenceFilled += quint64(samples);
+    return AudioMuxer::Result::Ok;
 }
 
 // Whole encoder frames from the fifo; with `flush`, the short rest too.

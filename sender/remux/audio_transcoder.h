@@ -51,6 +51,7 @@ private:
     AudioTranscoder() = default;
     AudioMuxer::Result decodeAvailable(QString *error);
     AudioMuxer::Result resample(const AVFrame *frame, QString *error);
+    AudioMuxer::Result fillGap(const AVFrame *frame, QString *error);
     AudioMuxer::Result encodeFrom(bool flush, QString *error);
     AudioMuxer::Result encode(const AVFrame *frame, QString *error);
     AudioMuxer::Result sendPending(bool last, QString *error);
@@ -72,6 +73,7 @@ private:
     qint64 m_samplesOut = 0;    // in packets sent or pending (frame_size each)
     bool m_firstPacket = true;
     quint64 m_undecodable = 0;
+    quint64 m_silenceFilled = 0; // samples, where damaged packets left a gap
 };
 
 } // namespace h264link
