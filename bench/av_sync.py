@@ -582,13 +582,13 @@ def main():
     parser.add_argument("--passes", type=int, default=3, help="passes of the 20 s clip (default 3: 60 s)")
     parser.add_argument("--audio", choices=("aac", "mp3"), default="aac")
     parser.add_argument("--display", default=":41", help="first X display number to try (default :41)")
-    parser.add_argument("--sender", default=str(SENDER))
-    parser.add_argument("--receiver", default=str(RECEIVER))
+    parser.add_argument("--sender", help="default: build/sender/sender")
+    parser.add_argument("--receiver", help="default: build/receiver/receiver")
     parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--skip-ffplay", action="store_true")
     args = parser.parse_args()
     global SENDER, RECEIVER
-    SENDER, RECEIVER = Path(args.sender), Path(args.receiver)
+    SENDER, RECEIVER = Path(args.sender or SENDER), Path(args.receiver or RECEIVER)
     players = [p for p in ("ffplay", "ours") if not getattr(args, "skip_" + p)]
     results = measure(args.passes, args.audio, int(args.display.lstrip(":")), players)
     print(json.dumps(results, separators=(",", ":")))

@@ -264,23 +264,22 @@ double snrDb(const QByteArray &reference, const QByteArray &got, int channels, i
             sum += s[frame * channels + c];
         return sum;
     };
-    // The window: 4096 frames a quarter into the reference, past any fade-in.
-    const qint64 window = qMin<qint64>(4096, refFrames / 4);
-    const qint64 start = refFrames / 4;
+    // The lag that leaves the least residual over the reference's first 8192
+    // frames and the maxLag frames before it, where the reference is silent:
+    // the sound starts out of nothing there, so one lag fits, where a steady
+    // tone alone would fit at every period.
+    const qint64 window = qMin<qint64>(8192, refFrames);
+    auto at = [](const qint16 *s, qint64 frames, qint64 i, const auto &f) { return i >= 0 && i < frames ? f(s, i) : 0.0; };
     int best = 0;
-    double bestScore = -std::numeric_limits<double>::infinity();
+    double bestError = std::numeric_limits<double>::infinity();
     for (int l = -maxLag; l <= maxLag; ++l) {
-        if (start + l < 0 || start + l + window > gotFrames)
-            continue;
-        double dot = 0, energy = 0;
-        for (qint64 i = start; i < start + window; ++i) {
-            const double g = mono(out, i + l);
-            dot += mono(ref, i) * g;
-            energy += g * g;
+        double error = 0;
+        for (qint64 i = -maxLag; i < window && error < bestError; ++i) {
+            const double e = at(ref, refFrames, i, mono) - at(out, gotFrames, i + l, mono);
+            error += e * e;
         }
-        const double score = energy > 0 ? dot / std::sqrt(energy) : 0;
-        if (score > bestScore) {
-            bestScore = score;
+        if (error < bestError) {
+            bestError = error;
             best = l;
         }
     }

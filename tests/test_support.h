@@ -84,7 +84,7 @@ DecodedAudio decodeAudioFile(const QString &path);
 
 // Signal-to-noise ratio in dB of `got` against `reference` (s16 interleaved,
 // `channels` each), after aligning them: the lag in [-maxLag, maxLag]
-// frames with the highest cross-correlation over a window of the reference
+// frames that leaves the least residual over the start of the reference
 // wins (an encoder's delay may shift the stream). *lag gets it (got[i + lag]
 // ~ reference[i]). Compared over the frames both have.
 double snrDb(const QByteArray &reference, const QByteArray &got, int channels, int maxLag, int *lag = nullptr);
