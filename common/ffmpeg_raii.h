@@ -9,7 +9,9 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/audio_fifo.h>
 #include <libavutil/frame.h>
+#include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 }
 
@@ -40,6 +42,12 @@ struct FrameDeleter {
 struct SwsDeleter {
     void operator()(SwsContext *ctx) const { sws_freeContext(ctx); }
 };
+struct SwrDeleter {
+    void operator()(SwrContext *ctx) const { swr_free(&ctx); }
+};
+struct AudioFifoDeleter {
+    void operator()(AVAudioFifo *fifo) const { av_audio_fifo_free(fifo); }
+};
 
 using InputFormatPtr = std::unique_ptr<AVFormatContext, InputFormatDeleter>;
 using OutputFormatPtr = std::unique_ptr<AVFormatContext, OutputFormatDeleter>;
@@ -47,6 +55,8 @@ using CodecContextPtr = std::unique_ptr<AVCodecContext, CodecContextDeleter>;
 using PacketPtr = std::unique_ptr<AVPacket, PacketDeleter>;
 using FramePtr = std::unique_ptr<AVFrame, FrameDeleter>;
 using SwsPtr = std::unique_ptr<SwsContext, SwsDeleter>;
+using SwrPtr = std::unique_ptr<SwrContext, SwrDeleter>;
+using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AudioFifoDeleter>;
 
 inline PacketPtr makePacket() { return PacketPtr(av_packet_alloc()); }
 inline FramePtr makeFrame() { return FramePtr(av_frame_alloc()); }

@@ -56,8 +56,43 @@ bool FramedMediaDevice::endAccessUnit()
     return sendMedia(std::exchange(m_auBytes, {}), m_auPts, flags);
 }
 
+void FramedMediaDevice::beginAudioPacket(qint64 ptsUs, quint32 skipStartSamples,
+                                         quint32 discardEndSamples, quint16 flags)
+{
+    m_inAudio = true;
+    m_audio = Audio{ptsUs, skipStartSamples, discardEndSamples, {}};
+    m_audioFlags = flags;
+}
+
+bool FramedMediaDevice::endAudioPacket()
+{
+    if (!m_inAudio)
+        return true;
+    m_inAudio = false;
+    Audio audio = std::exchange(m_audio, {});
+    return audio.data.isEmpty() || sendAudio(audio, m_audioFlags);
+}
+
+bool FramedMediaDevice::sendAudio(const Audio &audio, quint16 flags)
+{
+    if (audio.data.size() > qsizetype(kMaxPayloadSize) - kAudioPrefixSize) {
+        setErrorString(QStringLiteral("an audio packet of %1 bytes does not fit one AUDIO message")
+                           .arg(audio.data.size()));
+        return false;
+    }
+    if (!sendMessage(MessageType::Audio, serialize(audio), flags))
+        return false;
+    ++m_audioPacketsSent;
+    m_audioBytesSent += quint64(audio.data.size());
+    return true;
+}
+
 qint64 FramedMediaDevice::writeData(const char *data, qint64 size)
 {
+    if (m_inAudio) {
+        m_audio.data.append(data, size);
+        return size;
+    }
     if (m_inAccessUnit) {
         m_auBytes.append(data, size);
         return size;

@@ -10,6 +10,10 @@
 // bytes are collected and sent as one or more MEDIA messages flagged
 // AccessUnitStart ... AccessUnitEnd, so the receiver knows where each frame
 // ends. Bytes written outside an access unit are sent at once, unflagged.
+//
+// Audio (v3): between beginAudioPacket() and endAudioPacket() the written
+// bytes (what the adts / mp3 muxer made of one packet) become one AUDIO
+// message, so audio and video can share the transport in file order.
 #pragma once
 
 #include "message_decoder.h"
@@ -42,6 +46,16 @@ public:
     // the next keyframe that does not carry its own.
     void prependToNextKeyframe(const QByteArray &sets) { m_pendingParameterSets = sets; }
     quint64 mediaBytesSent() const { return m_mediaBytesSent; }
+    void beginAudioPacket(qint64 ptsUs, quint32 skipStartSamples, quint32 discardEndSamples,
+                          quint16 flags);
+    // Sends the collected bytes as one AUDIO message (none if nothing was
+    // written); false if they do not fit one message or the transport refused them.
+    bool endAudioPacket();
+    bool sendAudio(const proto::Audio &audio, quint16 flags = 0);
+    quint64 audioPacketsSent() const { return m_audioPacketsSent; }
+    quint64 audioBytesSent() const { return m_audioBytesSent; }
+    // Everything of the stream given to the transport: video and audio.
+    quint64 streamBytesSent() const { return m_mediaBytesSent + m_audioBytesSent; }
 
     // ---- Read side
     // Reads and dispatches whatever the transport holds, without blocking.
@@ -86,6 +100,11 @@ private:
     QByteArray m_pendingParameterSets;
     quint64 m_accessUnitsSent = 0;
     quint64 m_mediaBytesSent = 0;
+    bool m_inAudio = false;
+    proto::Audio m_audio;
+    quint16 m_audioFlags = 0;
+    quint64 m_audioPacketsSent = 0;
+    quint64 m_audioBytesSent = 0;
 
     // read side
     QByteArray m_readBuffer;

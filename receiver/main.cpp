@@ -2,6 +2,7 @@
 //   receiver [--port P] [--renderer software|opengl]   window
 //   receiver --headless [--once] [--framemd5 F] no window (servers, tests)
 #include "app_mode.h"
+#include "audio_output.h"
 #include "exit_codes.h"
 #include "frame_slot.h"
 #include "logging.h"
@@ -15,8 +16,14 @@
 #include <QCommandLineParser>
 #include <QFile>
 #include <QIcon>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTimer>
 #include <cstdio>
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
 
 using namespace h264link;
 
@@ -26,6 +33,20 @@ int fail(const QString &message, int code)
 {
     std::fprintf(stderr, "receiver: %s\n", qUtf8Printable(message));
     return code;
+}
+
+// The --stats line's sound fields (see docs/ARCHITECTURE.md), appended to
+// the video's object.
+QString withAudio(const QString &json, const LiveStats &live)
+{
+    QJsonObject o = QJsonDocument::fromJson(json.toUtf8()).object();
+    o.insert("audioPackets", qint64(live.audioPackets));
+    o.insert("audioFrames", qint64(live.audioFrames));
+    o.insert("audioUnderruns", qint64(live.audioUnderruns));
+    o.insert("audioLatencyMs", live.audio && live.audioLatencyMs >= 0 ? QJsonValue(live.audioLatencyMs) : QJsonValue());
+    o.insert("avOffsetMs", live.hasAvOffset ? QJsonValue(live.avOffsetMs) : QJsonValue());
+    o.insert("audioLevelDb", live.audio ? QJsonValue(live.audioLevelDb) : QJsonValue());
+    return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }
 
 } // namespace
@@ -63,7 +84,16 @@ int main(int argc, char *argv[])
                                       "(Qt Multimedia's QVideoWidget; the GPU converts and scales, "
                                       "for big full-screen pictures on a machine with a GPU).",
                                       "name", "software");
-    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer});
+    const QCommandLineOption noAudio("no-audio", "Ignore the stream's sound (it is counted, not decoded).");
+    const QCommandLineOption audioDevice("audio-device", "Play the sound on this output (its description "
+                                         "or id; default: the system's default output).", "name");
+    const QCommandLineOption pcm("pcm", "Write the decoded sound to a file: s16le interleaved at the "
+                                "stream's rate and channels; a name ending in .wav gets a WAV header.",
+                                "file");
+    const QCommandLineOption record("record", "Write what arrives, video and sound, to FILE.mkv or FILE.mp4 "
+                                   "(no re-encoding, the sender's timestamps).", "file");
+    parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
+                       record});
     if (!parser.parse(app->arguments()))
         return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
     if (parser.isSet(QStringLiteral("help")))
@@ -87,6 +117,34 @@ int main(int argc, char *argv[])
             return fail(QStringLiteral("cannot write '%1': %2").arg(options.md5Path, probe.errorString()),
                         ExitUsage);
     }
+    options.noAudio = parser.isSet(noAudio);
+    options.audioDevice = parser.value(audioDevice);
+    options.pcmPath = parser.value(pcm);
+    if (!options.pcmPath.isEmpty()) {
+        QFile probe(options.pcmPath);
+        if (!probe.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return fail(QStringLiteral("cannot write '%1': %2").arg(options.pcmPath, probe.errorString()),
+                        ExitUsage);
+    }
+    options.recordPath = parser.value(record);
+    if (!options.recordPath.isEmpty()) {
+        if (!av_guess_format(nullptr, options.recordPath.toUtf8().constData(), nullptr)
+            || !(options.recordPath.endsWith(".mkv", Qt::CaseInsensitive)
+                 || options.recordPath.endsWith(".mp4", Qt::CaseInsensitive)))
+            return fail(QStringLiteral("--record '%1': use a name ending in .mkv or .mp4").arg(options.recordPath),
+                        ExitUsage);
+        QFile probe(options.recordPath);
+        if (!probe.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return fail(QStringLiteral("cannot write '%1': %2").arg(options.recordPath, probe.errorString()),
+                        ExitUsage);
+    }
+    if (!options.audioDevice.isEmpty() && !options.noAudio) {
+        QStringList known;
+        if (AudioOutput::findDevice(options.audioDevice, &known).isNull())
+            return fail(QStringLiteral("no audio output named '%1'; there are: %2").arg(options.audioDevice,
+                            known.isEmpty() ? QStringLiteral("none") : known.join(QStringLiteral(", "))),
+                        ExitBadInput);
+    }
     const auto rendererValue = parseRenderer(parser.value(renderer));
     if (!rendererValue)
         return fail(QStringLiteral("unknown renderer '%1': use software or opengl").arg(parser.value(renderer)),
@@ -108,6 +166,10 @@ int main(int argc, char *argv[])
         std::fprintf(stdout, "receiver: %s\n", qUtf8Printable(summary));
         std::fflush(stdout);
     });
+    QObject::connect(&controller, &ReceiverController::notice, [](const QString &line) {
+        std::fprintf(stdout, "receiver: %s\n", qUtf8Printable(line));
+        std::fflush(stdout);
+    });
     QObject::connect(&controller, &ReceiverController::refused, [](const QString &peer, const QString &why) {
         std::fprintf(stdout, "receiver: refused %s: %s\n", qUtf8Printable(peer), qUtf8Printable(why));
         std::fflush(stdout);
@@ -127,7 +189,8 @@ int main(int argc, char *argv[])
             if (!live || !streamStats)
                 return;
             streamStats->setDecodeErrors(live->decodeErrors);
-            std::fprintf(stdout, "%s\n", qUtf8Printable(streamStats->report(proto::nowMicros()).toJson()));
+            std::fprintf(stdout, "%s\n", qUtf8Printable(withAudio(streamStats->report(proto::nowMicros()).toJson(),
+                                                                  *live)));
             std::fflush(stdout);
         });
         statsTimer.start(1000);

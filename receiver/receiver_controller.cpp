@@ -1,6 +1,9 @@
 #include "receiver_controller.h"
 
+#include "audio_output.h"
 #include "exit_codes.h"
+#include "frame_md5_writer.h"
+#include "stream_recorder.h"
 #include "logging.h"
 #include "stream_server.h"
 
@@ -16,7 +19,9 @@ ReceiverController::~ReceiverController()
 {
     if (m_session && m_session->pipeline)
         m_session->pipeline->stop();
-    m_session.reset(); // joins the pipeline thread
+    if (m_session && m_session->audio)
+        m_session->audio->stop();
+    m_session.reset(); // joins the pipeline threads
     if (m_server) {
         // Sockets must die on the thread that owns them.
         QMetaObject::invokeMethod(m_server, [this] { delete m_server; }, Qt::BlockingQueuedConnection);
@@ -27,11 +32,11 @@ ReceiverController::~ReceiverController()
 
 QString ReceiverController::start()
 {
-    m_server = new StreamServer(m_options.accessKey, m_display != nullptr);
+    m_server = new StreamServer(m_options.accessKey, m_display != nullptr, !m_options.noAudio);
     m_server->moveToThread(&m_network);
     connect(m_server, &StreamServer::sessionStarted, this, &ReceiverController::onSessionStarted);
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
-    connect(m_server, &StreamServer::streamInfoReceived, this, &ReceiverController::streamInfoReceived);
+    connect(m_server, &StreamServer::streamInfoReceived, this, &ReceiverController::onStreamInfo);
     connect(m_server, &StreamServer::connectionRefused, this, &ReceiverController::refused);
     connect(m_server, &StreamServer::shutDownFinished, this, [this] {
         m_serverDone = true;
@@ -59,6 +64,19 @@ std::optional<LiveStats> ReceiverController::liveStats() const
     stats.frames = c.frames;
     stats.decodeErrors = c.decodeErrors;
     stats.concealedFrames = c.concealedFrames;
+    if (const AudioPipeline *audio = m_session->audio.get()) {
+        stats.audio = true;
+        stats.audioPackets = audio->counters().packets;
+        stats.audioFrames = audio->counters().frames;
+        stats.audioUnderruns = audio->underruns();
+        stats.audioLatencyMs = audio->latencyMs();
+        stats.audioLevelDb = audio->levelDb();
+    }
+    const qint64 offset = c.avOffsetUs;
+    if (offset != PipelineCounters::kNoOffset) {
+        stats.hasAvOffset = true;
+        stats.avOffsetMs = offset / 1000.0;
+    }
     return stats;
 }
 
@@ -78,6 +96,8 @@ void ReceiverController::shutDown()
     }
     if (m_session && m_session->pipeline)
         m_session->pipeline->stop();
+    if (m_session && m_session->audio)
+        m_session->audio->stop();
     QMetaObject::invokeMethod(m_server, &StreamServer::shutDown, Qt::QueuedConnection);
 }
 
@@ -95,7 +115,19 @@ void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<S
     m_session = std::make_unique<Session>();
     m_session->peer = peer;
     m_session->streamStats = stats;
-    m_session->pipeline = std::make_unique<MediaPipeline>(input, stats, m_options.md5Path, m_display);
+    m_session->input = input;
+    m_session->clock = std::make_unique<AudioClock>();
+    if (!m_options.md5Path.isEmpty()) {
+        m_session->md5 = std::make_shared<FrameMd5Writer>();
+        QString error; // kept in the writer too: the pipeline fails with it
+        m_session->md5->open(m_options.md5Path, &error);
+    }
+    m_session->pipeline = std::make_unique<MediaPipeline>(input, stats, m_session->md5, m_display,
+                                                          m_session->clock.get());
+    if (!m_options.recordPath.isEmpty()) {
+        m_session->recorder = std::make_shared<StreamRecorder>(m_options.recordPath);
+        m_session->pipeline->setRecorder(m_session->recorder);
+    }
     connect(m_session->pipeline.get(), &MediaPipeline::finished, this,
             &ReceiverController::onPipelineFinished);
     m_session->pipeline->start();
@@ -115,20 +147,93 @@ void ReceiverController::onSessionEnded(bool endOfStream, const QString &reason,
     completeIfDone();
 }
 
+void ReceiverController::toggleMute()
+{
+    m_muted = !m_muted;
+    if (m_session && m_session->audio)
+        m_session->audio->setMuted(m_muted);
+}
+
+// The connection queues the sound on the same announcement (see
+// ReceiverConnection), so an audio pipeline must drain it from now on.
+void ReceiverController::onStreamInfo(const proto::StreamInfo &info)
+{
+    emit streamInfoReceived(info);
+    if (!m_session)
+        return;
+    const bool audio = !m_options.noAudio && info.hasAudio();
+    if (m_session->md5)
+        m_session->md5->configure(info.hasVideo(), audio ? int(info.audioSampleRate) : 0,
+                                  audio ? info.audioChannels : 0);
+    if (m_session->recorder)
+        m_session->recorder->configure(info.hasVideo(), info.width, info.height, audio ? info.audioCodec : proto::kCodecNone,
+                                       int(info.audioSampleRate), info.audioChannels);
+    if (m_session->audio || !audio || m_shuttingDown)
+        return;
+    AudioSettings settings;
+    settings.codec = info.audioCodec;
+    settings.sampleRate = int(info.audioSampleRate);
+    settings.channels = info.audioChannels;
+    settings.pcmPath = m_options.pcmPath;
+    settings.md5 = m_session->md5;
+    settings.recorder = m_session->recorder;
+    settings.device = AudioOutput::findDevice(m_options.audioDevice, nullptr);
+    settings.play = !settings.device.isNull();
+    if (!settings.play && !m_toldNoDevice) {
+        m_toldNoDevice = true;
+        emit notice(QStringLiteral("no audio output device: playing without sound"));
+    }
+    auto input = std::shared_ptr<AudioInput>(m_session->input, &m_session->input->audio);
+    m_session->audio = std::make_unique<AudioPipeline>(input, settings, m_session->clock.get());
+    m_session->audio->setMuted(m_muted);
+    connect(m_session->audio.get(), &AudioPipeline::finished, this, &ReceiverController::onAudioFinished);
+    m_session->audio->start();
+}
+
+void ReceiverController::onAudioFinished(const AudioResult &result)
+{
+    if (!m_session)
+        return;
+    m_session->audioResult = result;
+    if (!result.ok) // the picture goes on without it
+        emit notice(QStringLiteral("audio: %1: playing without sound").arg(result.error));
+    forwardResultIfDone();
+}
+
 void ReceiverController::onPipelineFinished(const PipelineResult &result)
 {
     if (!m_session)
         return;
     m_session->result = result;
+    if (!result.ok && m_session->audio) // the stream is over for the sound too
+        m_session->audio->stop();
+    forwardResultIfDone();
+}
+
+// The sender's answer needs the sound's figures as well (RECEIVED), so the
+// video result waits here for the audio pipeline, which ends when its queue
+// has drained (the connection finished it) or it gave up.
+void ReceiverController::forwardResultIfDone()
+{
+    Session &s = *m_session;
+    if (!s.result || s.resultForwarded || (s.audio && !s.audioResult))
+        return;
+    if (s.audioResult) {
+        s.result->audioFrames = s.audioResult->frames;
+        s.result->audioDecodeErrors = s.audioResult->decodeErrors;
+        s.result->audioUnderruns = s.audioResult->underruns;
+    }
+    s.resultForwarded = true;
     // The connection turns it into the sender's answer, then finishes.
-    QMetaObject::invokeMethod(m_server, [server = m_server, result] { server->pipelineFinished(result); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(m_server, [server = m_server, result = *s.result] {
+        server->pipelineFinished(result);
+    }, Qt::QueuedConnection);
     completeIfDone();
 }
 
 void ReceiverController::completeIfDone()
 {
-    if (!m_session || !m_session->connectionDone || !m_session->result)
+    if (!m_session || !m_session->connectionDone || !m_session->resultForwarded)
         return;
     // Owned here until the end of this function: the summary reads from it,
     // and destroying it joins the (finished) pipeline thread.
@@ -149,6 +254,12 @@ void ReceiverController::completeIfDone()
     summary += QStringLiteral(", %1 decoded, %2 decode errors").arg(r.frames).arg(r.decodeErrors);
     if (r.concealedFrames)
         summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);
+    if (s.audio)
+        summary += QStringLiteral(", %1 audio frames decoded, %2 underruns").arg(r.audioFrames).arg(r.audioUnderruns);
+    if (r.audioDecodeErrors)
+        summary += QStringLiteral(", %1 audio decode errors (concealed)").arg(r.audioDecodeErrors);
+    if (s.stats.audioDropped && s.audio)
+        summary += QStringLiteral(", %1 audio packets dropped").arg(s.stats.audioDropped);
     if (r.displayErrors)
         summary += QStringLiteral(", %1 frames not passed to the display").arg(r.displayErrors);
     if (lost)
@@ -164,6 +275,13 @@ void ReceiverController::completeIfDone()
     if (!r.ok && !r.stopped)
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
 
+    if (s.recorder) {
+        if (!s.recorder->close())
+            summary += QStringLiteral("; %1").arg(s.recorder->error());
+        else if (s.recorder->videoPacketsSkipped())
+            summary += QStringLiteral(", %1 frames before the first keyframe not recorded")
+                           .arg(s.recorder->videoPacketsSkipped());
+    }
     if (s.streamStats)
         emit statsSummary(s.streamStats->summaryJson());
     emit streamEnded(summary, clean);

@@ -2,8 +2,11 @@
 //
 //   network thread:  StreamServer -> ReceiverConnection --StreamInput--+
 //   pipeline thread:                                                   +-> MediaPipeline -> FrameSlot
+//   audio thread:    (when STREAM_INFO announces sound)                +-> AudioPipeline -> AudioOutput
+//                                                                          (AudioClock <- the video waits on it)
 //
-// One completion path: the pipeline's result (MediaPipeline::finished) comes
+// One completion path: the pipeline's result (MediaPipeline::finished, with
+// the AudioPipeline's figures merged in once it is done too) comes
 // here once and goes on to the connection, which answers the sender
 // (RECEIVED or ERROR 9) and then finishes. A stream is over when both have
 // ended; then the controller reports, and the server takes the next sender.
@@ -12,6 +15,8 @@
 // sender ERROR 10 and waits (bounded) for it to hang up; closed() follows.
 #pragma once
 
+#include "audio_clock.h"
+#include "audio_pipeline.h"
 #include "media_pipeline.h"
 #include "receiver_connection.h"
 
@@ -22,6 +27,8 @@
 
 namespace h264link {
 
+class FrameMd5Writer;
+class StreamRecorder;
 class FrameSlot;
 class StreamServer;
 
@@ -31,12 +38,24 @@ struct ReceiverOptions {
     bool once = false; // exit after the first stream
     QString md5Path;   // --framemd5
     QByteArray accessKey; // empty: no access key required
+    bool noAudio = false;  // --no-audio
+    QString audioDevice;   // --audio-device (empty: the default output)
+    QString pcmPath;       // --pcm
+    QString recordPath;    // --record
 };
 
 struct LiveStats {
     quint64 frames = 0;
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
+    bool audio = false; // the stream's sound is being decoded
+    quint64 audioPackets = 0;
+    quint64 audioFrames = 0;
+    quint64 audioUnderruns = 0;
+    double audioLatencyMs = -1;
+    double avOffsetMs = 0;
+    bool hasAvOffset = false;
+    double audioLevelDb = -100;
 };
 
 class ReceiverController : public QObject {
@@ -52,8 +71,11 @@ public:
     // Close cleanly (window, Ctrl+C, SIGTERM): closed() follows, within
     // ReceiverConnection::kFailingGraceMs and a moment.
     void shutDown();
+    void toggleMute(); // M in the window
+    bool isMuted() const { return m_muted; }
 
 signals:
+    void notice(const QString &line); // once-per-stream remarks: "no audio output device: ..."
     void waitingForSender(quint16 port);
     void streamStarted(const QString &peer);
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
@@ -69,12 +91,22 @@ private:
     void onSessionEnded(bool endOfStream, const QString &reason, const ConnectionStats &stats,
                         const proto::EndOfStream &sent);
     void onPipelineFinished(const PipelineResult &result);
+    void onStreamInfo(const proto::StreamInfo &info);
+    void onAudioFinished(const AudioResult &result);
+    void forwardResultIfDone();
     void completeIfDone();
     void closeIfDone();
 
     struct Session {
         QString peer;
+        std::shared_ptr<StreamInput> input;
+        std::unique_ptr<AudioClock> clock; // outlives both pipelines (declared first)
+        std::shared_ptr<FrameMd5Writer> md5; // --framemd5, both pipelines write to it
+        std::shared_ptr<StreamRecorder> recorder; // --record, both pipelines write to it
         std::unique_ptr<MediaPipeline> pipeline;
+        std::unique_ptr<AudioPipeline> audio;
+        std::optional<AudioResult> audioResult;
+        bool resultForwarded = false;
         std::shared_ptr<StreamStats> streamStats;
         bool connectionDone = false;
         bool endOfStream = false;
@@ -92,6 +124,8 @@ private:
     std::unique_ptr<Session> m_session;
     bool m_shuttingDown = false;
     bool m_serverDone = false; // after shutDown(): the server has no connection left
+    bool m_muted = false;
+    bool m_toldNoDevice = false;
 };
 
 } // namespace h264link

@@ -15,6 +15,8 @@ packages=(
   xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses
   pulseaudio pulseaudio-utils      # sound tests: a real sound server with a null sink, parec
   iproute2 nftables                 # two-host tests in network namespaces
+  gdb                               # a test that finds a process hung prints its threads' stacks
+  tshark tcpdump                    # the Wireshark dissector's test: capture a session, dissect it
   python3                           # the PBKDF2 oracle of tst_secure_channel
   clang libclang-rt-14-dev          # the libFuzzer target (scripts/fuzz.sh)
   fonts-dejavu-core

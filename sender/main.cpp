@@ -1,5 +1,5 @@
-// sender: streams the H.264 video of a media file to a receiver.
-//   sender FILE --host H [--port P] [--fast] [--loop]   streams, then exits
+// sender: streams the H.264 video and the sound of a media file to a receiver.
+//   sender FILE --host H [--port P] [--fast] [--loop] [--no-audio]   streams, then exits
 //   sender [FILE] --gui                                  opens the window
 #include "app_mode.h"
 #include "exit_codes.h"
@@ -26,6 +26,7 @@ struct CommandLine {
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
     QCommandLineOption retry{"retry", "If the receiver is not there, goes away, is busy or is closed, keep "
                              "trying every second and continue from the current position."};
+    QCommandLineOption noAudio{"no-audio", "Send the video only, not the file's sound."};
     QCommandLineOption gui{"gui", "Open the sender window (with FILE: start streaming at once)."};
     QCommandLineOption key{"key", "Access key the receiver requires (TLS-PSK: the whole session is "
                            "encrypted, and both sides prove they know the key). Visible to other "
@@ -39,7 +40,9 @@ struct CommandLine {
     {
         parser.setApplicationDescription(
             "Streams the first video stream of FILE (mp4, mkv, mov, ts, flv, raw .h264 ...),\n"
-            "remuxed to an H.264 Annex B elementary stream, to an h264link receiver.\n"
+            "remuxed to an H.264 Annex B elementary stream, to an h264link receiver, with\n"
+            "its first audio stream (AAC and MP3 as they are, other codecs as AAC).\n"
+            "A file with sound only streams too.\n"
             "Without FILE, or with --gui, opens a window.\n\n"
             "Exit codes: 0 done (the receiver confirmed it decoded everything) or stopped\n"
             "(Ctrl+C, SIGTERM), 2 the file cannot be streamed, 3 connection failed or the\n"
@@ -47,8 +50,8 @@ struct CommandLine {
             "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
-        parser.addPositionalArgument("FILE", "Media file whose video is H.264.", "[FILE]");
-        parser.addOptions({host, port, fast, loop, retry, gui, key, keyFile, timeout});
+        parser.addPositionalArgument("FILE", "Media file whose video is H.264 (or that has sound only).", "[FILE]");
+        parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout});
     }
 };
 
@@ -98,6 +101,7 @@ int main(int argc, char *argv[])
     options.fast = cli.parser.isSet(cli.fast);
     options.loop = cli.parser.isSet(cli.loop);
     options.retry = cli.parser.isSet(cli.retry);
+    options.noAudio = cli.parser.isSet(cli.noAudio);
     const double timeoutS = cli.parser.value(cli.timeout).toDouble(&ok);
     if (!ok || timeoutS <= 0 || timeoutS > 3600)
         return fail(QStringLiteral("invalid --connect-timeout '%1': give seconds, e.g. 5")
@@ -138,6 +142,11 @@ int main(int argc, char *argv[])
         if (reason != lastRetryReason) // once per cause, not once a second
             std::fprintf(stderr, "sender: %s; retrying every second (Ctrl+C to stop)\n", qUtf8Printable(reason));
         lastRetryReason = reason;
+    });
+    QObject::connect(&session, &StreamSession::notice, app.get(), [](const QString &line) {
+        // "audio: ..." as it is: a line scripts can look for.
+        const bool audioLine = line.startsWith(QLatin1String("audio: "));
+        std::fprintf(stderr, "%s%s\n", audioLine ? "" : "sender: ", qUtf8Printable(line));
     });
     QObject::connect(&session, &StreamSession::waitingForReceiver, app.get(), [] {
         std::fprintf(stderr, "sender: everything sent; waiting for the receiver to finish decoding "

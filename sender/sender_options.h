@@ -15,6 +15,7 @@ struct SenderOptions {
     bool fast = false; // send as fast as the link allows, not in real time
     bool loop = false;
     bool retry = false; // reconnect when the receiver goes away, is busy or was closed
+    bool noAudio = false; // video only
     int connectTimeoutMs = 5000;
     QByteArray key; // access key; empty: none
 };
@@ -26,6 +27,8 @@ struct SenderProgress {
     quint64 bytes = 0;
     qint64 queuedBytes = 0; // waiting in the socket
     quint64 skippedFrames = 0; // dropped to stay live (slow link, reconnect)
+    quint64 audioPackets = 0;
+    quint64 audioSkipped = 0; // not sent: no receiver then, or before a reconnect's keyframe
     int loops = 0;
 };
 

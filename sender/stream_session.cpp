@@ -4,10 +4,12 @@
 #include "net/sender_connection.h"
 #include "protocol.h"
 #include "remux/annexb_muxer.h"
+#include "remux/audio_stage.h"
 #include "source/playback.h"
 
 #include <QDeadlineTimer>
 #include <QFileInfo>
+#include <QScopeGuard>
 #include <QThread>
 #include <optional>
 
@@ -24,12 +26,17 @@ QString humanBytes(quint64 bytes)
     return QStringLiteral("%1 kB").arg(double(bytes) / 1e3, 0, 'f', 1);
 }
 
-StreamInfo makeStreamInfo(const MediaSource &source)
+StreamInfo makeStreamInfo(const MediaSource &source, const AudioStage *audio)
 {
-    const AVCodecParameters *par = source.stream()->codecpar;
     StreamInfo info;
-    info.width = quint16(par->width);
-    info.height = quint16(par->height);
+    if (const AVStream *video = source.stream()) {
+        info.width = quint16(video->codecpar->width);
+        info.height = quint16(video->codecpar->height);
+    } else {
+        info.codec = kCodecNone; // audio only: no MEDIA messages at all
+    }
+    if (audio)
+        audio->describe(&info);
     info.frameRateNum = quint32(source.frameRate().num);
     info.frameRateDen = quint32(source.frameRate().den);
     info.timeBaseNum = quint32(source.timeBase().num);
@@ -58,12 +65,13 @@ void StreamSession::run()
 
 int StreamSession::stream(QString *message)
 {
-    std::unique_ptr<Playback> play = Playback::open(m_options.file, m_options.loop, message);
-    if (!play)
+    std::unique_ptr<Playback> play = Playback::open(m_options.file, m_options.loop, !m_options.noAudio, message);
+    if (!play || !planAudio(*play, message))
         return ExitBadInput;
     QElapsedTimer elapsed;
     elapsed.start();
     std::optional<quint64> confirmed; // the last receiver's RECEIVED
+    bool audioUncounted = false;
 
     // With --retry a lost connection, a busy or closed receiver is tried
     // again, and the file continues where it was.
@@ -76,6 +84,7 @@ int StreamSession::stream(QString *message)
             code = sendStream(*play, connection, message);
         if (code == ExitOk) {
             confirmed = connection.framesDecoded();
+            audioUncounted = connection.audioUncounted();
             break;
         }
         if (!m_options.retry || !retryable(code, connection))
@@ -101,12 +110,46 @@ int StreamSession::stream(QString *message)
                    .arg(m_stopRequested.load() ? "stopped" : "done")
                    .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
                    .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+    if (play->source().hasAudio())
+        *message += QStringLiteral(", %1 audio packets").arg(p.audioPackets);
+    if (m_audioUndecodable)
+        *message += QStringLiteral(" (%1 damaged audio packets left out)").arg(m_audioUndecodable);
     if (confirmed)
         *message += QStringLiteral("; the receiver confirmed %1 frames decoded").arg(*confirmed);
+    if (audioUncounted)
+        *message += QStringLiteral(" (it did not count the audio: a receiver without sound)");
     if (p.skippedFrames)
         *message += QStringLiteral(" (%1 frames skipped to stay live: while reconnecting or "
                                    "when the link was too slow)").arg(p.skippedFrames);
     return ExitOk;
+}
+
+// Says once what happens to the file's audio. Audio that cannot be sent is
+// dropped with a warning, unless it is all the file has.
+bool StreamSession::planAudio(Playback &play, QString *message)
+{
+    MediaSource &source = play.source();
+    if (m_options.noAudio) {
+        emit notice(QStringLiteral("audio: not sent (--no-audio)"));
+        return true;
+    }
+    if (!source.hasAudio()) {
+        emit notice(QStringLiteral("audio: none in the file"));
+        return true;
+    }
+    QString error;
+    if (const auto check = AudioStage::create(source.audioStream(), nullptr, &error)) {
+        emit notice(QStringLiteral("audio: %1").arg(check->description()));
+        return true;
+    }
+    const QString what = AudioStage::describeSource(source.audioStream()->codecpar);
+    if (!source.hasVideo()) {
+        *message = QStringLiteral("'%1': its only stream, %2 audio, cannot be decoded or encoded (%3)")
+                       .arg(QFileInfo(source.path()).fileName(), what, error);
+        return false;
+    }
+    emit notice(QStringLiteral("audio: %1 cannot be decoded or encoded (%2): sending video only").arg(what, error));
+    return source.dropAudio(message);
 }
 
 bool StreamSession::retryable(int code, const SenderConnection &connection) const
@@ -122,10 +165,31 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
 {
     QString error;
     FramedMediaDevice &framing = connection.framing();
-    connection.sendStreamInfo(makeStreamInfo(play.source()));
-    const std::unique_ptr<AnnexBMuxer> muxer =
-        AnnexBMuxer::create(play.source().stream()->codecpar, play.source().timeBase(), &framing, &error);
-    if (!muxer) {
+    const MediaSource &source = play.source();
+    const QString name = QFileInfo(source.path()).fileName();
+    // A v2 receiver knows no AUDIO: it gets the video, or nothing.
+    const bool withAudio = source.hasAudio() && connection.speaksAudio();
+    if (source.hasAudio() && !withAudio) {
+        if (!source.hasVideo()) {
+            *message = QStringLiteral("the receiver speaks protocol %1, which has no sound, and '%2' is audio "
+                                      "only: update the receiver").arg(connection.version()).arg(name);
+            connection.abort(*message);
+            return ExitProtocolError;
+        }
+        if (!std::exchange(m_saidVideoOnly, true))
+            emit notice(QStringLiteral("the receiver speaks protocol %1: sending video only (update it for sound)")
+                            .arg(connection.version()));
+    }
+    std::unique_ptr<AudioStage> audio;
+    if (withAudio && !(audio = AudioStage::create(source.audioStream(), &framing, &error))) {
+        *message = QStringLiteral("'%1': cannot send the audio: %2").arg(name, error);
+        connection.abort(*message);
+        return ExitFailure;
+    }
+    connection.sendStreamInfo(makeStreamInfo(source, audio.get()));
+    std::unique_ptr<AnnexBMuxer> muxer;
+    if (source.hasVideo()
+        && !(muxer = AnnexBMuxer::create(source.stream()->codecpar, source.timeBase(), &framing, &error))) {
         *message = error;
         connection.abort(error);
         return ExitFailure;
@@ -140,7 +204,10 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     QElapsedTimer clock;
     clock.start();
     PacketPtr packet = makePacket();
-    const QString name = QFileInfo(play.source().path()).fileName();
+    const auto keepUndecodable = qScopeGuard([&] {
+        if (audio)
+            m_audioUndecodable += audio->undecodablePackets();
+    });
 
     while (!m_stopRequested.load()) {
         const int ret = play.readNext(packet.get(), message);
@@ -151,31 +218,58 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             return ExitBadInput;
         }
         const qint64 mediaUs = play.place(packet.get());
+        const bool isAudio = source.isAudio(packet.get());
+        if (isAudio && !audio) {
+            av_packet_unref(packet.get()); // this receiver takes no sound
+            continue;
+        }
         if (play.skipUntilKeyframe(packet.get()))
             continue;
         if (!m_options.fast && !connection.waitUntil(play.delayUs(mediaUs)))
             break; // stopped, or the connection broke: checkPeer() below says which
         if (!connection.checkPeer(message))
             return connection.lost(message);
-        const bool keyframe = packet->flags & AV_PKT_FLAG_KEY;
-        if (!m_options.fast
-            && !rate.admit(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes(), keyframe)) {
-            play.skip(packet.get());
-            continue;
-        }
 
-        const quint64 bytesBefore = framing.mediaBytesSent();
-        const AnnexBMuxer::Result written = muxer->writeAccessUnit(packet.get(), &error);
-        av_packet_unref(packet.get());
-        if (written == AnnexBMuxer::Result::BadPacket) {
-            *message = QStringLiteral("'%1': frame %2 is not valid H.264 (%3)")
-                           .arg(name).arg(play.frameNumber()).arg(error);
-            connection.abort(*message);
-            return ExitBadInput;
+        if (isAudio) {
+            // Sound is never skipped to stay live: it is small, and a gap is heard.
+            const quint64 packetsBefore = framing.audioPacketsSent();
+            const quint64 bytesBefore = framing.audioBytesSent();
+            const AudioMuxer::Result written = audio->write(packet.get(), play.takeAudioDiscontinuity(), &error);
+            av_packet_unref(packet.get());
+            if (written == AudioMuxer::Result::SendFailed)
+                return connection.lost(message, error);
+            if (written == AudioMuxer::Result::BadPacket) {
+                emit notice(QStringLiteral("audio: %1: sending video only from here").arg(error));
+                if (!source.hasVideo()) {
+                    *message = QStringLiteral("'%1': the audio cannot be sent: %2").arg(name, error);
+                    connection.abort(*message);
+                    return ExitBadInput;
+                }
+                m_audioUndecodable += audio->undecodablePackets();
+                audio.reset();
+                continue;
+            }
+            play.sentAudio(framing.audioPacketsSent() - packetsBefore, framing.audioBytesSent() - bytesBefore);
+        } else {
+            const bool keyframe = packet->flags & AV_PKT_FLAG_KEY;
+            if (!m_options.fast
+                && !rate.admit(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes(), keyframe)) {
+                play.skip(packet.get()); // the video only: the sound goes on
+                continue;
+            }
+            const quint64 bytesBefore = framing.mediaBytesSent();
+            const AnnexBMuxer::Result written = muxer->writeAccessUnit(packet.get(), &error);
+            av_packet_unref(packet.get());
+            if (written == AnnexBMuxer::Result::BadPacket) {
+                *message = QStringLiteral("'%1': frame %2 is not valid H.264 (%3)")
+                               .arg(name).arg(play.frameNumber()).arg(error);
+                connection.abort(*message);
+                return ExitBadInput;
+            }
+            if (written == AnnexBMuxer::Result::SendFailed)
+                return connection.lost(message, error);
+            play.sent(framing.mediaBytesSent() - bytesBefore, framing.parameterSets());
         }
-        if (written == AnnexBMuxer::Result::SendFailed)
-            return connection.lost(message, error);
-        play.sent(framing.mediaBytesSent() - bytesBefore, framing.parameterSets());
         if (!connection.afterAccessUnit(message))
             return connection.lost(message);
         play.setQueuedBytes(connection.queuedBytes());
@@ -183,10 +277,13 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     }
     if (!connection.checkPeer(message))
         return connection.lost(message);
-    if (!muxer->finish(&error)) {
+    const quint64 audioPacketsBefore = framing.audioPacketsSent();
+    const quint64 audioBytesBefore = framing.audioBytesSent();
+    if ((muxer && !muxer->finish(&error)) || (audio && !audio->finish(&error))) {
         *message = error;
         return ExitFailure;
     }
+    play.sentAudio(framing.audioPacketsSent() - audioPacketsBefore, framing.audioBytesSent() - audioBytesBefore);
     const int code = connection.finish(message);
     if (code != ExitOk)
         return code;

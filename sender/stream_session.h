@@ -1,7 +1,8 @@
 // StreamSession: one run of the sender, from opening the file to the end, on
 // a worker thread of its own. A thin loop that wires the stages:
 //
-//   Playback (MediaSource, timeline, Pacer) --> LiveRateControl --> AnnexBMuxer
+//   Playback (MediaSource, timeline, Pacer) --> video: LiveRateControl --> AnnexBMuxer
+//                                           \-> audio: AudioStage (passthrough or to AAC)
 //     --> SenderConnection (FramedMediaDevice --> QSslSocket)
 //
 // One pass per connection: each pass makes a new SenderConnection, muxer and
@@ -50,10 +51,14 @@ signals:
     void retrying(const QString &reason); // --retry: the connection failed, trying again
     // All was sent; the receiver is still decoding (said once, after a second).
     void waitingForReceiver();
+    // A line to show once: what happens to the audio ("audio: ..."), or
+    // that an older receiver gets the video only.
+    void notice(const QString &line);
 
 private:
     int stream(QString *message);
     bool retryable(int code, const SenderConnection &connection) const;
+    bool planAudio(Playback &play, QString *message);
     int sendStream(Playback &play, SenderConnection &connection, QString *message);
     void reportProgress(const SenderProgress &p, bool force);
 
@@ -61,6 +66,8 @@ private:
     std::atomic<bool> m_stopRequested{false};
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = 0;
+    bool m_saidVideoOnly = false; // to an older receiver
+    quint64 m_audioUndecodable = 0;
 };
 
 } // namespace h264link

@@ -128,7 +128,7 @@ QStringList md5Column(const QByteArray &framemd5)
 {
     QStringList hashes;
     for (const QByteArray &line : framemd5.split('\n')) {
-        if (line.isEmpty() || line.startsWith('#'))
+        if (!line.startsWith("0,")) // comments, and the audio's lines (stream 1)
             continue;
         hashes << QString::fromLatin1(line.split(',').last().trimmed());
     }
@@ -155,7 +155,7 @@ QList<qint64> ptsColumnUs(const QByteArray &framemd5)
             }
             continue;
         }
-        if (line.isEmpty() || line.startsWith('#'))
+        if (!line.startsWith("0,")) // comments, and the audio's lines (stream 1)
             continue;
         if (den <= 0)
             return {};

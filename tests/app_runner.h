@@ -67,7 +67,7 @@ struct SenderRun {
 
 SenderRun runSender(const QStringList &args, int timeoutMs = 60000);
 
-// The last column of every non-comment line of a framemd5 file or text.
+// The last column of every line of stream 0 (the video) of a framemd5 file or text.
 QStringList md5Column(const QByteArray &framemd5);
 // ffmpeg's framemd5 of the first video stream, the reference.
 QStringList referenceMd5(const QString &clip);

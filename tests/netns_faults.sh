@@ -62,10 +62,31 @@ start_receiver() {
   echo "FAIL: receiver did not start"; cat "$work/recv.log"; exit 1
 }
 frames_received() { grep -vc '^#' "$work/got.md5" 2>/dev/null || true; }
+# A process still running at its phase's deadline is a hang: say where it is
+# stuck (both logs, both namespaces' sockets, its threads' stacks) and fail
+# at once, rather than leave CTest's timeout to kill everything unexplained.
+diagnose() { # pid
+  echo "--- sender log"; cat "$work/send.log"; echo "--- receiver log"; cat "$work/recv.log"
+  for ns in "$A" "$B"; do echo "--- sockets in $ns"; ip netns exec "$ns" ss -tinpo || true; done
+  if command -v gdb >/dev/null; then
+    echo "--- threads of $1"; gdb -p "$1" -batch -ex 'thread apply all bt' 2>/dev/null | grep -E '^(Thread|#)' || true
+  fi
+}
+wait_phase() { # phase pid name
+  local deadline=$(( $(date +%s) + phase_limit_s ))
+  while kill -0 "$2" 2>/dev/null; do
+    if [ "$(date +%s)" -ge $deadline ]; then
+      echo "FAIL [$1]: the $3 did not finish within $phase_limit_s s"; diagnose "$2"; exit 1
+    fi
+    sleep 0.1
+  done
+  wait "$2"
+}
+phase_limit_s=60 # each phase streams a clip of at most 8 s
 finish() { # phase: wait for both, check exit codes
   local phase=$1
-  wait "$sender_pid" || { echo "FAIL [$phase]: sender exited $?"; cat "$work/send.log"; exit 1; }
-  wait "$receiver_pid" || { echo "FAIL [$phase]: receiver exited $?"; cat "$work/recv.log"; exit 1; }
+  wait_phase "$phase" "$sender_pid" sender || { echo "FAIL [$phase]: sender exited $?"; cat "$work/send.log"; exit 1; }
+  wait_phase "$phase" "$receiver_pid" receiver || { echo "FAIL [$phase]: receiver exited $?"; cat "$work/recv.log"; exit 1; }
 }
 expect_exact() {
   local phase=$1 ref=$2

@@ -50,7 +50,6 @@ void TestBadInput::initTestCase()
     make("hevc.mp4", {"-f", "lavfi", "-i", src, "-c:v", "libx265", "-x265-params", "log-level=error"});
     make("vp9.webm", {"-f", "lavfi", "-i", src, "-c:v", "libvpx-vp9", "-deadline", "realtime"});
     make("mpeg4.avi", {"-f", "lavfi", "-i", src, "-c:v", "mpeg4"});
-    make("audio_only.m4a", {"-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"});
     make("good.mp4", {"-f", "lavfi", "-i", src, "-c:v", "libx264", "-pix_fmt", "yuv420p"});
     m_goodClip = path("good.mp4");
 
@@ -58,6 +57,9 @@ void TestBadInput::initTestCase()
     QFile text(path("notes.txt"));
     QVERIFY(text.open(QIODevice::WriteOnly));
     text.write("These are lesson notes, not a video.\n");
+    QFile subtitles(path("subtitles.srt")); // a media file with neither picture nor sound
+    QVERIFY(subtitles.open(QIODevice::WriteOnly));
+    subtitles.write("1\n00:00:00,000 --> 00:00:01,000\nLesson notes.\n");
     QFile truncated(path("truncated.mp4"));
     QVERIFY(truncated.open(QIODevice::WriteOnly));
     truncated.write(readFile(m_goodClip).left(2000)); // the moov index is gone
@@ -82,7 +84,9 @@ void TestBadInput::senderRejectsFile_data()
     QTest::newRow("HEVC") << "hevc.mp4" << "the video is hevc, not H.264";
     QTest::newRow("VP9") << "vp9.webm" << "the video is vp9, not H.264";
     QTest::newRow("MPEG-4 part 2") << "mpeg4.avi" << "the video is mpeg4, not H.264";
-    QTest::newRow("audio only") << "audio_only.m4a" << "has no video stream (found: audio aac)";
+    // (An audio-only file streams: tst_sender_audio.)
+    QTest::newRow("neither video nor audio") << "subtitles.srt"
+                                             << "has neither a video nor an audio stream (found: subtitle subrip)";
 }
 
 void TestBadInput::senderRejectsFile()

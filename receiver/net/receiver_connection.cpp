@@ -24,9 +24,10 @@ QString peerName(const QAbstractSocket &socket)
 
 ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
-                                       Channel channel, QObject *parent)
+                                       Channel channel, bool audioWanted, QObject *parent)
     : QObject(parent), m_socket(socket), m_input(std::move(input)), m_streamStats(std::move(stats)),
       m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)), m_idleTimer(new QTimer(this)),
+      m_audioWanted(audioWanted),
       m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION), channel)
 {
     qRegisterMetaType<ConnectionStats>();
@@ -38,6 +39,8 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<Strea
     m_socket->setSocketOption(QAbstractSocket::KeepAliveOption, 1);
     m_socket->setReadBufferSize(kSocketReadBuffer);
     connect(&m_input->bytes, &ByteQueue::drained, this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
+    connect(&m_input->audio.bytes, &ByteQueue::drained, this, &ReceiverConnection::onReadyRead,
+            Qt::QueuedConnection);
     connect(m_socket, &QTcpSocket::readyRead, this, &ReceiverConnection::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this, [this] {
         // What arrived before the close still counts, and some of it may
@@ -87,7 +90,13 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<Strea
 
 ReceiverConnection::~ReceiverConnection()
 {
+    finishQueues();
+}
+
+void ReceiverConnection::finishQueues()
+{
     m_input->bytes.finish();
+    m_input->audio.bytes.finish();
 }
 
 void ReceiverConnection::onReadyRead()
@@ -105,7 +114,7 @@ void ReceiverConnection::onReadyRead()
         // leave the bytes in the socket (its read buffer is bounded, so TCP
         // slows the sender down) and come back when the queue has drained.
         // This thread stays free to answer PING and to refuse other senders.
-        if (m_input->bytes.isFull()) {
+        if (m_input->bytes.isFull() || (m_audioQueued && m_input->audio.bytes.isFull())) {
             m_idleTimer->stop(); // waiting on our own decoder, not on the sender
             return;
         }
@@ -137,7 +146,8 @@ void ReceiverConnection::handle(const Message &message)
         return;
     }
     if (m_endOfStreamReceived
-        && (message.type == MessageType::Media || message.type == MessageType::EndOfStream
+        && (message.type == MessageType::Media || message.type == MessageType::Audio
+            || message.type == MessageType::EndOfStream
             || message.type == MessageType::StreamInfo)) {
         // The queue is finished: media now would vanish uncounted, and the
         // sender's totals no longer describe what it sent.
@@ -148,9 +158,14 @@ void ReceiverConnection::handle(const Message &message)
     }
     switch (message.type) {
     case MessageType::StreamInfo:
-        if (const auto info = parseStreamInfo(message.payload))
+        if (const auto info = parseStreamInfo(message.payload)) {
+            // The first one decides where the sound goes: the controller
+            // starts the audio pipeline on the same announcement.
+            if (!m_streamInfoSeen)
+                m_audioQueued = m_audioWanted && info->hasAudio();
+            m_streamInfoSeen = true;
             emit streamInfoReceived(*info);
-        else
+        } else
             ++m_stats.malformedMessages;
         break;
     case MessageType::Media: {
@@ -173,7 +188,7 @@ void ReceiverConnection::handle(const Message &message)
         m_sent = parseEndOfStream(message.payload).value_or(EndOfStream{});
         m_endOfStreamReceived = true;
         m_idleTimer->stop();
-        m_input->bytes.finish();
+        finishQueues();
         break;
     case MessageType::Ping:
         // A peer that pings but never reads would make our replies pile up.
@@ -193,8 +208,13 @@ void ReceiverConnection::handle(const Message &message)
                                          pong->framesSkipped);
         break;
     case MessageType::Audio:
-        // Not yet played: counted, so that nothing received vanishes unseen.
-        ++m_stats.audioMessages;
+        if (auto audio = parseAudio(message.payload)) {
+            ++m_stats.audioMessages;
+            m_stats.audioBytes += quint64(audio->data.size());
+            pushAudio(message, std::move(*audio));
+        } else {
+            ++m_stats.malformedMessages;
+        }
         break;
     case MessageType::Hello:
     case MessageType::AuthChallenge:
@@ -259,6 +279,21 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
     m_input->bytes.push(data); // false only once the pipeline is over; its result says why
 }
 
+// Indexed before its bytes are queued, as pushMedia does, so the audio
+// demuxer always finds the packet's pts and trim.
+void ReceiverConnection::pushAudio(const Message &message, Audio audio)
+{
+    if (!m_audioQueued) {
+        ++m_stats.audioDropped; // --no-audio, or a stream that announced none
+        return;
+    }
+    m_input->audio.packets.add(AudioPacketMark{m_input->audio.bytes.bytesPushed(), audio.ptsUs,
+                                               audio.skipStartSamples, audio.discardEndSamples,
+                                               (message.flags & 0x0001) != 0});
+    if (!m_input->audio.bytes.push(audio.data))
+        ++m_stats.audioDropped; // the audio pipeline gave up (its warning says why)
+}
+
 // The one word on the pipeline's end. After END_OF_STREAM the sender waits
 // for our verdict. Mid-stream, a failure is told as ERROR 9 (sayGoodbye); a
 // pipeline that ended well without END_OF_STREAM ended because this
@@ -277,7 +312,8 @@ void ReceiverConnection::onPipelineFinished(const PipelineResult &result)
             finish(true, QStringLiteral("the receiver failed after the end of the stream"));
             return;
         }
-        send(MessageType::Received, serialize(Received{m_stats.accessUnits, result.frames}));
+        send(MessageType::Received, serialize(Received{m_stats.accessUnits, result.frames,
+                                                       m_stats.audioMessages, result.audioFrames}));
         finish(true, QStringLiteral("end of stream"));
         return;
     }
@@ -323,7 +359,7 @@ void ReceiverConnection::beginFailing(const QString &finishReason)
     m_handshakeTimer->stop();
     m_pingTimer->stop();
     m_idleTimer->stop();
-    m_input->bytes.finish();
+    finishQueues();
     QTimer::singleShot(kFailingGraceMs, this, [this] { finish(false, m_finishReason); });
     onReadyRead();
 }
@@ -342,7 +378,7 @@ void ReceiverConnection::finish(bool endOfStream, const QString &reason)
     m_handshakeTimer->stop();
     m_pingTimer->stop();
     m_idleTimer->stop();
-    m_input->bytes.finish(); // the demuxer drains what arrived, then sees end of file
+    finishQueues(); // the demuxers drain what arrived, then see end of file
     m_socket->disconnect(this);
     m_socket->flush();
     m_socket->disconnectFromHost();

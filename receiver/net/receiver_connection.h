@@ -2,11 +2,18 @@
 //
 //   QTcpSocket --> MessageDecoder --> MEDIA payloads --> StreamInput (bytes + where each
 //                                 |                     access unit starts, its pts) --> pipeline thread
+//                                 +-> AUDIO payloads --> StreamInput::audio (bytes + where each
+//                                 |                     packet starts, its pts, trim) --> audio pipeline
 //                                 \-> HELLO, STREAM_INFO, PING, END_OF_STREAM: handled here
+//
+// AUDIO is queued only if STREAM_INFO announced sound and this receiver
+// wants it (not --no-audio); otherwise it is counted and dropped, as is
+// sound the audio pipeline gave up on (audioDropped).
 //
 // Event-driven (readyRead), so PING is answered at once however busy the
 // decoder is. While the byte queue is full it leaves bytes in the socket
-// (the sender then feels TCP backpressure) and resumes on drained().
+// (the sender then feels TCP backpressure) and resumes on drained(); the
+// same for the audio queue while sound is queued.
 //
 // How it ends: finished() once. After END_OF_STREAM it waits for the
 // pipeline's result (onPipelineFinished) and answers RECEIVED or ERROR 9.
@@ -41,7 +48,9 @@ struct ConnectionStats {
     quint64 mediaMessages = 0;
     quint64 accessUnits = 0; // MEDIA messages flagged AU_END
     quint64 mediaBytes = 0;
-    quint64 audioMessages = 0;
+    quint64 audioMessages = 0; // AUDIO received (RECEIVED's audioPackets)
+    quint64 audioBytes = 0;
+    quint64 audioDropped = 0;  // queued for nobody: --no-audio, or the audio pipeline gave up
     quint64 malformedMessages = 0;
     quint64 sequenceGaps = 0;
     quint64 bytesDropped = 0; // arrived after this side failed and told the sender
@@ -69,7 +78,7 @@ public:
     // after its HELLO (ERROR 6).
     ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                        std::shared_ptr<StreamStats> stats, const QByteArray &key, Channel channel,
-                       QObject *parent = nullptr);
+                       bool audioWanted = true, QObject *parent = nullptr);
     ~ReceiverConnection() override;
 
     QString peer() const { return m_peer; }
@@ -96,6 +105,8 @@ private:
     void send(proto::MessageType type, const QByteArray &payload);
     void apply(const HandshakeStep &step);
     void pushMedia(const proto::Message &message, qint64 ptsUs, QByteArray data);
+    void pushAudio(const proto::Message &message, proto::Audio audio);
+    void finishQueues();
     void sayGoodbye(proto::ErrorCode code, const QString &reason, const QString &finishReason);
     void failQuietly(const QString &finishReason);
     void beginFailing(const QString &finishReason); // read and drop until the sender hangs up
@@ -114,6 +125,9 @@ private:
     qint64 m_auOffset = 0;   // in the byte stream, where the access unit starts
     qint64 m_auPtsUs = proto::kNoPts;
     bool m_audAppended = false;
+    const bool m_audioWanted;
+    bool m_audioQueued = false; // STREAM_INFO announced sound, and it is wanted
+    bool m_streamInfoSeen = false;
     bool m_senderGone = false; // closed its side; we may still be reading its last bytes
     ReceiverHandshake m_handshake;
     bool m_finished = false;

@@ -33,7 +33,8 @@ public:
     static constexpr int kRefuseGraceMs = 2000;
     static constexpr qint64 kRefuseMaxBytes = 64 * 1024;
 
-    StreamServer(QByteArray accessKey, bool display, QObject *parent = nullptr);
+    // `audio`: queue the sound of streams that have it (false: --no-audio).
+    StreamServer(QByteArray accessKey, bool display, bool audio = true, QObject *parent = nullptr);
     ~StreamServer() override;
 
     // Call on the network thread. Returns an actionable error, or "".
@@ -68,6 +69,7 @@ private:
     QTcpServer *m_server;
     QByteArray m_accessKey; // empty: anyone may send
     bool m_display;
+    bool m_audio;
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained

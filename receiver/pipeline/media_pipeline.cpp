@@ -1,10 +1,13 @@
 #include "media_pipeline.h"
 
+#include "audio_clock.h"
 #include "decoder.h"
 #include "demuxer.h"
 #include "frame_md5_writer.h"
 #include "frame_slot.h"
+#include "stream_recorder.h"
 #include "logging.h"
+#include "protocol.h"
 
 #include <QThread>
 
@@ -13,11 +16,24 @@ namespace {
 
 // Leaves a new reference to each decoded frame in the display's slot. No
 // copy and no conversion here: the display converts only what it shows.
+//
+// A/V sync: while sound plays, a frame waits here until its pts is due on
+// the AudioClock (at once if late, at most AudioClock::kMaxWaitUs). The
+// hand-off between decoder and display stays the one-frame slot (drop the
+// oldest); the wait holds the decoder instead, and behind it the byte
+// queue (block, then TCP backpressure), so nothing grows. Without sound the
+// clock never runs and the frame goes on at once, as before.
 class DisplaySink : public FrameSink {
 public:
-    explicit DisplaySink(FrameSlot *slot) : m_slot(slot) {}
+    DisplaySink(FrameSlot *slot, AudioClock *clock, PipelineCounters &counters)
+        : m_slot(slot), m_clock(clock), m_counters(counters) {}
     bool push(const AVFrame *frame) override
     {
+        if (m_clock && frame->pts != AV_NOPTS_VALUE) {
+            m_clock->waitUntil(frame->pts);
+            if (const auto heard = m_clock->now(proto::nowMicros()))
+                m_counters.avOffsetUs.store(frame->pts - *heard);
+        }
         FramePtr ref = makeFrame();
         const int ret = ref ? av_frame_ref(ref.get(), frame) : AVERROR(ENOMEM);
         if (ret < 0) {
@@ -32,15 +48,18 @@ public:
 
 private:
     FrameSlot *m_slot;
+    AudioClock *m_clock;
+    PipelineCounters &m_counters;
     quint64 m_errors = 0;
 };
 
 } // namespace
 
 MediaPipeline::MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats,
-                             QString md5Path, FrameSlot *display, QObject *parent)
-    : QObject(parent), m_input(std::move(input)), m_stats(std::move(stats)), m_md5Path(std::move(md5Path)),
-      m_display(display)
+                             std::shared_ptr<FrameMd5Writer> md5, FrameSlot *display, AudioClock *clock,
+                             QObject *parent)
+    : QObject(parent), m_input(std::move(input)), m_stats(std::move(stats)), m_md5(std::move(md5)),
+      m_display(display), m_clock(clock)
 {
     qRegisterMetaType<PipelineResult>();
 }
@@ -65,6 +84,8 @@ void MediaPipeline::stop()
     // Wakes a blocked read_packet at once (AVERROR_EXIT).
     m_stopped.store(true);
     m_input->bytes.cancel();
+    if (m_clock)
+        m_clock->cancel(); // a frame waiting to be due goes now
 }
 
 PipelineResult MediaPipeline::run()
@@ -81,9 +102,8 @@ PipelineResult MediaPipeline::run()
     };
 
     QString error;
-    FrameMd5Writer md5;
-    if (!m_md5Path.isEmpty() && !md5.open(m_md5Path, &error))
-        return fail(error);
+    if (m_md5 && !m_md5->error().isEmpty())
+        return fail(m_md5->error());
     auto demuxer = Demuxer::open(*m_input, m_counters, &error);
     if (!demuxer)
         return fail(error);
@@ -91,15 +111,16 @@ PipelineResult MediaPipeline::run()
     if (!decoder)
         return fail(error);
 
-    if (!m_md5Path.isEmpty())
-        decoder->addSink(&md5);
+    if (m_md5)
+        decoder->addSink(m_md5->videoSink());
     std::unique_ptr<DisplaySink> display;
     if (m_display) {
-        display = std::make_unique<DisplaySink>(m_display);
+        display = std::make_unique<DisplaySink>(m_display, m_clock, m_counters);
         decoder->addSink(display.get());
     }
 
-    const int ret = demuxer->run(*decoder);
+    StreamRecorder::Tee tee(m_recorder.get(), true, *decoder);
+    const int ret = demuxer->run(tee);
     result.packets = m_counters.packets;
     result.frames = m_counters.frames;
     result.decodeErrors = m_counters.decodeErrors;
@@ -107,8 +128,11 @@ PipelineResult MediaPipeline::run()
     result.displayErrors = display ? display->errors() : 0;
     // A sink that failed stopped the pipeline, or failed while the decoder
     // drained its last frames at the end (Decoder::flush has no way to stop).
-    if (!md5.error().isEmpty())
-        return fail(md5.error());
+    if (m_md5) {
+        m_md5->endStream(0);
+        if (!m_md5->error().isEmpty())
+            return fail(m_md5->error());
+    }
     if (m_stopped.load())
         return fail(QString());
     if (ret < 0)

@@ -1,8 +1,9 @@
 // MediaPipeline: everything after the network for one stream, on a thread of
 // its own (every call in it blocks):
 //
-//   ByteQueue --> Demuxer --> Decoder --+--> FrameMd5Writer   (--framemd5)
+//   ByteQueue --> Demuxer --(StreamRecorder, --record)--> Decoder --+--> FrameMd5Writer   (--framemd5, shared with the AudioPipeline)
 //                                       +--> DisplaySink --> FrameSlot --> window (VideoView converts)
+//                                            (waits until the frame is due on the AudioClock, if sound plays)
 //
 // How it ends: exactly once, finished(PipelineResult), whatever happened
 // (the queue finished and drained, a failure, or stop()). That result is the
@@ -23,7 +24,10 @@ class QThread;
 
 namespace h264link {
 
+class AudioClock;
+class FrameMd5Writer;
 class FrameSlot;
+class StreamRecorder;
 
 struct PipelineResult {
     // ok: everything queued was read and decoded (or the sender dropped and
@@ -37,16 +41,24 @@ struct PipelineResult {
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
     quint64 displayErrors = 0; // frames that could not be passed to the display
+    // The sound's, filled in by the controller once the audio pipeline is done too.
+    quint64 audioFrames = 0;
+    quint64 audioDecodeErrors = 0;
+    quint64 audioUnderruns = 0;
 };
 
 class MediaPipeline : public QObject {
     Q_OBJECT
 public:
-    // `display` may be null (headless); `md5Path` may be empty.
-    MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats, QString md5Path,
-                  FrameSlot *display, QObject *parent = nullptr);
+    // `display` may be null (headless); `md5` may be null (no --framemd5)
+    // and is shared with the AudioPipeline; `clock` may be null (never any
+    // sound): then frames go to the display at once.
+    MediaPipeline(std::shared_ptr<StreamInput> input, std::shared_ptr<StreamStats> stats,
+                  std::shared_ptr<FrameMd5Writer> md5, FrameSlot *display, AudioClock *clock = nullptr,
+                  QObject *parent = nullptr);
     ~MediaPipeline() override; // stops and joins
 
+    void setRecorder(std::shared_ptr<StreamRecorder> recorder) { m_recorder = std::move(recorder); } // before start()
     void start();
     void stop(); // any thread: cancels the read; finished() follows with `stopped`
 
@@ -61,8 +73,10 @@ private:
     std::shared_ptr<StreamInput> m_input;
     std::atomic<bool> m_stopped{false};
     std::shared_ptr<StreamStats> m_stats;
-    QString m_md5Path;
+    std::shared_ptr<FrameMd5Writer> m_md5;
+    std::shared_ptr<StreamRecorder> m_recorder; // --record, shared with the AudioPipeline
     FrameSlot *m_display;
+    AudioClock *m_clock;
     QThread *m_thread = nullptr;
     PipelineCounters m_counters;
 };

@@ -10,6 +10,7 @@ extern "C" {
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 
 namespace h264link {
 
@@ -20,6 +21,10 @@ struct PipelineCounters {
     std::atomic<quint64> frames{0};         // pictures decoded
     std::atomic<quint64> decodeErrors{0};   // packets the decoder rejected
     std::atomic<quint64> concealedFrames{0}; // pictures decoded with errors concealed
+    // Last frame handed to the display: its pts minus the audio clock then
+    // (kNoOffset: no sound played yet).
+    static constexpr qint64 kNoOffset = std::numeric_limits<qint64>::min();
+    std::atomic<qint64> avOffsetUs{kNoOffset};
 };
 
 // A packet's statistics record id (StreamStats), set by the Demuxer, read

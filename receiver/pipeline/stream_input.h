@@ -1,9 +1,11 @@
-// StreamInput: what the network side hands the pipeline for one stream, the
-// bytes and where each access unit starts in them. Shared by the connection
-// (producer, network thread) and the pipeline (consumer, its own thread).
+// StreamInput: what the network side hands the pipelines for one stream: the
+// video bytes and where each access unit starts in them, and the sound's own
+// queue (AudioInput, read by the AudioPipeline). Shared by the connection
+// (producer, network thread) and the pipelines (consumers, their own threads).
 #pragma once
 
 #include "access_unit_index.h"
+#include "audio_input.h"
 #include "byte_queue.h"
 
 namespace h264link {
@@ -12,6 +14,7 @@ struct StreamInput {
     explicit StreamInput(qsizetype capacity) : bytes(capacity) {}
     ByteQueue bytes;
     AccessUnitIndex units;
+    AudioInput audio; // filled only when the stream has sound and it is wanted
 };
 
 } // namespace h264link

@@ -10,6 +10,7 @@
 #include <QKeyEvent>
 #include <QLabel>
 #include <QNetworkInterface>
+#include <QProgressBar>
 #include <QStackedWidget>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -29,13 +30,28 @@ QStringList localAddresses()
     return lan;
 }
 
+// dBFS to a meter position: -60 dB (and below) empty, 0 dB full.
+int meterValue(double db)
+{
+    return int(std::clamp(db + 60.0, 0.0, 60.0));
+}
+
+// "████████░░░░ -12 dB": the panel's meter, in its fixed-width font.
+QString meterText(double db)
+{
+    const int filled = meterValue(db) / 3;
+    return QString(filled, QChar(0x2588)) + QString(20 - filled, QChar(0x2591))
+        + (db <= -100 ? QStringLiteral(" silence") : QStringLiteral(" %1 dB").arg(db, 0, 'f', 0));
+}
+
 } // namespace
 
 ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, Renderer renderer,
                                QWidget *parent)
     : QWidget(parent), m_slot(slot), m_controller(controller), m_pages(new QStackedWidget(this)),
       m_waiting(new QLabel(this)), m_video(VideoView::create(renderer, this)), m_status(new QLabel(this)),
-      m_statsPanel(new QLabel(this))
+      m_statsPanel(new QLabel(this)), m_audioOnly(new QWidget(this)), m_audioSource(new QLabel(m_audioOnly)),
+      m_audioMeter(new QProgressBar(m_audioOnly))
 {
     setWindowTitle(tr("h264link receiver"));
     m_waiting->setAlignment(Qt::AlignCenter);
@@ -44,6 +60,21 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     m_waiting->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1; font-size: 16px;"));
     m_pages->addWidget(m_waiting);
     m_pages->addWidget(m_video);
+    m_audioOnly->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1;"));
+    m_audioSource->setAlignment(Qt::AlignCenter);
+    m_audioSource->setTextFormat(Qt::PlainText); // the sender names the file: never markup
+    m_audioSource->setStyleSheet(QStringLiteral("font-size: 22px;"));
+    m_audioMeter->setRange(0, 60);
+    m_audioMeter->setTextVisible(false);
+    m_audioMeter->setMinimumHeight(48);
+    auto *audioLayout = new QVBoxLayout(m_audioOnly);
+    audioLayout->setContentsMargins(60, 40, 60, 40);
+    audioLayout->addStretch(1);
+    audioLayout->addWidget(m_audioSource);
+    audioLayout->addSpacing(24);
+    audioLayout->addWidget(m_audioMeter);
+    audioLayout->addStretch(1);
+    m_pages->addWidget(m_audioOnly);
     m_status->setContentsMargins(6, 3, 6, 3);
     m_status->setTextFormat(Qt::PlainText); // the sender names the file: never markup
 
@@ -72,14 +103,24 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
         m_skippedBase = m_slot->skipped() + m_video->notShown(); // this stream's count starts at 0
         m_displayFailures = 0;
         m_pages->setCurrentWidget(m_video);
+        m_audioOnlyStream = false;
         m_peer = tr("Receiving from %1").arg(peer);
         setStatus(m_peer);
     });
     connect(controller, &ReceiverController::streamInfoReceived, this,
             [this](const proto::StreamInfo &info) {
                 const double fps = info.frameRateDen ? double(info.frameRateNum) / info.frameRateDen : 0;
-                m_source = tr("%1 — %2×%3 @ %4 fps").arg(info.sourceName).arg(info.width)
-                               .arg(info.height).arg(fps, 0, 'f', 2);
+                m_source = info.hasVideo() ? tr("%1 — %2×%3 @ %4 fps").arg(info.sourceName).arg(info.width)
+                                                 .arg(info.height).arg(fps, 0, 'f', 2)
+                                           : info.sourceName;
+                if (info.hasAudio())
+                    m_source += tr(" · sound: %1").arg(info.audioDescription);
+                m_audioOnlyStream = !info.hasVideo();
+                if (m_audioOnlyStream) {
+                    m_audioSource->setText(info.sourceName);
+                    m_audioMeter->setValue(0);
+                    m_pages->setCurrentWidget(m_audioOnly);
+                }
                 setStatus(m_peer + QStringLiteral(" · ") + m_source);
             });
     connect(controller, &ReceiverController::streamEnded, this,
@@ -91,6 +132,9 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     auto *statsTimer = new QTimer(this);
     connect(statsTimer, &QTimer::timeout, this, &ReceiverWindow::updateStats);
     statsTimer->start(1000);
+    auto *meterTimer = new QTimer(this);
+    connect(meterTimer, &QTimer::timeout, this, &ReceiverWindow::updateMeter);
+    meterTimer->start(100);
     connect(controller, &ReceiverController::refused, this, [this](const QString &peer, const QString &why) {
         setStatus(tr("Refused %1: %2").arg(peer, why));
     });
@@ -108,7 +152,7 @@ void ReceiverWindow::showWaiting(quint16 port)
                 .arg(addresses.first().section(' ', 0, 0)).arg(port);
     m_waiting->setText(text);
     m_pages->setCurrentWidget(m_waiting);
-    setStatus(tr("Listening on port %1 · S: statistics · F11: full screen").arg(port));
+    setStatus(tr("Listening on port %1 · S: statistics · M: mute · F11: full screen").arg(port));
 }
 
 void ReceiverWindow::showFrame()
@@ -151,8 +195,17 @@ void ReceiverWindow::updateStats()
     if (const auto streamStats = m_controller->streamStats()) {
         streamStats->setDecodeErrors(stats->decodeErrors);
         const StatsReport report = streamStats->report(proto::nowMicros());
-        if (m_statsPanel->isVisible())
-            m_statsPanel->setText(report.toText());
+        if (m_statsPanel->isVisible()) {
+            QString text = report.toText();
+            if (stats->audio)
+                text += tr("\naudio      %1 · buffered %2 ms · A/V %3 · underruns %4%5")
+                            .arg(meterText(stats->audioLevelDb))
+                            .arg(stats->audioLatencyMs < 0 ? 0 : stats->audioLatencyMs, 0, 'f', 0)
+                            .arg(stats->hasAvOffset ? tr("%1 ms").arg(stats->avOffsetMs, 0, 'f', 1) : tr("—"))
+                            .arg(stats->audioUnderruns)
+                            .arg(m_controller->isMuted() ? tr(" · MUTED (M)") : QString());
+            m_statsPanel->setText(text);
+        }
     }
     QString line = tr("%1 · %2 fps").arg(m_base).arg(stats->frames - m_lastFrames);
     m_lastFrames = stats->frames;
@@ -162,11 +215,26 @@ void ReceiverWindow::updateStats()
         line += tr(" · %1 skipped for display").arg(skipped);
     if (m_displayFailures)
         line += tr(" · %1 frames could not be displayed").arg(m_displayFailures);
+    if (stats->audio && m_controller->isMuted())
+        line += tr(" · muted (M)");
     m_status->setText(line);
+}
+
+void ReceiverWindow::updateMeter()
+{
+    if (!m_audioOnlyStream || m_pages->currentWidget() != m_audioOnly)
+        return;
+    const auto stats = m_controller->liveStats();
+    m_audioMeter->setValue(stats && stats->audio ? meterValue(stats->audioLevelDb) : 0);
 }
 
 void ReceiverWindow::keyPressEvent(QKeyEvent *event)
 {
+    if (event->key() == Qt::Key_M) {
+        m_controller->toggleMute();
+        updateStats();
+        return;
+    }
     if (event->matches(QKeySequence::Quit)) { // Ctrl+Q: the same clean close as the window's X
         close();
         return;

@@ -1,6 +1,7 @@
 // ReceiverWindow: shows where to connect while waiting, then the live picture
-// in a VideoView (scaled to fit, aspect ratio kept). S toggles the statistics
-// panel, F11 full screen.
+// in a VideoView (scaled to fit, aspect ratio kept); a stream with sound
+// only shows its source name and a big level meter instead. S toggles the
+// statistics panel (with the sound's level meter), M mutes, F11 full screen.
 #pragma once
 
 #include "protocol.h"
@@ -9,6 +10,7 @@
 #include <QWidget>
 
 class QLabel;
+class QProgressBar;
 class QStackedWidget;
 
 namespace h264link {
@@ -38,6 +40,7 @@ private:
     quint64 skippedForDisplay() const;
     void setStatus(const QString &text);
     void updateStats();
+    void updateMeter(); // the sound's level, a few times a second
 
     FrameSlot *m_slot;
     ReceiverController *m_controller;
@@ -46,6 +49,10 @@ private:
     VideoView *m_video;
     QLabel *m_status;
     QLabel *m_statsPanel; // S toggles it
+    QWidget *m_audioOnly;  // the page of a stream without pictures
+    QLabel *m_audioSource;
+    QProgressBar *m_audioMeter;
+    bool m_audioOnlyStream = false;
     QString m_base; // who and what is streaming; statistics are appended
     QString m_peer;
     quint64 m_lastFrames = 0;

@@ -220,8 +220,10 @@ void SenderConnection::onControlMessage(const Message &m)
     }
     if (m.type == MessageType::Ping && !m_closing)
         m_framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs, m_framesSkipped()}));
-    else if (m.type == MessageType::Received)
+    else if (m.type == MessageType::Received) {
         m_received = parseReceived(m.payload);
+        m_receivedAudioCounts = m.payload.size() >= 4 * 8; // v3 appended them (a v3 receiver may predate sound)
+    }
     else if (m.type == MessageType::Error)
         m_peerError = parseErrorInfo(m.payload).value_or(ErrorInfo{});
 }
@@ -342,7 +344,8 @@ bool SenderConnection::drain(qint64 limit, int timeoutMs)
 int SenderConnection::finish(QString *message)
 {
     m_framing.sendMessage(MessageType::EndOfStream,
-                          serialize(EndOfStream{m_framing.accessUnitsSent(), m_framing.mediaBytesSent()}));
+                          serialize(EndOfStream{m_framing.accessUnitsSent(), m_framing.mediaBytesSent(),
+                                                m_framing.audioPacketsSent()}));
     if (!drain(0, 10000))
         return lost(message, QStringLiteral("the connection broke before the end of the stream was delivered"));
     return confirmDelivery(closeGracefully(), message);
@@ -431,6 +434,18 @@ int SenderConnection::confirmDelivery(CloseWait wait, QString *message)
     if (m_received->framesDecoded < sent) {
         *message = QStringLiteral("the receiver got all %1 frames sent but decoded only %2: it did not "
                                   "show them all").arg(sent).arg(m_received->framesDecoded);
+        return ExitStreamIncomplete;
+    }
+    // A v3 receiver built before sound (0.x main) answers RECEIVED with zero
+    // audio counts; one that plays sound counts every AUDIO message, even
+    // with its --no-audio. Over TCP, all audio lost with every frame there is
+    // no real case: zero counts mean "not counted", and the session says so.
+    const quint64 audioSent = m_framing.audioPacketsSent();
+    m_audioUncounted = speaksAudio() && audioSent > 0
+        && (!m_receivedAudioCounts || (m_received->audioPackets == 0 && m_received->audioFramesDecoded == 0));
+    if (speaksAudio() && !m_audioUncounted && m_received->audioPackets < audioSent) {
+        *message = QStringLiteral("the receiver got %1 of the %2 audio packets sent")
+                       .arg(m_received->audioPackets).arg(audioSent);
         return ExitStreamIncomplete;
     }
     return ExitOk;

@@ -52,6 +52,10 @@ public:
     bool open(int *exitCode, QString *message);
 
     FramedMediaDevice &framing() { return m_framing; }
+    // The protocol version agreed in the handshake, and whether it carries
+    // sound (v3): an older receiver gets the video only.
+    quint8 version() const { return m_handshake.version(); }
+    bool speaksAudio() const { return version() >= proto::kFirstAudioVersion; }
     void sendStreamInfo(const proto::StreamInfo &info);
     // Live: a fixed kernel buffer, so the queue LiveRateControl bounds is
     // most of the queue there is (autotuning would add megabytes of latency).
@@ -60,7 +64,7 @@ public:
     // counts only what waits to be encrypted; the records wait in
     // encryptedBytesToWrite() (slightly more bytes than the media: headers, tags).
     qint64 queuedBytes() const { return m_socket.bytesToWrite() + m_socket.encryptedBytesToWrite(); }
-    qint64 handedToKernel() const { return qMax<qint64>(0, qint64(m_framing.mediaBytesSent()) - queuedBytes()); }
+    qint64 handedToKernel() const { return qMax<qint64>(0, qint64(m_framing.streamBytesSent()) - queuedBytes()); }
 
     // Sleeps until a packet is due while answering PING. False if stopped or
     // disconnected (checkPeer() then says which).
@@ -86,6 +90,9 @@ public:
     {
         return m_received ? std::optional<quint64>(m_received->framesDecoded) : std::nullopt;
     }
+    // The receiver confirmed the video but did not count the audio sent (a
+    // build without sound): "done", with a word about it.
+    bool audioUncounted() const { return m_audioUncounted; }
     // Tells the receiver why the stream stops early, then closes.
     void abort(const QString &reason);
 
@@ -123,6 +130,8 @@ private:
     quint16 m_refusalCode = 0;
     std::optional<proto::ErrorInfo> m_peerError; // its ERROR after the handshake
     std::optional<proto::Received> m_received;   // its RECEIVED
+    bool m_receivedAudioCounts = false;          // ... with v3's audio counts in it
+    bool m_audioUncounted = false;
     bool m_closing = false; // END_OF_STREAM sent: PINGs are read, not answered
 };
 

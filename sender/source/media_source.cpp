@@ -34,11 +34,20 @@ int firstVideoStream(const AVFormatContext *input)
     return -1;
 }
 
+int firstAudioStream(const AVFormatContext *input)
+{
+    for (unsigned i = 0; i < input->nb_streams; ++i)
+        if (input->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+            return int(i);
+    return -1;
+}
+
 } // namespace
 
-std::unique_ptr<MediaSource> MediaSource::open(const QString &path, QString *error)
+std::unique_ptr<MediaSource> MediaSource::open(const QString &path, QString *error, bool withAudio)
 {
     std::unique_ptr<MediaSource> source(new MediaSource);
+    source->m_audioDropped = !withAudio;
     source->m_file.setFileName(path);
     if (!source->openInput(error))
         return nullptr;
@@ -83,16 +92,33 @@ bool MediaSource::openInput(QString *error)
         *error = QStringLiteral("cannot read the streams of '%1': %2").arg(name, averrorDetail(ret));
         return false;
     }
-    m_streamIndex = firstVideoStream(m_input.get());
-    if (m_streamIndex < 0) {
+    m_videoIndex = firstVideoStream(m_input.get());
+    m_audioIndex = m_audioDropped ? -1 : firstAudioStream(m_input.get());
+    if (m_videoIndex < 0 && m_audioDropped) {
         *error = QStringLiteral("'%1' has no video stream (found: %2)")
                      .arg(name, describeStreams(m_input.get()));
         return false;
     }
+    if (m_videoIndex < 0 && m_audioIndex < 0) {
+        *error = QStringLiteral("'%1' has neither a video nor an audio stream (found: %2)")
+                     .arg(name, describeStreams(m_input.get()));
+        return false;
+    }
+    if (m_videoIndex >= 0 && !checkVideo(name, error))
+        return false;
+    // Tell the demuxer to skip the streams we do not send.
+    for (unsigned i = 0; i < m_input->nb_streams; ++i)
+        m_input->streams[i]->discard = int(i) == m_videoIndex || int(i) == m_audioIndex
+            ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    return true;
+}
+
+bool MediaSource::checkVideo(const QString &name, QString *error) const
+{
     const AVCodecParameters *par = stream()->codecpar;
     if (par->codec_id != AV_CODEC_ID_H264) {
         *error = QStringLiteral("'%1': the video is %2, not H.264; this sender streams H.264 only. "
-                                "Convert it first: ffmpeg -i '%1' -c:v libx264 -an out.mp4")
+                                "Convert it first: ffmpeg -i '%1' -c:v libx264 -c:a copy out.mp4")
                      .arg(name, QString::fromUtf8(avcodec_get_name(par->codec_id)));
         return false;
     }
@@ -101,22 +127,36 @@ bool MediaSource::openInput(QString *error)
                                 "(truncated or damaged file?)").arg(name);
         return false;
     }
-    // Tell the demuxer to skip the streams we do not send.
-    for (unsigned i = 0; i < m_input->nb_streams; ++i)
-        m_input->streams[i]->discard = int(i) == m_streamIndex ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+    return true;
+}
+
+bool MediaSource::dropAudio(QString *error)
+{
+    if (!hasVideo()) {
+        *error = QStringLiteral("'%1' has no video stream, and its audio cannot be sent")
+                     .arg(QFileInfo(m_file.fileName()).fileName());
+        return false;
+    }
+    m_audioDropped = true;
+    if (hasAudio())
+        m_input->streams[m_audioIndex]->discard = AVDISCARD_ALL;
+    m_audioIndex = -1;
     return true;
 }
 
 AVRational MediaSource::frameRate() const
 {
+    if (!hasVideo())
+        return {0, 0};
     AVRational rate = av_guess_frame_rate(m_input.get(), const_cast<AVStream *>(stream()), nullptr);
     return rate.num > 0 && rate.den > 0 ? rate : AVRational{0, 0};
 }
 
 qint64 MediaSource::durationUs() const
 {
-    if (stream()->duration != AV_NOPTS_VALUE && stream()->duration > 0)
-        return av_rescale_q(stream()->duration, timeBase(), AV_TIME_BASE_Q);
+    const AVStream *st = mainStream();
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        return av_rescale_q(st->duration, st->time_base, AV_TIME_BASE_Q);
     return m_input->duration > 0 ? m_input->duration : -1;
 }
 
@@ -125,7 +165,7 @@ int MediaSource::readPacket(AVPacket *packet)
     takeLastFfmpegError(); // so an error message quotes this read's reason only
     for (;;) {
         const int ret = av_read_frame(m_input.get(), packet);
-        if (ret < 0 || packet->stream_index == m_streamIndex)
+        if (ret < 0 || packet->stream_index == m_videoIndex || packet->stream_index == m_audioIndex)
             return ret;
         av_packet_unref(packet);
     }

@@ -19,14 +19,14 @@ qint64 toMicros(int64_t ts, AVRational tb)
 
 } // namespace
 
-std::unique_ptr<Playback> Playback::open(const QString &path, bool loop, QString *error)
+std::unique_ptr<Playback> Playback::open(const QString &path, bool loop, bool withAudio, QString *error)
 {
     std::unique_ptr<Playback> play(new Playback);
-    play->m_source = MediaSource::open(path, error);
+    play->m_source = MediaSource::open(path, error, withAudio);
     if (!play->m_source)
         return nullptr;
     play->m_loop = loop;
-    const AVStream *st = play->m_source->stream();
+    const AVStream *st = play->m_source->mainStream();
     play->m_startUs = st->start_time == AV_NOPTS_VALUE ? 0 : toMicros(st->start_time, st->time_base);
     const AVRational rate = play->m_source->frameRate();
     play->m_frameUs = rate.num > 0 ? av_rescale(1'000'000, rate.den, rate.num) : 40'000;
@@ -38,7 +38,7 @@ int Playback::readNext(AVPacket *packet, QString *message)
 {
     for (;;) {
         int ret = m_source->readPacket(packet);
-        const bool anythingYet = frameNumber() > 1;
+        const bool anythingYet = frameNumber() > 1 || m_progress.audioPackets + m_progress.audioSkipped > 0;
         if (ret == AVERROR_EOF && m_loop && anythingYet) {
             QString error;
             if (!m_source->rewind(&error)) {
@@ -47,6 +47,7 @@ int Playback::readNext(AVPacket *packet, QString *message)
             }
             m_loopOffsetUs = m_timelineEndUs;
             ++m_progress.loops;
+            m_audioGap = true;
             continue;
         }
         if (ret >= 0 && (packet->flags & AV_PKT_FLAG_CORRUPT))
@@ -60,21 +61,27 @@ int Playback::readNext(AVPacket *packet, QString *message)
 }
 
 // The send clock follows dts (decode order); the position shown follows pts.
+// Audio and video share it: both are shifted by the same start and loop offset.
 qint64 Playback::place(AVPacket *packet)
 {
-    const AVRational tb = m_source->timeBase();
+    const bool audio = m_source->isAudio(packet);
+    const AVRational tb = m_source->timeBaseOf(packet);
     qint64 mediaUs = toMicros(packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts, tb);
     if (mediaUs == AV_NOPTS_VALUE) // raw .h264 may have neither
-        mediaUs = m_startUs + qint64(frameNumber() - 1) * m_frameUs;
+        mediaUs = audio ? m_startUs + m_progress.positionUs
+                        : m_startUs + qint64(frameNumber() - 1) * m_frameUs;
     mediaUs += m_loopOffsetUs - m_startUs;
     const qint64 ptsUs = toMicros(packet->pts, tb);
     // A pass ends one frame after its last picture, in pts: with B-frames dts
     // runs behind pts, and an end taken from dts repeats pictures' times at
-    // the seam and runs the loop's clock fast.
+    // the seam and runs the loop's clock fast. Audio ends where its last
+    // packet does, so that a loop's sound does not overlap the last pass's.
     const qint64 endUs = ptsUs == AV_NOPTS_VALUE ? mediaUs : ptsUs - m_startUs + m_loopOffsetUs;
-    m_timelineEndUs = qMax(m_timelineEndUs, endUs + m_frameUs);
-    m_progress.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - m_loopOffsetUs
-                                                                    : ptsUs - m_startUs);
+    const qint64 lengthUs = audio ? toMicros(packet->duration, tb) : m_frameUs;
+    m_timelineEndUs = qMax(m_timelineEndUs, endUs + qMax<qint64>(0, lengthUs));
+    if (audio == !m_source->hasVideo())
+        m_progress.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - m_loopOffsetUs
+                                                                        : ptsUs - m_startUs);
     if (m_loopOffsetUs) {
         const int64_t shift = av_rescale_q(m_loopOffsetUs, AV_TIME_BASE_Q, tb);
         if (packet->pts != AV_NOPTS_VALUE)
@@ -87,27 +94,41 @@ qint64 Playback::place(AVPacket *packet)
 
 QByteArray Playback::beginConnection()
 {
-    m_waitForKeyframe = m_everConnected;
+    m_waitForKeyframe = m_everConnected && m_source->hasVideo();
     m_everConnected = true;
+    m_audioGap = true;
     m_pacer.reset();
     return m_waitForKeyframe ? m_parameterSets : QByteArray();
 }
 
 bool Playback::skipUntilKeyframe(AVPacket *packet)
 {
-    if (m_waitForKeyframe && !(packet->flags & AV_PKT_FLAG_KEY)) {
+    if (m_waitForKeyframe && (m_source->isAudio(packet) || !(packet->flags & AV_PKT_FLAG_KEY))) {
         skip(packet);
         return true;
     }
-    m_waitForKeyframe = false;
+    if (!m_source->isAudio(packet))
+        m_waitForKeyframe = false;
     return false;
 }
 
 void Playback::skip(AVPacket *packet)
 {
+    if (m_source->isAudio(packet)) {
+        av_packet_unref(packet);
+        ++m_progress.audioSkipped;
+        m_audioGap = true;
+        return;
+    }
     av_packet_unref(packet);
     ++m_progress.skippedFrames;
     m_skipped.store(m_progress.skippedFrames);
+}
+
+void Playback::sentAudio(quint64 packets, quint64 bytes)
+{
+    m_progress.audioPackets += packets;
+    m_progress.bytes += bytes;
 }
 
 void Playback::sent(quint64 bytes, const QByteArray &parameterSets)

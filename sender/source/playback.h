@@ -5,7 +5,9 @@
 // What must survive a reconnect lives here and nowhere else: the file and
 // its position, the loop offset (so that a --loop run's timestamps keep
 // rising), the count of frames sent and skipped, and the latest SPS/PPS for
-// the next receiver. Owned by the sender's worker thread.
+// the next receiver. Audio packets share the timeline and the pacing with
+// the video; an audio-only file is paced and positioned by its audio.
+// Owned by the sender's worker thread.
 #pragma once
 
 #include "sender_options.h"
@@ -15,15 +17,17 @@
 #include <QByteArray>
 #include <atomic>
 #include <memory>
+#include <utility>
 
 namespace h264link {
 
 class Playback {
 public:
     // Returns nullptr and MediaSource's one-line *error.
-    static std::unique_ptr<Playback> open(const QString &path, bool loop, QString *error);
+    static std::unique_ptr<Playback> open(const QString &path, bool loop, bool withAudio, QString *error);
 
     const MediaSource &source() const { return *m_source; }
+    MediaSource &source() { return *m_source; }
     const SenderProgress &progress() const { return m_progress; }
     bool everConnected() const { return m_everConnected; }
     // 1-based number of the next frame in the file's run, for messages.
@@ -39,15 +43,21 @@ public:
     qint64 delayUs(qint64 mediaUs) { return m_pacer.delayUs(mediaUs); }
 
     // A connection begins: its receiver's decoder starts from nothing, so
-    // after a reconnect the frames up to the next keyframe are skipped.
+    // after a reconnect the frames up to the next keyframe are skipped, and
+    // audio starts together with that keyframe.
     // Returns the SPS/PPS to put in front of that keyframe (empty at first).
     QByteArray beginConnection();
     // True (and the packet counted as skipped) while waiting for that keyframe.
     bool skipUntilKeyframe(AVPacket *packet);
-    // The one place a frame is counted as not sent; unrefs the packet.
+    // The one place a frame or an audio packet is counted as not sent; unrefs the packet.
     void skip(AVPacket *packet);
     // A frame went out: `bytes` more on the wire, the SPS/PPS it left current.
     void sent(quint64 bytes, const QByteArray &parameterSets);
+    // Audio went out: `packets` AUDIO messages, `bytes` more on the wire.
+    void sentAudio(quint64 packets, quint64 bytes);
+    // True once after a gap in the audio sent (the start, a reconnect, a
+    // loop restart, audio skipped): the next AUDIO message is flagged.
+    bool takeAudioDiscontinuity() { return std::exchange(m_audioGap, false); }
     void setQueuedBytes(qint64 bytes) { m_progress.queuedBytes = bytes; }
     // Read from any thread (the connection answers PING with it).
     quint64 framesSkipped() const { return m_skipped.load(); }
@@ -71,6 +81,7 @@ private:
     std::atomic<quint64> m_skipped{0}; // = m_progress.skippedFrames, for other threads
     bool m_everConnected = false;
     bool m_waitForKeyframe = false;
+    bool m_audioGap = true;
     QByteArray m_parameterSets; // the latest SPS/PPS sent, for the next receiver
 };
 

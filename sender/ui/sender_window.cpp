@@ -61,9 +61,13 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_retry = new QCheckBox(tr("Reconnect"), this);
     m_retry->setToolTip(tr("If the receiver is not there, goes away or is busy, keep trying every second"));
     m_retry->setChecked(initial.retry);
+    m_sound = new QCheckBox(tr("Sound"), this);
+    m_sound->setToolTip(tr("Send the file's first audio stream too (AAC and MP3 as they are, others as AAC)"));
+    m_sound->setChecked(!initial.noAudio);
     auto *flags = new QHBoxLayout;
     flags->addWidget(m_loop);
     flags->addWidget(m_retry);
+    flags->addWidget(m_sound);
     flags->addWidget(m_fast);
     flags->addStretch();
 
@@ -85,6 +89,9 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_progress->setValue(0);
     m_progress->setFormat(QStringLiteral("--:-- / --:--"));
     m_stats = new QLabel(this);
+    m_audio = new QLabel(this); // what happens to the sound, said once per stream
+    m_audio->setTextFormat(Qt::PlainText);
+    m_audio->setWordWrap(true);
     m_status = new QLabel(tr("Choose a file and the receiver's address, then press Start."), this);
     m_status->setWordWrap(true);
     m_status->setTextFormat(Qt::PlainText);
@@ -95,6 +102,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     layout->addWidget(m_startStop);
     layout->addWidget(m_progress);
     layout->addWidget(m_stats);
+    layout->addWidget(m_audio);
     layout->addWidget(m_status);
     resize(560, 290);
 }
@@ -112,7 +120,8 @@ void SenderWindow::browse()
 {
     const QString file = QFileDialog::getOpenFileName(
         this, tr("Choose a video"), QFileInfo(m_file->text()).absolutePath(),
-        tr("Video files (*.mp4 *.m4v *.mov *.mkv *.ts *.m2ts *.flv *.h264 *.264 *.avi);;All files (*)"));
+        tr("Media files (*.mp4 *.m4v *.mov *.mkv *.ts *.m2ts *.flv *.h264 *.264 *.avi *.m4a *.mka *.mp3 *.aac "
+           "*.flac *.opus *.ogg *.wav);;All files (*)"));
     if (!file.isEmpty())
         m_file->setText(file);
 }
@@ -129,6 +138,7 @@ void SenderWindow::start()
     options.loop = m_loop->isChecked();
     options.fast = m_fast->isChecked();
     options.retry = m_retry->isChecked();
+    options.noAudio = !m_sound->isChecked();
     if (options.file.isEmpty() || options.host.isEmpty()) {
         showStatus(tr("Choose a file and enter the receiver's address first."), true);
         return;
@@ -149,6 +159,10 @@ void SenderWindow::start()
         showStatus(tr("Everything sent; waiting for the receiver to finish decoding…"), false);
     });
     connect(m_session, &StreamSession::finished, this, &SenderWindow::onFinished);
+    m_audio->clear();
+    connect(m_session, &StreamSession::notice, this, [this](const QString &line) {
+        m_audio->setText(m_audio->text().isEmpty() ? line : m_audio->text() + '\n' + line);
+    });
     m_lastBytes = 0;
     m_lastFrames = 0;
     m_lastStatsMs = QDateTime::currentMSecsSinceEpoch();
@@ -176,6 +190,8 @@ void SenderWindow::onProgress(const SenderProgress &p)
         const double fps = double(p.accessUnits - m_lastFrames) / seconds;
         QString text = tr("%1 fps · %2 Mbit/s · %3 kB queued · %4 frames sent")
                            .arg(fps, 0, 'f', 1).arg(mbps, 0, 'f', 2).arg(p.queuedBytes / 1024).arg(p.accessUnits);
+        if (p.audioPackets)
+            text += tr(" · %1 audio packets").arg(p.audioPackets);
         if (p.skippedFrames)
             text += tr(" · %1 skipped to stay live").arg(p.skippedFrames);
         m_stats->setText(text);
@@ -202,7 +218,7 @@ void SenderWindow::setRunning(bool running)
     m_startStop->setText(running ? tr("Stop") : tr("Start"));
     for (QWidget *w : {static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
                        static_cast<QWidget *>(m_port), static_cast<QWidget *>(m_loop),
-                       static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry),
+                       static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry), static_cast<QWidget *>(m_sound),
                        static_cast<QWidget *>(m_key)})
         w->setEnabled(!running);
 }

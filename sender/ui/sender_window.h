@@ -44,11 +44,13 @@ private:
     QCheckBox *m_loop;
     QCheckBox *m_fast;
     QCheckBox *m_retry;
+    QCheckBox *m_sound;
     QLineEdit *m_key;
     SenderOptions m_initial; // what the window does not show (connect timeout)
     QPushButton *m_startStop;
     QProgressBar *m_progress;
     QLabel *m_stats;
+    QLabel *m_audio;
     QLabel *m_status;
 
     QThread *m_thread = nullptr;

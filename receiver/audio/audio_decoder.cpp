@@ -1,0 +1,113 @@
+#include "audio_decoder.h"
+
+#include "logging.h"
+
+extern "C" {
+#include <libavutil/samplefmt.h>
+}
+
+namespace h264link {
+
+std::unique_ptr<AudioDecoder> AudioDecoder::open(const AVCodecParameters *codecpar, AudioCounters &counters,
+                                                 QString *error)
+{
+    const AVCodec *codec = avcodec_find_decoder(codecpar->codec_id);
+    if (!codec) {
+        *error = QStringLiteral("this FFmpeg build has no %1 decoder").arg(avcodec_get_name(codecpar->codec_id));
+        return nullptr;
+    }
+    std::unique_ptr<AudioDecoder> d(new AudioDecoder(counters));
+    d->m_ctx.reset(avcodec_alloc_context3(codec));
+    d->m_frame = makeFrame();
+    if (!d->m_ctx || !d->m_frame) {
+        *error = QStringLiteral("out of memory");
+        return nullptr;
+    }
+    int ret = avcodec_parameters_to_context(d->m_ctx.get(), codecpar);
+    if (ret < 0) {
+        *error = QStringLiteral("cannot configure the %1 decoder: %2").arg(codec->name, averrorText(ret));
+        return nullptr;
+    }
+    d->m_ctx->pkt_timebase = AudioDemuxer::kTimeBase; // the skip moves pts in this base
+    if ((ret = avcodec_open2(d->m_ctx.get(), codec, nullptr)) < 0) {
+        *error = QStringLiteral("cannot open the %1 decoder: %2").arg(codec->name, averrorText(ret));
+        return nullptr;
+    }
+    return d;
+}
+
+bool AudioDecoder::push(AVPacket *packet)
+{
+    const int ret = avcodec_send_packet(m_ctx.get(), packet);
+    if (ret < 0 && ret != AVERROR(EAGAIN)) {
+        ++m_counters.decodeErrors;
+        m_lastError = averrorText(ret);
+        qCDebug(lcReceiver) << "audio decode error:" << m_lastError;
+        if (!conceal(packet->pts))
+            return false;
+    }
+    return receiveFrames();
+}
+
+void AudioDecoder::flush()
+{
+    avcodec_send_packet(m_ctx.get(), nullptr);
+    receiveFrames();
+}
+
+bool AudioDecoder::receiveFrames()
+{
+    for (;;) {
+        const int ret = avcodec_receive_frame(m_ctx.get(), m_frame.get());
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return true;
+        if (ret < 0) {
+            ++m_counters.decodeErrors;
+            m_lastError = averrorText(ret);
+            return true;
+        }
+        m_lastFrameSamples = m_frame->nb_samples;
+        m_lastFormat = m_frame->format;
+        m_lastRate = m_frame->sample_rate;
+        av_channel_layout_uninit(&m_lastLayout);
+        av_channel_layout_copy(&m_lastLayout, &m_frame->ch_layout);
+        const bool more = deliver(m_frame.get());
+        av_frame_unref(m_frame.get());
+        if (!more)
+            return false;
+    }
+}
+
+// Silence of one frame's length, in the last good frame's format: the sinks
+// see a frame as any other, so --pcm, the clock and the device stay in step
+// with the sender's timeline. Before any good frame there is no length to
+// give it, and the packet is only counted.
+bool AudioDecoder::conceal(qint64 ptsUs)
+{
+    if (m_lastFrameSamples <= 0 || m_lastRate <= 0)
+        return true;
+    FramePtr silence = makeFrame();
+    if (!silence)
+        return true;
+    silence->format = m_lastFormat;
+    silence->sample_rate = m_lastRate;
+    silence->nb_samples = m_lastFrameSamples;
+    if (av_channel_layout_copy(&silence->ch_layout, &m_lastLayout) < 0 || av_frame_get_buffer(silence.get(), 0) < 0)
+        return true;
+    av_samples_set_silence(silence->extended_data, 0, silence->nb_samples, silence->ch_layout.nb_channels,
+                           AVSampleFormat(silence->format));
+    silence->pts = ptsUs == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : ptsUs;
+    m_counters.concealedSamples += quint64(silence->nb_samples);
+    return deliver(silence.get());
+}
+
+bool AudioDecoder::deliver(const AVFrame *frame)
+{
+    ++m_counters.frames;
+    bool more = true;
+    for (FrameSink *sink : m_sinks)
+        more = sink->push(frame) && more;
+    return more;
+}
+
+} // namespace h264link

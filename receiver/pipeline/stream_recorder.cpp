@@ -1,0 +1,218 @@
+#include "stream_recorder.h"
+
+#include "logging.h"
+#include "protocol.h"
+
+extern "C" {
+#include <libavcodec/bsf.h>
+}
+
+namespace h264link {
+
+namespace {
+constexpr AVRational kMicros{1, 1000000};
+
+// The SPS/PPS of `packet`, as extract_extradata finds them; empty if none.
+QByteArray parameterSets(const AVPacket *packet)
+{
+    const AVBitStreamFilter *filter = av_bsf_get_by_name("extract_extradata");
+    AVBSFContext *bsf = nullptr;
+    if (!filter || av_bsf_alloc(filter, &bsf) < 0)
+        return {};
+    QByteArray sets;
+    bsf->par_in->codec_type = AVMEDIA_TYPE_VIDEO;
+    bsf->par_in->codec_id = AV_CODEC_ID_H264;
+    PacketPtr copy = makePacket();
+    if (av_bsf_init(bsf) >= 0 && copy && av_packet_ref(copy.get(), packet) >= 0
+        && av_bsf_send_packet(bsf, copy.get()) >= 0 && av_bsf_receive_packet(bsf, copy.get()) >= 0) {
+        size_t size = 0;
+        if (const uint8_t *data = av_packet_get_side_data(copy.get(), AV_PKT_DATA_NEW_EXTRADATA, &size))
+            sets = QByteArray(reinterpret_cast<const char *>(data), qsizetype(size));
+    }
+    av_bsf_free(&bsf);
+    return sets;
+}
+} // namespace
+
+StreamRecorder::~StreamRecorder()
+{
+    close();
+}
+
+void StreamRecorder::failLocked(const QString &what, int ret)
+{
+    if (m_error.isEmpty()) {
+        m_error = QStringLiteral("--record: %1 '%2': %3").arg(what, m_path, averrorDetail(ret));
+        qCWarning(lcReceiver).noquote() << m_error;
+    }
+}
+
+void StreamRecorder::configure(bool video, int width, int height, quint32 audioCodec, int sampleRate, int channels)
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_configured)
+        return;
+    m_configured = true;
+    m_video = video;
+    m_width = width;
+    m_height = height;
+    m_audioCodec = audioCodec;
+    m_sampleRate = sampleRate;
+    m_channels = channels;
+}
+
+bool StreamRecorder::startLocked(const AVPacket *firstVideo)
+{
+    AVFormatContext *raw = nullptr;
+    const QByteArray path = m_path.toUtf8();
+    int ret = avformat_alloc_output_context2(&raw, nullptr, nullptr, path.constData());
+    if (ret < 0) {
+        failLocked(QStringLiteral("cannot record to"), ret);
+        return false;
+    }
+    m_format.reset(raw);
+    if (m_video) {
+        AVStream *st = avformat_new_stream(raw, nullptr);
+        const QByteArray sets = parameterSets(firstVideo);
+        if (!st || sets.isEmpty()) {
+            failLocked(QStringLiteral("cannot describe the video for"), AVERROR(ENOMEM));
+            return false;
+        }
+        st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+        st->codecpar->codec_id = AV_CODEC_ID_H264;
+        st->codecpar->extradata = static_cast<uint8_t *>(av_mallocz(size_t(sets.size()) + AV_INPUT_BUFFER_PADDING_SIZE));
+        memcpy(st->codecpar->extradata, sets.constData(), size_t(sets.size()));
+        st->codecpar->extradata_size = int(sets.size());
+        st->codecpar->width = m_width; // STREAM_INFO's: the muxers want it in their header
+        st->codecpar->height = m_height;
+        st->time_base = kMicros;
+        m_videoIndex = st->index;
+    }
+    if (m_audioCodec != proto::kCodecNone) {
+        AVStream *st = avformat_new_stream(raw, nullptr);
+        if (!st) {
+            failLocked(QStringLiteral("cannot describe the sound for"), AVERROR(ENOMEM));
+            return false;
+        }
+        st->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
+        st->codecpar->codec_id = m_audioCodec == proto::kCodecMp3 ? AV_CODEC_ID_MP3 : AV_CODEC_ID_AAC;
+        st->codecpar->sample_rate = m_sampleRate;
+        av_channel_layout_default(&st->codecpar->ch_layout, m_channels);
+        st->time_base = AVRational{1, m_sampleRate > 0 ? m_sampleRate : 1000000};
+        m_audioIndex = st->index;
+    }
+    if ((ret = avio_open(&raw->pb, path.constData(), AVIO_FLAG_WRITE)) < 0) {
+        failLocked(QStringLiteral("cannot write"), ret);
+        return false;
+    }
+    if ((ret = avformat_write_header(raw, nullptr)) < 0) {
+        failLocked(QStringLiteral("cannot start"), ret);
+        return false;
+    }
+    m_started = true;
+    while (!m_earlyAudio.empty()) {
+        writeLocked(m_earlyAudio.front().get(), m_audioIndex);
+        m_earlyAudio.pop_front();
+    }
+    return true;
+}
+
+void StreamRecorder::writeLocked(const AVPacket *packet, int streamIndex)
+{
+    if (!m_error.isEmpty() || streamIndex < 0 || packet->pts == AV_NOPTS_VALUE)
+        return;
+    PacketPtr copy = makePacket();
+    if (!copy || av_packet_ref(copy.get(), packet) < 0)
+        return;
+    AVStream *st = m_format->streams[streamIndex];
+    copy->stream_index = streamIndex;
+    copy->flags &= AV_PKT_FLAG_KEY; // our own high bits are not FFmpeg's
+    // The video's dts: none on the wire (the decoder orders by the
+    // bitstream); without B-frames it is the pts.
+    if (copy->dts == AV_NOPTS_VALUE)
+        copy->dts = copy->pts;
+    av_packet_rescale_ts(copy.get(), kMicros, st->time_base);
+    const int ret = av_interleaved_write_frame(m_format.get(), copy.get());
+    if (ret < 0)
+        failLocked(QStringLiteral("cannot write"), ret);
+}
+
+void StreamRecorder::pushVideo(const AVPacket *packet)
+{
+    QMutexLocker lock(&m_mutex);
+    if (!m_configured || m_closed || !m_error.isEmpty())
+        return;
+    if (!m_started) {
+        if (!(packet->flags & AV_PKT_FLAG_KEY) || parameterSets(packet).isEmpty()) {
+            ++m_skipped;
+            return;
+        }
+        if (!startLocked(packet))
+            return;
+    }
+    // Held back one packet: its duration is the gap to the next one, which
+    // mp4 needs for its last sample (a 0 there would cut it by an edit list).
+    PacketPtr copy = makePacket();
+    if (!copy || av_packet_ref(copy.get(), packet) < 0)
+        return;
+    if (m_heldVideo) {
+        if (m_heldVideo->pts != AV_NOPTS_VALUE && copy->pts != AV_NOPTS_VALUE && copy->pts > m_heldVideo->pts) {
+            m_lastVideoGap = copy->pts - m_heldVideo->pts;
+            m_heldVideo->duration = m_lastVideoGap;
+        }
+        writeLocked(m_heldVideo.get(), m_videoIndex);
+    }
+    m_heldVideo = std::move(copy);
+}
+
+void StreamRecorder::pushAudio(const AVPacket *packet)
+{
+    QMutexLocker lock(&m_mutex);
+    if (!m_configured || m_closed || !m_error.isEmpty())
+        return;
+    if (!m_started && !m_video && !startLocked(nullptr))
+        return;
+    if (!m_started) {
+        PacketPtr copy = makePacket();
+        if (copy && av_packet_ref(copy.get(), packet) >= 0)
+            m_earlyAudio.push_back(std::move(copy));
+        if (m_earlyAudio.size() > kMaxEarlyAudio)
+            m_earlyAudio.pop_front();
+        return;
+    }
+    writeLocked(packet, m_audioIndex);
+}
+
+bool StreamRecorder::close()
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_closed)
+        return m_error.isEmpty();
+    m_closed = true;
+    if (m_started && m_heldVideo) {
+        m_heldVideo->duration = m_lastVideoGap;
+        writeLocked(m_heldVideo.get(), m_videoIndex);
+        m_heldVideo.reset();
+    }
+    if (m_started) {
+        const int ret = av_write_trailer(m_format.get());
+        if (ret < 0)
+            failLocked(QStringLiteral("cannot finish"), ret);
+        avio_closep(&m_format->pb);
+    }
+    return m_error.isEmpty();
+}
+
+QString StreamRecorder::error() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_error;
+}
+
+quint64 StreamRecorder::videoPacketsSkipped() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_skipped;
+}
+
+} // namespace h264link

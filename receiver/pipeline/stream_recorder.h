@@ -1,0 +1,80 @@
+// StreamRecorder (--record FILE.mkv|FILE.mp4): what arrives, video and
+// sound, muxed by FFmpeg without re-encoding, with the sender's timestamps
+// (as scrcpy's --record does).
+//
+//   Demuxer ──► (video packets) ──┐
+//                                 ├─► StreamRecorder ─► matroska / mp4 muxer ─► FILE
+//   AudioDemuxer ► (audio packets)┘
+//
+// The H.264 stream carries its SPS/PPS in band; the file wants them as
+// extradata, so the header waits for the first packet the
+// `extract_extradata` bitstream filter finds them in (a keyframe): video
+// before it cannot be decoded from the file and is counted, not written;
+// sound before it waits (at most kMaxEarlyAudio packets). ADTS becomes
+// AudioSpecificConfig through the muxer's own automatic aac_adtstoasc.
+//
+// Threads: both pipeline threads push; one mutex (a muxer call per packet).
+#pragma once
+
+#include "ffmpeg_raii.h"
+#include "sinks.h"
+
+#include <QMutex>
+#include <QString>
+#include <deque>
+
+namespace h264link {
+
+class StreamRecorder {
+public:
+    static constexpr std::size_t kMaxEarlyAudio = 512;
+
+    explicit StreamRecorder(QString path) : m_path(std::move(path)) {}
+    ~StreamRecorder();
+
+    // From STREAM_INFO: which streams the file gets. Before this nothing is written.
+    void configure(bool video, int width, int height, quint32 audioCodec, int sampleRate, int channels);
+    void pushVideo(const AVPacket *packet); // pts in 1/1000000
+    void pushAudio(const AVPacket *packet);
+    bool close(); // writes the trailer; false with error() set
+    QString error() const;
+    quint64 videoPacketsSkipped() const; // before the first parameter sets
+
+    // Adapters for the pipelines: record, then pass on to the next sink.
+    class Tee : public PacketSink {
+    public:
+        Tee(StreamRecorder *recorder, bool video, PacketSink &next) : m_recorder(recorder), m_video(video), m_next(next) {}
+        bool push(AVPacket *packet) override
+        {
+            if (m_recorder)
+                m_video ? m_recorder->pushVideo(packet) : m_recorder->pushAudio(packet);
+            return m_next.push(packet);
+        }
+        void flush() override { m_next.flush(); }
+    private:
+        StreamRecorder *m_recorder;
+        bool m_video;
+        PacketSink &m_next;
+    };
+
+private:
+    bool startLocked(const AVPacket *firstVideo);
+    void writeLocked(const AVPacket *packet, int streamIndex);
+    void failLocked(const QString &what, int ret);
+
+    mutable QMutex m_mutex;
+    const QString m_path;
+    bool m_configured = false, m_video = false, m_started = false, m_closed = false;
+    quint32 m_audioCodec = 0;
+    int m_sampleRate = 0, m_channels = 0;
+    int m_width = 0, m_height = 0;
+    OutputFormatPtr m_format;
+    int m_videoIndex = -1, m_audioIndex = -1;
+    std::deque<PacketPtr> m_earlyAudio;
+    PacketPtr m_heldVideo;
+    qint64 m_lastVideoGap = 0;
+    quint64 m_skipped = 0;
+    QString m_error;
+};
+
+} // namespace h264link
