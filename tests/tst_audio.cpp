@@ -335,7 +335,12 @@ void TestAudio::audioOnlyFile()
     QVERIFY(!got.isEmpty());
     QVERIFY2(std::all_of(got.begin(), got.end(), [](const FrameLine &l) { return l.stream == 1; }),
              "an audio-only stream has audio lines only");
-    QCOMPARE(md5Column(readFile(md5Path)), md5Column(reference.out));
+    QStringList gotMd5, expectedMd5;
+    for (const FrameLine &l : got)
+        gotMd5 << l.md5;
+    for (const FrameLine &l : frameLines(reference.out))
+        expectedMd5 << l.md5;
+    QCOMPARE(gotMd5, expectedMd5);
 }
 
 void TestAudio::noAudioOnEitherSide_data()
