@@ -13,6 +13,9 @@ mean something even on a shared, noisy machine. See docs/BENCHMARK.md.
 - rss: the peak resident memory of our sender and receiver, with the
   receiver's default (software) renderer; the opengl renderer is measured
   too, for comparison.
+- av_offset_ms, audio_latency_ms: sound against picture, and send → heard,
+  on a real X server and a real PulseAudio server, ours beside ffplay
+  (bench/av_sync.py).
 
 The peers get the same stream as raw Annex B from a feeder that writes one
 access unit at a time and notes when; a peer's decode time is when it
@@ -30,6 +33,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import av_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -269,9 +274,13 @@ def main():
                                "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     finally:
         xvfb.kill()
+    log("sound: A/V offset and audio latency, ours and ffplay (about 2.5 minutes)")
+    sound = av_sync.measure()
+    results.update(sound)
 
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    line = {k: results[k] for k in ("ttff_ms", "latency_ms", "throughput_fps", "rss_mb")}
+    line = {k: results[k] for k in ("ttff_ms", "latency_ms", "throughput_fps", "rss_mb", "av_offset_ms",
+                                    "audio_latency_ms")}
     print(json.dumps(line, separators=(",", ":")))
 
 

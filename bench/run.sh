@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
-need=(python3 time gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+need=(python3 time ffmpeg pulseaudio pulseaudio-utils xvfb x11-utils xdotool  # sound: bench/av_sync.py
+      gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-libav)
 missing=()
 for p in "${need[@]}"; do

@@ -4,7 +4,9 @@
 
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QRegularExpression>
+#include <QThread>
 
 namespace testsupport {
 
@@ -48,6 +50,65 @@ QString ReceiverProcess::output()
 {
     m_output += m_process.readAll();
     return QString::fromUtf8(m_output);
+}
+
+PulseServer::PulseServer()
+{
+    if (!m_dir.isValid()) {
+        m_error = QStringLiteral("cannot create a temporary directory");
+        return;
+    }
+    auto run = [this](const QString &program, const QStringList &args) {
+        QProcess p;
+        p.setProcessEnvironment(environment());
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        p.start(program, args);
+        if (!p.waitForStarted(5000))
+            return QStringLiteral("%1 is not installed (scripts/setup.sh installs it)").arg(program);
+        if (!p.waitForFinished(10000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
+            return QStringLiteral("%1 failed: %2").arg(program, QString::fromUtf8(p.readAll()).trimmed());
+        return QString();
+    };
+    m_error = run("pulseaudio", {"-D", "-n", "--exit-idle-time=-1", "--load=module-native-protocol-unix",
+                                 "--load=module-null-sink sink_name=nul rate=48000"});
+    if (!m_error.isEmpty())
+        return;
+    QDeadlineTimer deadline(10000);
+    while (!(m_error = run("pactl", {"info"})).isEmpty() && !deadline.hasExpired())
+        QThread::msleep(50);
+    if (m_error.isEmpty())
+        m_error = run("pactl", {"set-default-sink", "nul"});
+    m_running = m_error.isEmpty();
+}
+
+PulseServer::~PulseServer()
+{
+    if (!m_dir.isValid())
+        return;
+    QProcess kill;
+    kill.setProcessEnvironment(environment());
+    kill.start("pulseaudio", {"--kill"});
+    kill.waitForFinished(5000);
+    // It removes its pid file as it exits.
+    const QString pidFile = m_dir.filePath("pulse/pid");
+    QDeadlineTimer deadline(5000);
+    while (QFile::exists(pidFile) && !deadline.hasExpired())
+        QThread::msleep(20);
+}
+
+QProcessEnvironment PulseServer::environment() const
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("XDG_RUNTIME_DIR", m_dir.path());
+    env.insert("PULSE_SERVER", "unix:" + m_dir.filePath("pulse/native"));
+    env.remove("PULSE_SINK");
+    return env;
+}
+
+void PulseServer::exportToChildren() const
+{
+    qputenv("XDG_RUNTIME_DIR", m_dir.path().toLocal8Bit());
+    qputenv("PULSE_SERVER", ("unix:" + m_dir.filePath("pulse/native")).toLocal8Bit());
 }
 
 SenderRun runSender(const QStringList &args, int timeoutMs)

@@ -5,6 +5,7 @@
 
 #include <QProcess>
 #include <QString>
+#include <QTemporaryDir>
 #include <QList>
 #include <QStringList>
 #include <memory>
@@ -32,6 +33,29 @@ private:
     QProcess m_process;
     QByteArray m_output;
     quint16 m_port = 0;
+};
+
+// A private PulseAudio server (Debian's `pulseaudio`) with its own
+// XDG_RUNTIME_DIR, whose default sink is a null sink (`nul`, 48 kHz): a
+// real sound server that plays into nothing, at the pace of a real device.
+// exportToChildren() points every process started afterwards at it.
+class PulseServer {
+public:
+    PulseServer();
+    ~PulseServer();
+    PulseServer(const PulseServer &) = delete;
+    PulseServer &operator=(const PulseServer &) = delete;
+
+    bool isRunning() const { return m_running; }
+    QString error() const { return m_error; } // why it is not running
+    QString runtimeDir() const { return m_dir.path(); }
+    void exportToChildren() const;
+
+private:
+    QProcessEnvironment environment() const;
+    QTemporaryDir m_dir;
+    bool m_running = false;
+    QString m_error;
 };
 
 struct SenderRun {

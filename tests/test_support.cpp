@@ -7,8 +7,13 @@
 #include "source/media_source.h"
 
 #include <QFile>
+#include <QHash>
 #include <QProcess>
 #include <QRandomGenerator>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
 
 namespace testsupport {
 
@@ -175,6 +180,123 @@ QList<int> ffprobeKeyFrameIndices(const QString &path)
         ++index;
     }
     return keys;
+}
+
+QList<FrameLine> frameLines(const QByteArray &framemd5)
+{
+    QHash<int, QPair<qint64, qint64>> timeBases; // stream -> num/den
+    QList<FrameLine> lines;
+    for (const QByteArray &line : framemd5.split('\n')) {
+        if (line.startsWith("#tb ")) {
+            const int colon = line.indexOf(':');
+            const QList<QByteArray> tb = line.mid(colon + 1).trimmed().split('/');
+            if (colon > 0 && tb.size() == 2)
+                timeBases[line.mid(4, colon - 4).toInt()] = {tb[0].toLongLong(), tb[1].toLongLong()};
+            continue;
+        }
+        if (line.trimmed().isEmpty() || line.startsWith('#'))
+            continue;
+        const QList<QByteArray> f = line.split(',');
+        if (f.size() < 6)
+            continue;
+        FrameLine l;
+        l.stream = f[0].trimmed().toInt();
+        const auto tb = timeBases.value(l.stream, {0, 0});
+        const qint64 scaled = f[2].trimmed().toLongLong() * 1000000 * tb.first;
+        if (tb.second > 0)
+            l.ptsUs = scaled >= 0 ? (scaled + tb.second / 2) / tb.second : -((-scaled + tb.second / 2) / tb.second);
+        l.duration = f[3].trimmed().toLongLong();
+        l.md5 = QString::fromLatin1(f.last().trimmed());
+        lines << l;
+    }
+    return lines;
+}
+
+QStringList streamAndMd5(const QList<FrameLine> &lines)
+{
+    QStringList out;
+    for (const FrameLine &l : lines)
+        out << QStringLiteral("%1,%2").arg(l.stream).arg(l.md5);
+    return out;
+}
+
+QByteArray referenceAvFramemd5(const QString &clip, bool copyts)
+{
+    const ToolResult r = ffmpeg((copyts ? QStringList{"-copyts"} : QStringList())
+                                + QStringList{"-i", clip, "-map", "0:v:0", "-map", "0:a:0", "-f", "framemd5", "-"});
+    return r.ok() ? r.out : QByteArray();
+}
+
+QByteArray referencePcm(const QString &clip, int channels, int rate)
+{
+    QStringList args{"-i", clip, "-map", "0:a:0"};
+    if (channels > 0)
+        args << "-ac" << QString::number(channels);
+    if (rate > 0)
+        args << "-ar" << QString::number(rate);
+    const ToolResult r = ffmpeg(args + QStringList{"-f", "s16le", "-acodec", "pcm_s16le", "-"});
+    return r.ok() ? r.out : QByteArray();
+}
+
+DecodedAudio decodeAudioFile(const QString &path)
+{
+    DecodedAudio audio;
+    const ToolResult probe = ffprobe({"-select_streams", "a:0", "-show_entries", "stream=sample_rate,channels",
+                                      "-of", "csv=p=0", path});
+    const QList<QByteArray> f = probe.out.trimmed().split(',');
+    if (!probe.ok() || f.size() < 2)
+        return audio;
+    audio.rate = f[0].toInt();
+    audio.channels = f[1].toInt();
+    audio.s16 = referencePcm(path);
+    return audio;
+}
+
+double snrDb(const QByteArray &reference, const QByteArray &got, int channels, int maxLag, int *lag)
+{
+    const auto *ref = reinterpret_cast<const qint16 *>(reference.constData());
+    const auto *out = reinterpret_cast<const qint16 *>(got.constData());
+    const qint64 refFrames = reference.size() / (2 * channels);
+    const qint64 gotFrames = got.size() / (2 * channels);
+    auto mono = [channels](const qint16 *s, qint64 frame) {
+        double sum = 0;
+        for (int c = 0; c < channels; ++c)
+            sum += s[frame * channels + c];
+        return sum;
+    };
+    // The lag that leaves the least residual over the reference's first 8192
+    // frames and the maxLag frames before it, where the reference is silent:
+    // the sound starts out of nothing there, so one lag fits, where a steady
+    // tone alone would fit at every period.
+    const qint64 window = qMin<qint64>(8192, refFrames);
+    auto at = [](const qint16 *s, qint64 frames, qint64 i, const auto &f) { return i >= 0 && i < frames ? f(s, i) : 0.0; };
+    int best = 0;
+    double bestError = std::numeric_limits<double>::infinity();
+    for (int l = -maxLag; l <= maxLag; ++l) {
+        double error = 0;
+        for (qint64 i = -maxLag; i < window && error < bestError; ++i) {
+            const double e = at(ref, refFrames, i, mono) - at(out, gotFrames, i + l, mono);
+            error += e * e;
+        }
+        if (error < bestError) {
+            bestError = error;
+            best = l;
+        }
+    }
+    if (lag)
+        *lag = best;
+    double signal = 0, noise = 0;
+    for (qint64 i = qMax<qint64>(0, -best); i < refFrames && i + best < gotFrames; ++i) {
+        for (int c = 0; c < channels; ++c) {
+            const double r = ref[i * channels + c];
+            const double e = out[(i + best) * channels + c] - r;
+            signal += r * r;
+            noise += e * e;
+        }
+    }
+    if (signal <= 0)
+        return -std::numeric_limits<double>::infinity();
+    return noise <= 0 ? std::numeric_limits<double>::infinity() : 10 * std::log10(signal / noise);
 }
 
 quint32 testSeed()

@@ -54,6 +54,41 @@ QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing)
 int ffprobeFrameCount(const QString &path);
 QList<int> ffprobeKeyFrameIndices(const QString &path);
 
+// One line of a framemd5 file: its stream, pts in microseconds (converted
+// from that stream's "#tb N: num/den" line, rounded to nearest), and hash.
+struct FrameLine {
+    int stream = -1;
+    qint64 ptsUs = 0;
+    qint64 duration = 0; // in the stream's time base (samples, for audio)
+    QString md5;
+};
+QList<FrameLine> frameLines(const QByteArray &framemd5);
+// "stream,md5" for each line: what must equal ffmpeg's line for line.
+QStringList streamAndMd5(const QList<FrameLine> &lines);
+// ffmpeg's framemd5 of the first video and first audio stream together
+// (`-map 0:v:0 -map 0:a:0`), with -copyts (the source's own timeline) if asked.
+QByteArray referenceAvFramemd5(const QString &clip, bool copyts = false);
+// The first audio stream decoded by ffmpeg as s16le interleaved; with
+// `channels` / `rate` (0: the source's), downmixed and resampled to them.
+QByteArray referencePcm(const QString &clip, int channels = 0, int rate = 0);
+
+// A WAV (or any audio) file's first audio stream: rate, channels, and its
+// samples decoded to s16le interleaved, read back with ffmpeg.
+struct DecodedAudio {
+    int rate = 0;
+    int channels = 0;
+    QByteArray s16;
+    qint64 frames() const { return channels > 0 ? s16.size() / (2 * channels) : 0; }
+};
+DecodedAudio decodeAudioFile(const QString &path);
+
+// Signal-to-noise ratio in dB of `got` against `reference` (s16 interleaved,
+// `channels` each), after aligning them: the lag in [-maxLag, maxLag]
+// frames that leaves the least residual over the start of the reference
+// wins (an encoder's delay may shift the stream). *lag gets it (got[i + lag]
+// ~ reference[i]). Compared over the frames both have.
+double snrDb(const QByteArray &reference, const QByteArray &got, int channels, int maxLag, int *lag = nullptr);
+
 // The seed for a test's random inputs: H264LINK_TEST_SEED if set, otherwise
 // a fresh one; printed the first time, so that a failure can be replayed.
 quint32 testSeed();

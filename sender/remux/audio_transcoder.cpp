@@ -2,6 +2,7 @@
 
 extern "C" {
 #include <libavutil/intreadwrite.h>
+#include <libavutil/opt.h>
 }
 
 namespace h264link {
@@ -143,6 +144,10 @@ AudioMuxer::Result AudioTranscoder::resample(const AVFrame *frame, QString *erro
                                       AVSampleFormat(frame->format), frame->sample_rate, 0, nullptr);
         av_channel_layout_uninit(&inLayout);
         m_swr.reset(raw);
+        // A downmix must not exceed full scale: libswresample normalises its
+        // matrix only for integer output, and the encoder takes floats.
+        if (ret >= 0)
+            ret = av_opt_set_double(m_swr.get(), "rematrix_maxval", 1.0, 0);
         if (ret >= 0)
             ret = swr_init(m_swr.get());
         if (ret < 0) {
