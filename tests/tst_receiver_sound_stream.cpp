@@ -562,6 +562,64 @@ private slots:
                  referenceMd5(clip));
     }
 
+    // The sound ends long before the picture (and the sink runs dry): the
+    // clock must not hold still at the last sample, or every later frame
+    // waits its full limit (1 fps). Every frame is shown, at the clip's pace.
+    void soundEndsBeforeThePicture()
+    {
+        PrivatePulse pulse;
+        QString why;
+        if (!pulse.start(&why)) {
+            if (inCi())
+                QFAIL(qPrintable(why));
+            QSKIP(qPrintable(why));
+        }
+        const QByteArray oldServer = qgetenv("PULSE_SERVER"), oldRuntime = qgetenv("XDG_RUNTIME_DIR");
+        qputenv("PULSE_SERVER", pulse.server());
+        qputenv("XDG_RUNTIME_DIR", pulse.runtimeDir());
+        const QString clip = m_dir.filePath("short-sound.mp4");
+        const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=6",
+                                  "-f", "lavfi", "-i", "sine=f=600:sample_rate=48000:duration=1.5", "-c:v", "libx264",
+                                  "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", clip});
+        QVERIFY2(made.ok(), made.err.constData());
+        const double rate = [&] {
+            const QList<QByteArray> r = ffprobe({"-v", "error", "-select_streams", "v:0", "-show_entries",
+                                                 "stream=r_frame_rate", "-of", "csv=p=0", clip}).out.trimmed().split('/');
+            return r.size() == 2 ? r[0].toDouble() / r[1].toDouble() : 0.0;
+        }();
+        QVERIFY(rate > 0);
+        ReceiverProcess receiver({"--once", "--stats"}, {}, false);
+        qputenv("PULSE_SERVER", oldServer);
+        qputenv("XDG_RUNTIME_DIR", oldRuntime);
+        QVERIFY(receiver.port());
+        Script script;
+        QString error;
+        const auto received = stream(receiver.port(), clip, true, &script, &error, true);
+        QVERIFY2(received, qPrintable(error + "\n" + receiver.output()));
+        QVERIFY(receiver.waitForExit(20000));
+        const QString out = receiver.output();
+        QVERIFY2(receiver.process().exitCode() == 0 && !out.contains("no audio output device"), qPrintable(out));
+        QList<double> fps;
+        for (const QString &line : out.split('\n')) {
+            const QJsonObject o = QJsonDocument::fromJson(line.toUtf8()).object();
+            if (o.contains("summary")) {
+                const QJsonObject sum = o.value("summary").toObject();
+                QCOMPARE(quint64(sum.value("frames_displayed").toInteger()
+                                 + sum.value("skipped").toObject().value("display").toInteger()),
+                         script.accessUnits);
+            }
+            // Well after the sound (1.5 s) and before the end (6 s): the picture's own pace.
+            const double t = o.value("t").toDouble();
+            if (o.contains("fps") && t >= 3 && t <= 5)
+                fps << o.value("fps").toObject().value("displayed").toDouble();
+        }
+        qInfo() << "displayed fps after the sound ended:" << fps;
+        QVERIFY2(!fps.isEmpty(), qPrintable(out));
+        for (double f : fps)
+            QVERIFY2(f >= rate / 2, qPrintable(QStringLiteral("%1 fps shown, the clip has %2\n%3").arg(f).arg(rate).arg(out)));
+    }
+
+
 private:
     QTemporaryDir m_dir;
     QString m_clip;

@@ -195,7 +195,12 @@ void AudioOutput::tick()
         const qint64 inSink = std::max<qint64>(0, m_sink->bufferSize() - m_sink->bytesFree());
         m_sinkLatencyUs.store(bytesToUs(inSink));
         m_bufferedUs.store(bytesToUs(inSink + m_queuedBytes));
-        if (m_started && m_writtenEndPtsUs != proto::kNoPts)
+        // Run dry (an underrun, or the sound ended before the picture): the
+        // position holds still, and re-anchoring the clock to it would stop
+        // it, so that every frame waited its full limit. Not set: the clock
+        // free-runs from its last anchor until sound comes again.
+        const bool dry = inSink == 0 && m_queuedBytes == 0;
+        if (m_started && !dry && m_writtenEndPtsUs != proto::kNoPts)
             m_clock->set(m_writtenEndPtsUs - bytesToUs(inSink), proto::nowMicros());
     }
     if (peak >= 0)
