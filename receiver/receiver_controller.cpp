@@ -195,7 +195,7 @@ void ReceiverController::onAudioFinished(const AudioResult &result)
     if (!m_session)
         return;
     m_session->audioResult = result;
-    if (!result.ok) // the picture goes on without it
+    if (!result.ok && !result.outputFailed) // the picture goes on without it (a failed file is the summary's)
         emit notice(QStringLiteral("audio: %1: playing without sound").arg(result.error));
     forwardResultIfDone();
 }
@@ -218,6 +218,16 @@ void ReceiverController::forwardResultIfDone()
     Session &s = *m_session;
     if (!s.result || s.resultForwarded || (s.audio && !s.audioResult))
         return;
+    // An output file that could not be written fails the stream, as
+    // --framemd5 does in the video pipeline: the sender hears ERROR, not "done".
+    if (s.audioResult && s.audioResult->outputFailed && s.result->ok) {
+        s.result->ok = false;
+        s.result->error = s.audioResult->error;
+    }
+    if (s.recorder && !s.recorder->close() && s.result->ok) { // both pipelines are done: nothing writes any more
+        s.result->ok = false;
+        s.result->error = s.recorder->error();
+    }
     if (s.audioResult) {
         s.result->audioFrames = s.audioResult->frames;
         s.result->audioDecodeErrors = s.audioResult->decodeErrors;
@@ -244,7 +254,9 @@ void ReceiverController::completeIfDone()
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
     // The same rule as the sender's for "done": every frame arrived and was decoded.
     const quint64 undecoded = s.stats.accessUnits > r.frames ? s.stats.accessUnits - r.frames : 0;
-    const bool clean = s.endOfStream && r.ok && lost == 0 && undecoded == 0;
+    // The sound counts too: a failed audio pipeline or sound dropped on the way.
+    const bool audioClean = !s.audio || ((!s.audioResult || s.audioResult->ok) && s.stats.audioDropped == 0);
+    const bool clean = s.endOfStream && r.ok && lost == 0 && undecoded == 0 && audioClean;
 
     QString summary = QStringLiteral("stream from %1 ended (%2): ").arg(s.peer, s.reason);
     if (s.endOfStream)
@@ -276,7 +288,7 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral("; pipeline error: %1").arg(r.error);
 
     if (s.recorder) {
-        if (!s.recorder->close())
+        if (!s.recorder->close() && r.error != s.recorder->error())
             summary += QStringLiteral("; %1").arg(s.recorder->error());
         else if (s.recorder->videoPacketsSkipped())
             summary += QStringLiteral(", %1 frames before the first keyframe not recorded")

@@ -16,6 +16,7 @@
 #include <QStandardPaths>
 #include <QTcpSocket>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QtTest>
 
 extern "C" {
@@ -252,6 +253,13 @@ public:
         for (QDeadlineTimer gone(5000); run("pulseaudio", {"--check"}) && !gone.hasExpired();)
             QTest::qWait(20);
     }
+    // The sound server goes away (a crash, a user logging out).
+    void kill()
+    {
+        run("pulseaudio", {"--kill"});
+        for (QDeadlineTimer gone(5000); run("pulseaudio", {"--check"}) && !gone.hasExpired();)
+            QTest::qWait(20);
+    }
     QByteArray server() const { return m_env.value("PULSE_SERVER").toUtf8(); }
     QByteArray runtimeDir() const { return m_env.value("XDG_RUNTIME_DIR").toUtf8(); }
 
@@ -450,6 +458,167 @@ private slots:
                 QVERIFY2(std::abs(offset) <= 45, qPrintable(QStringLiteral("A/V offset %1 ms\n%2").arg(offset).arg(out)));
         }
     }
+
+    // The sound server dies mid-stream: the receiver says so once, shows
+    // the rest of the picture without sound, decodes all of the sound for
+    // --framemd5, and ends (no thread left waiting on the device or its clock).
+    void audioDeviceLost()
+    {
+        PrivatePulse pulse;
+        QString why;
+        if (!pulse.start(&why)) {
+            if (inCi())
+                QFAIL(qPrintable(why));
+            QSKIP(qPrintable(why));
+        }
+        const QByteArray oldServer = qgetenv("PULSE_SERVER"), oldRuntime = qgetenv("XDG_RUNTIME_DIR");
+        qputenv("PULSE_SERVER", pulse.server());
+        qputenv("XDG_RUNTIME_DIR", pulse.runtimeDir());
+        const QString clip = m_dir.filePath("lost.mp4"), md5 = m_dir.filePath("lost.framemd5");
+        const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=4",
+                                  "-f", "lavfi", "-i", "sine=f=600:sample_rate=48000:duration=4", "-c:v", "libx264",
+                                  "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", clip});
+        QVERIFY2(made.ok(), made.err.constData());
+        ReceiverProcess receiver({"--once", "--framemd5", md5}, {}, false);
+        qputenv("PULSE_SERVER", oldServer);
+        qputenv("XDG_RUNTIME_DIR", oldRuntime);
+        QVERIFY(receiver.port());
+        QTimer::singleShot(1500, [&pulse] { pulse.kill(); }); // runs inside the paced sender's wait
+        Script script;
+        QString error;
+        const auto received = stream(receiver.port(), clip, true, &script, &error, true);
+        QVERIFY2(received, qPrintable(error + "\n" + receiver.output()));
+        QVERIFY(receiver.waitForExit(20000));
+        const QString out = receiver.output();
+        QVERIFY2(receiver.process().exitStatus() == QProcess::NormalExit && receiver.process().exitCode() == 0,
+                 qPrintable(out));
+        QVERIFY2(out.contains("audio device lost") && out.contains("playing without sound"), qPrintable(out));
+        QCOMPARE(out.count("audio device lost"), 1);
+        QCOMPARE(received->accessUnits, script.accessUnits);
+        QCOMPARE(received->audioPackets, script.audioPackets);
+        const int audioFrames = ffprobe({"-v", "error", "-select_streams", "a:0", "-count_frames", "-show_entries",
+                                         "stream=nb_read_frames", "-of", "csv=p=0", clip}).out.trimmed().toInt();
+        QCOMPARE(received->audioFramesDecoded, quint64(audioFrames));
+        const auto reference = ffmpeg({"-v", "error", "-i", clip, "-map", "0:v:0", "-map", "0:a:0", "-f", "framemd5", "-"});
+        QCOMPARE(streamSizeHash(readFile(md5)), streamSizeHash(reference.out));
+    }
+
+    // An output file that cannot be written fails the stream as --framemd5
+    // does: ERROR to the sender, a non-zero exit, one line naming the file.
+    void outputFileFails_data()
+    {
+        QTest::addColumn<QString>("option");
+        QTest::newRow("pcm") << "--pcm";
+        QTest::newRow("record") << "--record";
+    }
+    void outputFileFails()
+    {
+        QFETCH(QString, option);
+        // A full disk, behind the name the option wants (--record picks the muxer by it).
+        const QString path = m_dir.filePath(option.mid(2) + "-full.mkv");
+        QFile::remove(path);
+        QVERIFY(QFile::link("/dev/full", path));
+        ReceiverProcess receiver({"--once", option, path});
+        QVERIFY(receiver.port());
+        Script script;
+        QString error;
+        const auto received = stream(receiver.port(), m_clip, true, &script, &error);
+        QVERIFY2(!received, "the sender heard RECEIVED");
+        QVERIFY2(error.startsWith("ERROR:") && error.contains(path), qPrintable(error + "\n" + receiver.output()));
+        QVERIFY(receiver.waitForExit(20000));
+        QVERIFY2(receiver.process().exitCode() != 0, qPrintable(receiver.output()));
+        QCOMPARE(receiver.output().count(path), 1);
+    }
+
+    // --record of a clip with B-frames: the wire has no dts, the file needs
+    // one that rises; every frame reads back and decodes as the source's.
+    void recordBFrames_data()
+    {
+        QTest::addColumn<QString>("name");
+        QTest::newRow("mkv") << "bf.mkv";
+        QTest::newRow("mp4") << "bf.mp4";
+    }
+    void recordBFrames()
+    {
+        QFETCH(QString, name);
+        const QString clip = m_dir.filePath("bframes.mp4"), path = m_dir.filePath(name);
+        if (!QFile::exists(clip)) {
+            const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=2",
+                                      "-f", "lavfi", "-i", "sine=f=600:sample_rate=44100:duration=2", "-c:v", "libx264",
+                                      "-bf", "2", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", clip});
+            QVERIFY2(made.ok(), made.err.constData());
+        }
+        ReceiverProcess receiver({"--once", "--record", path});
+        QVERIFY(receiver.port());
+        Script script;
+        QString error;
+        const auto received = stream(receiver.port(), clip, true, &script, &error);
+        QVERIFY2(received, qPrintable(error + "\n" + receiver.output()));
+        QVERIFY(receiver.waitForExit(20000));
+        QVERIFY2(receiver.process().exitCode() == 0 && !receiver.output().contains("--record"),
+                 qPrintable(receiver.output()));
+        QCOMPARE(ffprobeFrameCount(path), ffprobeFrameCount(clip));
+        QCOMPARE(md5Column(ffmpeg({"-v", "error", "-i", path, "-map", "0:v:0", "-f", "framemd5", "-"}).out),
+                 referenceMd5(clip));
+    }
+
+    // The sound ends long before the picture (and the sink runs dry): the
+    // clock must not hold still at the last sample, or every later frame
+    // waits its full limit (1 fps). Every frame is shown, at the clip's pace.
+    void soundEndsBeforeThePicture()
+    {
+        PrivatePulse pulse;
+        QString why;
+        if (!pulse.start(&why)) {
+            if (inCi())
+                QFAIL(qPrintable(why));
+            QSKIP(qPrintable(why));
+        }
+        const QByteArray oldServer = qgetenv("PULSE_SERVER"), oldRuntime = qgetenv("XDG_RUNTIME_DIR");
+        qputenv("PULSE_SERVER", pulse.server());
+        qputenv("XDG_RUNTIME_DIR", pulse.runtimeDir());
+        const QString clip = m_dir.filePath("short-sound.mp4");
+        const auto made = ffmpeg({"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=6",
+                                  "-f", "lavfi", "-i", "sine=f=600:sample_rate=48000:duration=1.5", "-c:v", "libx264",
+                                  "-bf", "0", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", clip});
+        QVERIFY2(made.ok(), made.err.constData());
+        const double rate = [&] {
+            const QList<QByteArray> r = ffprobe({"-v", "error", "-select_streams", "v:0", "-show_entries",
+                                                 "stream=r_frame_rate", "-of", "csv=p=0", clip}).out.trimmed().split('/');
+            return r.size() == 2 ? r[0].toDouble() / r[1].toDouble() : 0.0;
+        }();
+        QVERIFY(rate > 0);
+        ReceiverProcess receiver({"--once", "--stats"}, {}, false);
+        qputenv("PULSE_SERVER", oldServer);
+        qputenv("XDG_RUNTIME_DIR", oldRuntime);
+        QVERIFY(receiver.port());
+        Script script;
+        QString error;
+        const auto received = stream(receiver.port(), clip, true, &script, &error, true);
+        QVERIFY2(received, qPrintable(error + "\n" + receiver.output()));
+        QVERIFY(receiver.waitForExit(20000));
+        const QString out = receiver.output();
+        QVERIFY2(receiver.process().exitCode() == 0 && !out.contains("no audio output device"), qPrintable(out));
+        QList<double> fps;
+        for (const QString &line : out.split('\n')) {
+            const QJsonObject o = QJsonDocument::fromJson(line.toUtf8()).object();
+            if (o.contains("summary")) {
+                const QJsonObject sum = o.value("summary").toObject();
+                QCOMPARE(quint64(sum.value("frames_displayed").toInteger()
+                                 + sum.value("skipped").toObject().value("display").toInteger()),
+                         script.accessUnits);
+            }
+            // Well after the sound (1.5 s) and before the end (6 s): the picture's own pace.
+            const double t = o.value("t").toDouble();
+            if (o.contains("fps") && t >= 3 && t <= 5)
+                fps << o.value("fps").toObject().value("displayed").toDouble();
+        }
+        qInfo() << "displayed fps after the sound ended:" << fps;
+        QVERIFY2(!fps.isEmpty(), qPrintable(out));
+        for (double f : fps)
+            QVERIFY2(f >= rate / 2, qPrintable(QStringLiteral("%1 fps shown, the clip has %2\n%3").arg(f).arg(rate).arg(out)));
+    }
+
 
 private:
     QTemporaryDir m_dir;

@@ -100,8 +100,14 @@ bool AudioOutput::push(QByteArray pcm, qint64 firstSamplePtsUs, bool discontinui
 {
     Q_UNUSED(discontinuity);
     QMutexLocker lock(&m_mutex);
-    while (!m_stopped && m_queuedBytes > 0 && m_queuedBytes + pcm.size() > m_capacityBytes)
-        m_room.wait(&m_mutex);
+    // Bounded: a device that takes nothing for kStallMs is as good as gone.
+    const QDeadlineTimer deadline(kStallMs);
+    while (!m_stopped && m_queuedBytes > 0 && m_queuedBytes + pcm.size() > m_capacityBytes) {
+        if (!m_room.wait(&m_mutex, deadline)) {
+            lose(QStringLiteral("it took no sound for %1 ms").arg(kStallMs));
+            break;
+        }
+    }
     if (m_stopped)
         return false;
     m_queuedBytes += pcm.size();
@@ -116,6 +122,21 @@ void AudioOutput::drain()
     // The queue, then what the sink still holds: the last frames are heard too.
     while (!m_stopped && (m_queuedBytes > 0 || m_bufferedUs.load() > 0) && !deadline.hasExpired())
         m_room.wait(&m_mutex, deadline);
+}
+
+// Caller holds m_mutex. The sink is not touched here: tick() (its thread)
+// sees m_lost and stops writing; push() and drain() return at once.
+void AudioOutput::lose(const QString &why)
+{
+    if (m_lost.exchange(true))
+        return;
+    m_stopped = true;
+    m_queue.clear();
+    m_queuedBytes = 0;
+    m_bufferedUs.store(0);
+    m_room.wakeAll();
+    m_clock->stop(); // frames show at once from now on
+    qCWarning(lcReceiver).noquote() << "audio device lost:" << why << "- playing without sound";
 }
 
 void AudioOutput::stop()
@@ -137,8 +158,13 @@ void AudioOutput::setMuted(bool muted)
 // Tops the sink up to its buffer, keeps the clock, measures the level.
 void AudioOutput::tick()
 {
-    if (!m_sink || !m_io)
+    if (!m_sink || !m_io || m_lost.load())
         return;
+    if (m_sink->state() == QAudio::StoppedState && m_sink->error() != QAudio::NoError) {
+        QMutexLocker lock(&m_mutex);
+        lose(QStringLiteral("Qt audio error %1").arg(int(m_sink->error())));
+        return;
+    }
     qint64 free = m_sink->bytesFree();
     const int frameBytes = m_format.bytesPerFrame();
     int peak = -1; // nothing written this tick: the meter keeps its last reading
@@ -149,8 +175,10 @@ void AudioOutput::tick()
             const qint64 left = c.pcm.size() - c.written;
             const qint64 n = std::min(left, free - free % frameBytes);
             const qint64 wrote = m_io->write(c.pcm.constData() + c.written, n);
-            if (wrote <= 0)
-                break;
+            if (wrote <= 0) {
+                lose(QStringLiteral("writing to '%1' failed").arg(m_device.description()));
+                return;
+            }
             const auto *samples = reinterpret_cast<const qint16 *>(c.pcm.constData() + c.written);
             peak = std::max(peak, 0);
             for (qint64 i = 0; i < wrote / 2; ++i)
@@ -167,7 +195,12 @@ void AudioOutput::tick()
         const qint64 inSink = std::max<qint64>(0, m_sink->bufferSize() - m_sink->bytesFree());
         m_sinkLatencyUs.store(bytesToUs(inSink));
         m_bufferedUs.store(bytesToUs(inSink + m_queuedBytes));
-        if (m_started && m_writtenEndPtsUs != proto::kNoPts)
+        // Run dry (an underrun, or the sound ended before the picture): the
+        // position holds still, and re-anchoring the clock to it would stop
+        // it, so that every frame waited its full limit. Not set: the clock
+        // free-runs from its last anchor until sound comes again.
+        const bool dry = inSink == 0 && m_queuedBytes == 0;
+        if (m_started && !dry && m_writtenEndPtsUs != proto::kNoPts)
             m_clock->set(m_writtenEndPtsUs - bytesToUs(inSink), proto::nowMicros());
     }
     if (peak >= 0)

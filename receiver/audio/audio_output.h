@@ -37,6 +37,7 @@ public:
     static constexpr int kSinkBufferMs = 50;
     static constexpr int kQueueMs = 60;
     static constexpr int kTickMs = 10;
+    static constexpr int kStallMs = 2000;
 
     // The device by description or id; empty: the default output. Returns
     // a null device if there is none (or no such name), listing in *known
@@ -51,13 +52,17 @@ public:
     static QAudioFormat formatFor(const QAudioDevice &device, int sampleRate, int channels);
     // Opens the sink on its thread. False with *error set if it cannot.
     bool start(const QAudioFormat &format, QString *error);
-    // Pipeline thread. Blocks while the queue is full; false once stopped.
+    // Pipeline thread. Blocks while the queue is full (at most kStallMs);
+    // false once stopped or the device is lost.
     bool push(QByteArray pcm, qint64 firstSamplePtsUs, bool discontinuity);
     void drain(); // end of stream: returns once the queue and the sink are played (bounded)
     void stop();  // any thread
 
     void setMuted(bool muted); // any thread
     bool isMuted() const { return m_muted.load(); }
+    // The device went away (a failed write, a sink stopped on an error, a
+    // stall): the output stopped, the clock too; said once on the log.
+    bool isLost() const { return m_lost.load(); }
     qint64 bufferedUs() const { return m_bufferedUs.load(); } // queue + sink
     qint64 sinkLatencyUs() const { return m_sinkLatencyUs.load(); }
     quint64 underruns() const { return m_underruns.load(); }
@@ -71,6 +76,7 @@ private:
     };
     void open(const QAudioFormat &format, QString *error); // output thread
     void tick();                                           // output thread
+    void lose(const QString &why);                         // with m_mutex held
     qint64 bytesToUs(qint64 bytes) const;
 
     QAudioDevice m_device;
@@ -91,6 +97,7 @@ private:
     bool m_started = false; // the sink has had sound: idle from now on is an underrun
 
     std::atomic<bool> m_muted{false};
+    std::atomic<bool> m_lost{false};
     std::atomic<qint64> m_bufferedUs{0};
     std::atomic<qint64> m_sinkLatencyUs{0};
     std::atomic<quint64> m_underruns{0};

@@ -31,6 +31,9 @@ public:
     }
     bool push(const AVFrame *frame) override
     {
+        // Device lost: keep decoding for --pcm, --framemd5 and the counts.
+        if (m_output.isLost())
+            return true;
         QByteArray pcm;
         QString error;
         if (!m_resampler.convert(frame, &pcm, &error)) {
@@ -42,7 +45,7 @@ public:
         const qint64 pts = frame->pts != AV_NOPTS_VALUE ? frame->pts : m_nextPtsUs;
         m_nextPtsUs = pts + durationUs;
         correctDrift();
-        return m_output.push(std::move(pcm), pts, false);
+        return m_output.push(std::move(pcm), pts, false) || m_output.isLost();
     }
 
 private:
@@ -178,10 +181,10 @@ AudioResult AudioPipeline::run()
     const int ret = demuxer->run(tee);
     if (m_output && ret == 0)
         m_output->drain();
-    if (pcm && !pcm->close())
+    if (pcm && (!pcm->close() || !pcm->error().isEmpty())) {
+        result.outputFailed = true;
         return finish(pcm->error());
-    if (pcm && !pcm->error().isEmpty())
-        return finish(pcm->error());
+    }
     if (ret < 0 && ret != AVERROR_EXIT)
         return finish("reading the audio failed: "
                       + (demuxer->readError().isEmpty() ? averrorText(ret) : demuxer->readError()));

@@ -31,6 +31,7 @@ class StreamRecorder;
 struct AudioResult {
     bool ok = true;
     QString error;
+    bool outputFailed = false; // --pcm could not be written: the stream fails (as --framemd5 does)
     quint64 packets = 0;
     quint64 frames = 0;
     quint64 decodeErrors = 0;

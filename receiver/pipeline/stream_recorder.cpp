@@ -41,10 +41,9 @@ StreamRecorder::~StreamRecorder()
 
 void StreamRecorder::failLocked(const QString &what, int ret)
 {
-    if (m_error.isEmpty()) {
+    // Said once, by the stream's summary (the stream fails on it).
+    if (m_error.isEmpty())
         m_error = QStringLiteral("--record: %1 '%2': %3").arg(what, m_path, averrorDetail(ret));
-        qCWarning(lcReceiver).noquote() << m_error;
-    }
 }
 
 void StreamRecorder::configure(bool video, int width, int height, quint32 audioCodec, int sampleRate, int channels)
@@ -127,9 +126,7 @@ void StreamRecorder::writeLocked(const AVPacket *packet, int streamIndex)
     AVStream *st = m_format->streams[streamIndex];
     copy->stream_index = streamIndex;
     copy->flags &= AV_PKT_FLAG_KEY; // our own high bits are not FFmpeg's
-    // The video's dts: none on the wire (the decoder orders by the
-    // bitstream); without B-frames it is the pts.
-    if (copy->dts == AV_NOPTS_VALUE)
+    if (copy->dts == AV_NOPTS_VALUE) // audio: in order, dts = pts (video's is set by writeVideoLocked)
         copy->dts = copy->pts;
     av_packet_rescale_ts(copy.get(), kMicros, st->time_base);
     const int ret = av_interleaved_write_frame(m_format.get(), copy.get());
@@ -150,19 +147,41 @@ void StreamRecorder::pushVideo(const AVPacket *packet)
         if (!startLocked(packet))
             return;
     }
-    // Held back one packet: its duration is the gap to the next one, which
-    // mp4 needs for its last sample (a 0 there would cut it by an edit list).
+    if (packet->pts == AV_NOPTS_VALUE) // the wire always has one; a file sample cannot do without
+        return;
     PacketPtr copy = makePacket();
     if (!copy || av_packet_ref(copy.get(), packet) < 0)
         return;
-    if (m_heldVideo) {
-        if (m_heldVideo->pts != AV_NOPTS_VALUE && copy->pts != AV_NOPTS_VALUE && copy->pts > m_heldVideo->pts) {
-            m_lastVideoGap = copy->pts - m_heldVideo->pts;
-            m_heldVideo->duration = m_lastVideoGap;
-        }
-        writeLocked(m_heldVideo.get(), m_videoIndex);
+    m_reorderPts.insert(copy->pts);
+    m_reorder.push_back(std::move(copy));
+    if (m_reorder.size() > kReorderWindow)
+        writeVideoLocked();
+}
+
+void StreamRecorder::writeVideoLocked()
+{
+    if (!m_dtsShift) { // the first window: how far a pts falls behind its rank
+        qint64 shift = 0;
+        auto rank = m_reorderPts.begin();
+        for (const PacketPtr &p : m_reorder)
+            shift = std::max<qint64>(shift, *rank++ - p->pts);
+        m_dtsShift = shift;
     }
-    m_heldVideo = std::move(copy);
+    PacketPtr packet = std::move(m_reorder.front());
+    m_reorder.pop_front();
+    const qint64 rank = *m_reorderPts.begin();
+    m_reorderPts.erase(m_reorderPts.begin());
+    // The frame duration: the gap to the next pts in display order (mp4
+    // needs it for its last sample, else an edit list cuts it).
+    if (!m_reorderPts.empty() && *m_reorderPts.begin() > rank)
+        m_lastVideoGap = *m_reorderPts.begin() - rank;
+    packet->duration = m_lastVideoGap;
+    qint64 dts = rank - *m_dtsShift;
+    if (m_lastVideoDts != AV_NOPTS_VALUE && dts <= m_lastVideoDts) // a pts repeated: keep it rising
+        dts = m_lastVideoDts + 1;
+    packet->dts = std::min<qint64>(dts, packet->pts); // deeper reordering than the first window showed
+    m_lastVideoDts = packet->dts;
+    writeLocked(packet.get(), m_videoIndex);
 }
 
 void StreamRecorder::pushAudio(const AVPacket *packet)
@@ -189,11 +208,8 @@ bool StreamRecorder::close()
     if (m_closed)
         return m_error.isEmpty();
     m_closed = true;
-    if (m_started && m_heldVideo) {
-        m_heldVideo->duration = m_lastVideoGap;
-        writeLocked(m_heldVideo.get(), m_videoIndex);
-        m_heldVideo.reset();
-    }
+    while (m_started && !m_reorder.empty())
+        writeVideoLocked();
     if (m_started) {
         const int ret = av_write_trailer(m_format.get());
         if (ret < 0)

@@ -13,6 +13,13 @@
 // sound before it waits (at most kMaxEarlyAudio packets). ADTS becomes
 // AudioSpecificConfig through the muxer's own automatic aac_adtstoasc.
 //
+// The wire has no video dts (the decoder orders by the bitstream), but the
+// muxers need one that rises and never passes the pts. With B-frames the
+// pts come out of order, so video waits in a reorder window
+// (kReorderWindow packets; full: the oldest is written, nothing is dropped)
+// and the n-th packet gets as dts the n-th smallest pts, moved back by the
+// reorder depth the first window shows (as a decoder's delay would).
+//
 // Threads: both pipeline threads push; one mutex (a muxer call per packet).
 #pragma once
 
@@ -22,12 +29,15 @@
 #include <QMutex>
 #include <QString>
 #include <deque>
+#include <optional>
+#include <set>
 
 namespace h264link {
 
 class StreamRecorder {
 public:
     static constexpr std::size_t kMaxEarlyAudio = 512;
+    static constexpr std::size_t kReorderWindow = 16;
 
     explicit StreamRecorder(QString path) : m_path(std::move(path)) {}
     ~StreamRecorder();
@@ -59,6 +69,7 @@ public:
 
 private:
     bool startLocked(const AVPacket *firstVideo);
+    void writeVideoLocked(); // the oldest of the reorder window
     void writeLocked(const AVPacket *packet, int streamIndex);
     void failLocked(const QString &what, int ret);
 
@@ -71,7 +82,10 @@ private:
     OutputFormatPtr m_format;
     int m_videoIndex = -1, m_audioIndex = -1;
     std::deque<PacketPtr> m_earlyAudio;
-    PacketPtr m_heldVideo;
+    std::deque<PacketPtr> m_reorder;       // decode order
+    std::multiset<qint64> m_reorderPts;    // their pts, sorted: the next dts is the smallest
+    std::optional<qint64> m_dtsShift;      // reorder depth in us, from the first window
+    qint64 m_lastVideoDts = AV_NOPTS_VALUE;
     qint64 m_lastVideoGap = 0;
     quint64 m_skipped = 0;
     QString m_error;
