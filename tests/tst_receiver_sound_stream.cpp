@@ -27,6 +27,14 @@ extern "C" {
 using namespace h264link;
 using namespace testsupport;
 
+// Under ASan + UBSan everything runs several times slower: the checks of
+// timing (offsets, underruns, pace) only report there; the rest still holds.
+#ifdef H264LINK_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 namespace {
 
 struct Script {
@@ -449,13 +457,14 @@ private slots:
                 const QJsonObject o = QJsonDocument::fromJson(line.toUtf8()).object();
                 if (o.contains("avOffsetMs") && o.value("avOffsetMs").isDouble()) {
                     offsets << o.value("avOffsetMs").toDouble();
-                    QCOMPARE(o.value("audioUnderruns").toInt(), 0);
+                    if (!kSanitized)
+                        QCOMPARE(o.value("audioUnderruns").toInt(), 0);
                 }
             }
             QVERIFY2(!offsets.isEmpty(), qPrintable(out));
             qInfo() << "A/V offsets reported by --stats (ms):" << offsets;
             for (double offset : offsets)
-                QVERIFY2(std::abs(offset) <= 45, qPrintable(QStringLiteral("A/V offset %1 ms\n%2").arg(offset).arg(out)));
+                QVERIFY2(kSanitized || std::abs(offset) <= 45, qPrintable(QStringLiteral("A/V offset %1 ms\n%2").arg(offset).arg(out)));
         }
     }
 
@@ -616,7 +625,7 @@ private slots:
         qInfo() << "displayed fps after the sound ended:" << fps;
         QVERIFY2(!fps.isEmpty(), qPrintable(out));
         for (double f : fps)
-            QVERIFY2(f >= rate / 2, qPrintable(QStringLiteral("%1 fps shown, the clip has %2\n%3").arg(f).arg(rate).arg(out)));
+            QVERIFY2(kSanitized || f >= rate / 2, qPrintable(QStringLiteral("%1 fps shown, the clip has %2\n%3").arg(f).arg(rate).arg(out)));
     }
 
 
