@@ -157,11 +157,12 @@ class SoundServer:
     def close(self):
         subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True)
         pid_file = Path(self.runtime) / "pulse" / "pid"
-        if pid_file.exists():  # still there: the daemon did not go
-            try:
-                os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
+        try:  # still there: the daemon did not go (empty while it is removing it)
+            words = pid_file.read_text().split()
+            if words:
+                os.kill(int(words[0]), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
         subprocess.run(["rm", "-rf", self.runtime])
 
 

@@ -534,8 +534,13 @@ void TestAudio::recordReadsBack()
     QCOMPARE(got, expected); // both streams, not re-encoded
     QCOMPARE(ffprobeFrameCount(recordPath), ffprobeFrameCount(clip(name)));
     QCOMPARE(audioPacketCount(recordPath), audioPacketCount(clip(name)));
-    // The decoded sound is the source's, and so its duration.
-    QCOMPARE(referencePcm(recordPath).size(), referencePcm(clip(name)).size());
+    // The decoded sound is what ffmpeg's own remux into the same container
+    // gives (Matroska cannot carry AAC's priming trim, so there the 1024
+    // priming samples play, as with `ffmpeg -c copy out.mkv`).
+    const QString remuxed = m_dir.filePath("ffmpeg-" + record);
+    const ToolResult remux = ffmpeg({"-y", "-i", clip(name), "-map", "0:v:0", "-map", "0:a:0", "-c", "copy", remuxed});
+    QVERIFY2(remux.ok(), remux.err.constData());
+    QCOMPARE(referencePcm(recordPath).size(), referencePcm(remuxed).size());
     const auto duration = [](const QString &path) {
         return ffprobe({"-show_entries", "format=duration", "-of", "csv=p=0", path}).out.trimmed().toDouble();
     };
