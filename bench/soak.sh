@@ -148,7 +148,7 @@ for (( t = interval; t <= duration; t += interval )); do
   while (( SECONDS - start < t )); do sleep 0.2; done
   s=$(sample "$sender_pid") || abort "the sender ended after $(( SECONDS - start )) s: $(tail -n 3 "$work/sender.log" | tr '\n' ' ')"
   r=$(sample "$receiver_pid") || abort "the receiver ended after $(( SECONDS - start )) s: $(tail -n 3 "$work/receiver.log" | tr '\n' ' ')"
-  frames=$(grep -vc '^#' "$work/got.framemd5" || true)
+  frames=$(grep -c '^0,' "$work/got.framemd5" || true) # the video's lines (stream 1 is the sound)
   echo "$t,$s,$r,$frames" >>"$csv"
   if (( t % 60 == 0 || t == duration )); then echo "soak: $t s: sender $s, receiver $r (rss KiB,fds,threads), $frames frames"; fi
 done
@@ -191,7 +191,7 @@ awk -F'"decode_errors":' 'NF > 1 { split($2, v, /[,}]/); if (v[1] + 0 > 0) bad =
 grep -Eq '"sender":[1-9]' "$work/receiver.log" && fail "the receiver's --stats saw frames skipped by the sender"
 stats_decoded=$(grep -Eo '"summary":\{.*"frames_decoded":[0-9]+' "$work/receiver.log" | grep -Eo '[0-9]+$' | tail -n 1 || true)
 [ "${stats_decoded:-none}" = "$decoded" ] || fail "the --stats summary counts ${stats_decoded:-no} frames decoded, the summary line $decoded"
-grep -v '^#' "$work/got.framemd5" | awk -F', *' '{ print $NF }' >"$work/got.txt"
+grep '^0,' "$work/got.framemd5" | awk -F', *' '{ print $NF }' >"$work/got.txt"
 lines=$(wc -l <"$work/got.txt")
 (( lines == decoded )) || fail "--framemd5 has $lines frames, the summary $decoded"
 # Frame i is frame i mod N of the clip. The stop cuts the stream in decode
