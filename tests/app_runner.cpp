@@ -1,5 +1,9 @@
 #include "app_runner.h"
 
+extern "C" {
+#include <libavutil/mathematics.h>
+}
+
 #include "test_support.h"
 
 #include <QDeadlineTimer>
@@ -159,9 +163,8 @@ QList<qint64> ptsColumnUs(const QByteArray &framemd5)
             continue;
         if (den <= 0)
             return {};
-        const qint64 value = line.split(',').value(2).trimmed().toLongLong();
-        const qint64 scaled = value * 1000000 * num;
-        pts << (scaled >= 0 ? (scaled + den / 2) / den : -((-scaled + den / 2) / den));
+        // av_rescale_rnd: no overflow, even for a pts of AV_NOPTS_VALUE.
+        pts << av_rescale_rnd(line.split(',').value(2).trimmed().toLongLong(), 1000000 * num, den, AV_ROUND_NEAR_INF);
     }
     return pts;
 }

@@ -1,5 +1,9 @@
 #include "test_support.h"
 
+extern "C" {
+#include <libavutil/mathematics.h>
+}
+
 #include "avio_bridge.h"
 #include "ffmpeg_raii.h"
 #include "framed_media_device.h"
@@ -202,9 +206,9 @@ QList<FrameLine> frameLines(const QByteArray &framemd5)
         FrameLine l;
         l.stream = f[0].trimmed().toInt();
         const auto tb = timeBases.value(l.stream, {0, 0});
-        const qint64 scaled = f[2].trimmed().toLongLong() * 1000000 * tb.first;
+        // av_rescale_rnd: no overflow, even for a pts of AV_NOPTS_VALUE.
         if (tb.second > 0)
-            l.ptsUs = scaled >= 0 ? (scaled + tb.second / 2) / tb.second : -((-scaled + tb.second / 2) / tb.second);
+            l.ptsUs = av_rescale_rnd(f[2].trimmed().toLongLong(), 1000000 * tb.first, tb.second, AV_ROUND_NEAR_INF);
         l.duration = f[3].trimmed().toLongLong();
         l.md5 = QString::fromLatin1(f.last().trimmed());
         lines << l;
