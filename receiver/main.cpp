@@ -20,6 +20,10 @@
 #include <QJsonObject>
 #include <QTimer>
 #include <cstdio>
+#include <cstdlib>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -49,9 +53,8 @@ QString withAudio(const QString &json, const LiveStats &live)
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }
 
-} // namespace
-
-int main(int argc, char *argv[])
+// Everything the receiver owns lives and dies in here; main() below only exits.
+int run(int argc, char *argv[])
 {
     QCoreApplication::setApplicationName("receiver");
     QCoreApplication::setApplicationVersion(H264LINK_VERSION);
@@ -226,4 +229,22 @@ int main(int argc, char *argv[])
     std::fflush(stdout);
     app->exec();
     return exitCode;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    const int code = run(argc, argv);
+    // Every object of ours is gone by now (sinks stopped, files closed). The
+    // process ends here, before static destruction: Qt 6.4's PulseAudio
+    // engine, a global static, disconnects its context without its mainloop
+    // lock while the mainloop thread may still be handling the server's reply
+    // to the last sink's close, and libpulse then aborts ("Assertion 'pd'
+    // failed") now and then, turning a clean exit into a crash.
+    std::fflush(nullptr);
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_do_leak_check(); // _Exit skips the leak check that atexit would run
+#endif
+    std::_Exit(code);
 }
