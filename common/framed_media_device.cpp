@@ -106,7 +106,7 @@ qint64 FramedMediaDevice::writeData(const char *data, qint64 size)
 bool FramedMediaDevice::sendMedia(const QByteArray &bytes, qint64 ptsUs, quint16 flags)
 {
     constexpr qsizetype kMaxData = kMaxPayloadSize - kMediaPrefixSize;
-    const quint16 common = flags & (Keyframe | ParameterSets);
+    const quint16 common = flags & (Keyframe | ParameterSets | DecodeOnly);
     qsizetype offset = 0;
     do {
         const qsizetype n = qMin(kMaxData, bytes.size() - offset);

@@ -193,6 +193,10 @@ QByteArray serialize(const StreamInfo &v)
         writeString(out, v.sourceName);
         out << v.audioCodec << v.audioSampleRate << v.audioChannels << v.audioBitRate;
         writeString(out, v.audioDescription);
+        for (qint32 m : v.displayMatrix)
+            out << m;
+        out << v.videoReorderDepth;
+        writeString(out, v.videoDescription);
     });
 }
 
@@ -257,6 +261,12 @@ std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload)
             return;
         in >> v.audioCodec >> v.audioSampleRate >> v.audioChannels >> v.audioBitRate;
         v.audioDescription = readString(in);
+        if (in.atEnd()) // an early v3 sender: no picture fields
+            return;
+        for (qint32 &m : v.displayMatrix)
+            in >> m;
+        in >> v.videoReorderDepth;
+        v.videoDescription = readString(in);
     });
 }
 

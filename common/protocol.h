@@ -6,6 +6,7 @@
 #include <QByteArray>
 #include <QString>
 #include <QtGlobal>
+#include <array>
 #include <limits>
 #include <optional>
 
@@ -66,6 +67,8 @@ enum MediaFlag : quint16 {
     ParameterSets = 0x0002,   // the access unit carries SPS/PPS
     AccessUnitStart = 0x0004, // first message of an access unit
     AccessUnitEnd = 0x0008,   // last message of an access unit
+    DecodeOnly = 0x0010,      // decode it (a reference for later frames), never show or count it as
+                              // shown: the source's edit list starts after it (AV_PKT_FLAG_DISCARD)
 };
 
 struct Header {
@@ -131,6 +134,9 @@ constexpr quint32 kCodecNone = 0;           // no such stream (audio only, or no
 constexpr quint32 kCodecAacAdts = 0x41414320; // "AAC ": AAC in ADTS frames
 constexpr quint32 kCodecMp3 = 0x4D503320;     // "MP3 ": MPEG audio layer III frames
 
+// FFmpeg's display matrix layout: 16.16 fixed point, w in 2.30.
+constexpr std::array<qint32, 9> kIdentityMatrix{1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30};
+
 struct StreamInfo {
     quint32 codec = kCodecH264; // kCodecNone: an audio-only stream
     quint16 width = 0;
@@ -147,6 +153,12 @@ struct StreamInfo {
     quint8 audioChannels = 0;
     quint32 audioBitRate = 0; // bits per second, 0: unknown
     QString audioDescription; // what the sender did, e.g. "ac3 5.1 48 kHz → AAC stereo 160 kb/s"
+    // Appended later in v3 (absent: identity, 0, empty).
+    // How to show the decoded pictures: FFmpeg's display matrix (the source's
+    // AV_PKT_DATA_DISPLAYMATRIX, read with av_display_rotation_get()).
+    std::array<qint32, 9> displayMatrix = kIdentityMatrix;
+    quint8 videoReorderDepth = 0; // frames the decoder must hold back (B-frames); 0: as the SPS says
+    QString videoDescription;     // what the sender did, e.g. "hevc 1920x1080 → H.264 2.5 Mb/s"
 
     bool hasVideo() const { return codec != kCodecNone; }
     bool hasAudio() const { return audioCodec != kCodecNone; }

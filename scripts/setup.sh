@@ -10,6 +10,7 @@ packages=(
   qt6-base-dev qt6-base-dev-tools qt6-multimedia-dev libqt6opengl6-dev libgl-dev
   qt6-qpa-plugins qml6-module-qtmultimedia
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
+  libavdevice-dev   # live sources: x11grab (the screen), v4l2 (a camera)
   libssl3           # the access key's TLS-PSK: Qt's OpenSSL backend (in libqt6network6) loads it at run time
   ffmpeg            # the CLI: test oracle, test clip generator
   xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses

@@ -281,9 +281,29 @@ void TestFraming::v3AudioFieldsRoundTripAndV2PayloadsStillParse()
     v2.sourceName = QStringLiteral("clip.mp4");
     const QByteArray v3Bytes = serialize(v2);
     const qsizetype audioFieldsSize = 4 + 4 + 1 + 4 + 2; // codec, rate, channels, bit rate, empty string
-    const auto old = parseStreamInfo(v3Bytes.left(v3Bytes.size() - audioFieldsSize));
+    const qsizetype pictureFieldsSize = 9 * 4 + 1 + 2;    // matrix, reorder depth, empty string
+    const auto old = parseStreamInfo(v3Bytes.left(v3Bytes.size() - pictureFieldsSize - audioFieldsSize));
     QVERIFY(old && !old->hasAudio() && old->hasVideo());
     QCOMPARE(old->sourceName, v2.sourceName);
+
+    // An early v3 STREAM_INFO ends with the audio description: no rotation,
+    // the SPS's reorder depth.
+    StreamInfo picture = info;
+    picture.displayMatrix = {0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30}; // av_display_rotation_set(90)
+    picture.videoReorderDepth = 2;
+    picture.videoDescription = QStringLiteral("hevc 1920x1080 → H.264 2.5 Mb/s");
+    const QByteArray full = serialize(picture);
+    const auto withPicture = parseStreamInfo(full);
+    QVERIFY(withPicture);
+    QCOMPARE(withPicture->displayMatrix, picture.displayMatrix);
+    QCOMPARE(withPicture->videoReorderDepth, quint8(2));
+    QCOMPARE(withPicture->videoDescription, picture.videoDescription);
+    QCOMPARE(withPicture->audioDescription, info.audioDescription);
+    const auto early = parseStreamInfo(full.left(full.size() - (9 * 4 + 1 + 2 + picture.videoDescription.toUtf8().size())));
+    QVERIFY(early);
+    QCOMPARE(early->displayMatrix, kIdentityMatrix);
+    QCOMPARE(early->videoReorderDepth, quint8(0));
+    QCOMPARE(early->audioDescription, info.audioDescription);
 
     const auto eos = parseEndOfStream(serialize(EndOfStream{10, 1000, 7}));
     QVERIFY(eos);
