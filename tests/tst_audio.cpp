@@ -117,6 +117,8 @@ private slots:
     void noAudioOnEitherSide_data();
     void noAudioOnEitherSide();
     void joinMidStreamAndRetryStayInSync();
+    void loopStartsTheSoundAfresh_data();
+    void loopStartsTheSoundAfresh();
     void corruptAudioFrameIsCountedAndConcealed();
     void recordReadsBack_data();
     void recordReadsBack();
@@ -479,6 +481,51 @@ QString TestAudio::sameAsFfmpegFromTheJoin(const QList<FrameLine> &got, const QL
             return QStringLiteral("frame %1 (pts %2 µs) differs from ffmpeg's decode from the join")
                 .arg(i).arg(got[i].ptsUs);
     return QString();
+}
+
+void TestAudio::loopStartsTheSoundAfresh_data()
+{
+    QTest::addColumn<QString>("name");
+    QCOMPARE(makeAv("loop_aac.mp4", stereoTone(44100, 1.2), {"-c:a", "aac"}, 1.2), QString());
+    QCOMPARE(makeAv("loop_mp3.mkv", stereoTone(44100, 1.2), {"-c:a", "libmp3lame"}, 1.2), QString());
+    QTest::newRow("aac") << "loop_aac.mp4";
+    QTest::newRow("mp3") << "loop_mp3.mkv";
+}
+
+// --loop: each pass's sound is the file's, as ffmpeg decodes it from the
+// start (the receiver starts a fresh decoder at the AUDIO discontinuity),
+// and its timestamps go on rising.
+void TestAudio::loopStartsTheSoundAfresh()
+{
+    QFETCH(QString, name);
+    const QList<FrameLine> reference = ofStream(frameLines(referenceAvFramemd5(clip(name))), 1);
+    QVERIFY(!reference.isEmpty());
+    const QString md5Path = m_dir.filePath(name + ".loop.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5Path});
+    QVERIFY2(receiver.port(), qPrintable(receiver.output()));
+    QProcess sender;
+    sender.setProcessChannelMode(QProcess::MergedChannels);
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {clip(name), "--host", "127.0.0.1", "--port",
+                                                     QString::number(receiver.port()), "--loop"});
+    QVERIFY(sender.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(ofStream(frameLines(readFile(md5Path)), 1).size() >= 2 * reference.size() + 5, 20000);
+    sender.terminate(); // SIGTERM: the stream ends cleanly
+    QVERIFY(sender.waitForFinished(10000));
+    QVERIFY2(sender.exitCode() == 0, sender.readAll().constData());
+    QVERIFY(receiver.waitForExit(10000));
+    QVERIFY2(receiver.process().exitCode() == 0, qPrintable(receiver.output()));
+
+    const QList<FrameLine> got = ofStream(frameLines(readFile(md5Path)), 1);
+    for (int pass = 0; pass < 2; ++pass) {
+        for (int i = 0; i < reference.size(); ++i) {
+            const FrameLine &line = got[pass * reference.size() + i];
+            QVERIFY2(line.md5 == reference[i].md5,
+                     qPrintable(QStringLiteral("pass %1, audio frame %2 (pts %3 µs): not the file's frame %2")
+                                    .arg(pass + 1).arg(i).arg(line.ptsUs)));
+        }
+    }
+    for (int i = 1; i < got.size(); ++i)
+        QVERIFY2(got[i].ptsUs > got[i - 1].ptsUs, qPrintable(QStringLiteral("audio frame %1 goes back in time").arg(i)));
 }
 
 void TestAudio::corruptAudioFrameIsCountedAndConcealed()

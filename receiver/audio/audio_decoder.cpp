@@ -11,33 +11,63 @@ namespace h264link {
 std::unique_ptr<AudioDecoder> AudioDecoder::open(const AVCodecParameters *codecpar, AudioCounters &counters,
                                                  QString *error)
 {
+    std::unique_ptr<AudioDecoder> d(new AudioDecoder(counters));
+    d->m_codecpar.reset(avcodec_parameters_alloc());
+    d->m_frame = makeFrame();
+    if (!d->m_codecpar || !d->m_frame || avcodec_parameters_copy(d->m_codecpar.get(), codecpar) < 0) {
+        *error = QStringLiteral("out of memory");
+        return nullptr;
+    }
+    if (!(d->m_ctx = openContext(codecpar, error)))
+        return nullptr;
+    return d;
+}
+
+CodecContextPtr AudioDecoder::openContext(const AVCodecParameters *codecpar, QString *error)
+{
     const AVCodec *codec = avcodec_find_decoder(codecpar->codec_id);
     if (!codec) {
         *error = QStringLiteral("this FFmpeg build has no %1 decoder").arg(avcodec_get_name(codecpar->codec_id));
         return nullptr;
     }
-    std::unique_ptr<AudioDecoder> d(new AudioDecoder(counters));
-    d->m_ctx.reset(avcodec_alloc_context3(codec));
-    d->m_frame = makeFrame();
-    if (!d->m_ctx || !d->m_frame) {
+    CodecContextPtr ctx(avcodec_alloc_context3(codec));
+    if (!ctx) {
         *error = QStringLiteral("out of memory");
         return nullptr;
     }
-    int ret = avcodec_parameters_to_context(d->m_ctx.get(), codecpar);
+    int ret = avcodec_parameters_to_context(ctx.get(), codecpar);
     if (ret < 0) {
         *error = QStringLiteral("cannot configure the %1 decoder: %2").arg(codec->name, averrorText(ret));
         return nullptr;
     }
-    d->m_ctx->pkt_timebase = AudioDemuxer::kTimeBase; // the skip moves pts in this base
-    if ((ret = avcodec_open2(d->m_ctx.get(), codec, nullptr)) < 0) {
+    ctx->pkt_timebase = AudioDemuxer::kTimeBase; // the skip moves pts in this base
+    if ((ret = avcodec_open2(ctx.get(), codec, nullptr)) < 0) {
         *error = QStringLiteral("cannot open the %1 decoder: %2").arg(codec->name, averrorText(ret));
         return nullptr;
     }
-    return d;
+    return ctx;
+}
+
+// The frames the old decoder still holds go out first.
+bool AudioDecoder::restart()
+{
+    avcodec_send_packet(m_ctx.get(), nullptr);
+    if (!receiveFrames())
+        return false;
+    QString error;
+    CodecContextPtr fresh = openContext(m_codecpar.get(), &error);
+    if (!fresh) {
+        m_lastError = error;
+        return false;
+    }
+    m_ctx = std::move(fresh);
+    return true;
 }
 
 bool AudioDecoder::push(AVPacket *packet)
 {
+    if ((packet->flags & kPacketDiscontinuity) && m_counters.frames > 0 && !restart())
+        return false;
     const int ret = avcodec_send_packet(m_ctx.get(), packet);
     if (ret < 0 && ret != AVERROR(EAGAIN)) {
         ++m_counters.decodeErrors;

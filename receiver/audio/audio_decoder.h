@@ -7,6 +7,12 @@
 // A corrupt packet is counted and concealed by silence of one frame's
 // length at its pts, so the audio clock and the picture go on; the decoder
 // resyncs on the next frame header.
+//
+// After a gap (AUDIO's discontinuity flag: a loop's restart, audio the
+// sender could not send) it starts afresh with a new decoder, as `ffmpeg -i
+// FILE` does at the file's start: what a decoder keeps of the frames before
+// (the overlap, and for AAC a rounding state that never fades, which
+// avcodec_flush_buffers() does not clear) belongs to other sound.
 #pragma once
 
 #include "audio_demuxer.h"
@@ -29,11 +35,18 @@ public:
     QString lastError() const { return m_lastError; }
 
 private:
+    struct ParametersDeleter {
+        void operator()(AVCodecParameters *p) const { avcodec_parameters_free(&p); }
+    };
+
     explicit AudioDecoder(AudioCounters &counters) : m_counters(counters) {}
+    static CodecContextPtr openContext(const AVCodecParameters *codecpar, QString *error);
+    bool restart();
     bool receiveFrames();
     bool conceal(qint64 ptsUs);
     bool deliver(const AVFrame *frame);
 
+    std::unique_ptr<AVCodecParameters, ParametersDeleter> m_codecpar; // to start afresh
     CodecContextPtr m_ctx;
     FramePtr m_frame;
     std::vector<FrameSink *> m_sinks;

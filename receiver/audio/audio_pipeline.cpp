@@ -26,6 +26,7 @@ public:
 
     DeviceSink(AudioOutput &output, const QAudioFormat &format)
         : m_output(output),
+          m_format(format),
           m_resampler(AV_SAMPLE_FMT_S16, format.sampleRate(), format.channelCount())
     {
     }
@@ -43,12 +44,28 @@ public:
         }
         const qint64 durationUs = qint64(frame->nb_samples) * 1000000 / std::max(1, frame->sample_rate);
         const qint64 pts = frame->pts != AV_NOPTS_VALUE ? frame->pts : m_nextPtsUs;
+        if (!fillGap(pts))
+            return m_output.isLost();
         m_nextPtsUs = pts + durationUs;
         correctDrift();
         return m_output.push(std::move(pcm), pts, false) || m_output.isLost();
     }
 
 private:
+    // Sound that resumes later than the last frame ended (audio the sender
+    // could not send, a damaged packet before the first good one): silence
+    // holds its place, so that the device's position, and the clock the
+    // picture follows, keep the sender's timeline. A longer hole is a new
+    // start: the clock simply follows the new sound.
+    bool fillGap(qint64 pts)
+    {
+        const qint64 gapUs = m_frames ? pts - m_nextPtsUs : 0;
+        if (gapUs < kMinGapUs || gapUs > kMaxGapUs)
+            return true;
+        const qsizetype bytes = m_format.bytesForDuration(gapUs) / m_format.bytesPerFrame() * m_format.bytesPerFrame();
+        return m_output.push(QByteArray(bytes, '\0'), m_nextPtsUs, true);
+    }
+
     void correctDrift()
     {
         const qint64 buffered = m_output.bufferedUs();
@@ -67,7 +84,11 @@ private:
             m_resampler.compensate(0, distance);
     }
 
+    static constexpr qint64 kMinGapUs = 2000;    // below: timestamp rounding
+    static constexpr qint64 kMaxGapUs = 1000000;
+
     AudioOutput &m_output;
+    QAudioFormat m_format;
     AudioResampler m_resampler;
     qint64 m_nextPtsUs = 0;
     qint64 m_targetUs = -1;
