@@ -45,6 +45,11 @@ inB() { ip netns exec "$B" "$@"; }
 gop=25
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=25:duration=6 \
   -c:v libx264 -g $gop -keyint_min $gop -sc_threshold 0 -pix_fmt yuv420p "$work/clip.mp4"
+# The stall's clip runs long enough for TCP to resume after the stall: its
+# retransmission timer doubles while nothing gets through (0.2, 0.6, 1.4, 3.0,
+# 6.2 s after the first loss), so the link may stay dead seconds past it.
+ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=25:duration=12 \
+  -c:v libx264 -g $gop -keyint_min $gop -sc_threshold 0 -pix_fmt yuv420p "$work/long.mp4"
 ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=25:duration=8 \
   -vf noise=alls=40:allf=t -c:v libx264 -g $gop -keyint_min $gop -sc_threshold 0 -b:v 3M \
   -pix_fmt yuv420p "$work/heavy.mp4"
@@ -53,6 +58,7 @@ reference() { ffmpeg -hide_banner -loglevel error -i "$1" -map 0:v:0 -fps_mode p
                 | grep -v '^#' | awk -F', ' '{print $NF}'; }
 reference "$work/clip.mp4" >"$work/clip.ref"
 reference "$work/heavy.mp4" >"$work/heavy.ref"
+reference "$work/long.mp4" >"$work/long.ref"
 
 start_receiver() {
   rm -f "$work/got.md5"
@@ -82,7 +88,7 @@ wait_phase() { # phase pid name
   done
   wait "$2"
 }
-phase_limit_s=60 # each phase streams a clip of at most 8 s
+phase_limit_s=60 # each phase streams a clip of at most 12 s
 finish() { # phase: wait for both, check exit codes
   local phase=$1
   wait_phase "$phase" "$sender_pid" sender || { echo "FAIL [$phase]: sender exited $?"; cat "$work/send.log"; exit 1; }
@@ -121,7 +127,7 @@ nft_clear() { ip netns exec "$1" nft delete table inet h2l; }
 # 1. The network stalls for 3 s: neither app restarts; the sender drops what
 #    went stale during the stall and the picture resumes.
 start_receiver
-ip netns exec "$A" "$sender" "$work/clip.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
+ip netns exec "$A" "$sender" "$work/long.mp4" --host "$ipB" --port 8264 >"$work/send.log" 2>&1 &
 sender_pid=$!; pids+=($sender_pid)
 # Mid-stream: once the first GOP has been decoded.
 for _ in $(seq 100); do [ "$(frames_received)" -ge $gop ] && break; sleep 0.1; done
@@ -131,7 +137,7 @@ sleep 3 # the stall itself
 nft_clear "$B"
 finish "3 s stall"
 grep -q "skipped to stay live" "$work/send.log" || { echo "FAIL [stall]: nothing skipped"; cat "$work/send.log"; exit 1; }
-expect_live "3 s stall" "$work/clip.ref"
+expect_live "3 s stall" "$work/long.ref"
 
 # 2. 1% random packet loss, both ways.
 nft_drop "$A" numgen random mod 100 '<' 1

