@@ -272,6 +272,9 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 audio decode errors (concealed)").arg(r.audioDecodeErrors);
     if (s.stats.audioDropped && s.audio)
         summary += QStringLiteral(", %1 audio packets dropped").arg(s.stats.audioDropped);
+    if (s.audioResult && s.audioResult->untimedPackets)
+        summary += QStringLiteral(", %1 audio packets played without their timestamps (too many queued)")
+                       .arg(s.audioResult->untimedPackets);
     if (r.displayErrors)
         summary += QStringLiteral(", %1 frames not passed to the display").arg(r.displayErrors);
     if (lost)
@@ -293,6 +296,8 @@ void ReceiverController::completeIfDone()
         else if (s.recorder->videoPacketsSkipped())
             summary += QStringLiteral(", %1 frames before the first keyframe not recorded")
                            .arg(s.recorder->videoPacketsSkipped());
+        if (const quint64 audio = s.recorder->audioPacketsSkipped())
+            summary += QStringLiteral(", %1 audio packets not recorded (before the first keyframe)").arg(audio);
     }
     if (s.streamStats)
         emit statsSummary(s.streamStats->summaryJson());

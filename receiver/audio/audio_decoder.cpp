@@ -3,6 +3,7 @@
 #include "logging.h"
 
 extern "C" {
+#include <libavutil/intreadwrite.h>
 #include <libavutil/samplefmt.h>
 }
 
@@ -73,7 +74,7 @@ bool AudioDecoder::push(AVPacket *packet)
         ++m_counters.decodeErrors;
         m_lastError = averrorText(ret);
         qCDebug(lcReceiver) << "audio decode error:" << m_lastError;
-        if (!conceal(packet->pts))
+        if (!conceal(packet))
             return false;
     }
     return receiveFrames();
@@ -110,23 +111,43 @@ bool AudioDecoder::receiveFrames()
 
 // Silence of one frame's length, in the last good frame's format: the sinks
 // see a frame as any other, so --pcm, the clock and the device stay in step
-// with the sender's timeline. Before any good frame there is no length to
-// give it, and the packet is only counted.
-bool AudioDecoder::conceal(qint64 ptsUs)
+// with the sender's timeline. Before any good frame, the format is the
+// decoder's (known once it has decoded anything, even a trimmed priming
+// frame) and the length its frame size, or FFmpeg's from the packet.
+bool AudioDecoder::conceal(const AVPacket *packet)
 {
-    if (m_lastFrameSamples <= 0 || m_lastRate <= 0)
+    const int frameSize = m_ctx->frame_size > 0 ? m_ctx->frame_size
+                                                : av_get_audio_frame_duration2(m_codecpar.get(), packet->size);
+    if (m_lastFrameSamples <= 0 && frameSize > 0 && m_ctx->sample_rate > 0 && m_ctx->ch_layout.nb_channels > 0) {
+        m_lastFrameSamples = frameSize;
+        m_lastFormat = m_ctx->sample_fmt;
+        m_lastRate = m_ctx->sample_rate;
+        av_channel_layout_uninit(&m_lastLayout);
+        av_channel_layout_copy(&m_lastLayout, &m_ctx->ch_layout);
+    }
+    // The packet's own trim applies to its silence too (a priming frame is all trimmed).
+    int samples = m_lastFrameSamples;
+    qint64 skipStart = 0;
+    size_t sideSize = 0;
+    if (const uint8_t *skip = av_packet_get_side_data(packet, AV_PKT_DATA_SKIP_SAMPLES, &sideSize);
+        skip && sideSize >= 8) {
+        skipStart = std::min<qint64>(samples, AV_RL32(skip));
+        samples -= int(std::min<qint64>(samples, skipStart + AV_RL32(skip + 4)));
+    }
+    if (samples <= 0 || m_lastRate <= 0)
         return true;
     FramePtr silence = makeFrame();
     if (!silence)
         return true;
     silence->format = m_lastFormat;
     silence->sample_rate = m_lastRate;
-    silence->nb_samples = m_lastFrameSamples;
+    silence->nb_samples = samples;
     if (av_channel_layout_copy(&silence->ch_layout, &m_lastLayout) < 0 || av_frame_get_buffer(silence.get(), 0) < 0)
         return true;
     av_samples_set_silence(silence->extended_data, 0, silence->nb_samples, silence->ch_layout.nb_channels,
                            AVSampleFormat(silence->format));
-    silence->pts = ptsUs == AV_NOPTS_VALUE ? AV_NOPTS_VALUE : ptsUs;
+    silence->pts = packet->pts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE
+                                                 : packet->pts + skipStart * 1000000 / m_lastRate;
     m_counters.concealedSamples += quint64(silence->nb_samples);
     return deliver(silence.get());
 }

@@ -43,7 +43,7 @@ private:
     static CodecContextPtr openContext(const AVCodecParameters *codecpar, QString *error);
     bool restart();
     bool receiveFrames();
-    bool conceal(qint64 ptsUs);
+    bool conceal(const AVPacket *packet);
     bool deliver(const AVFrame *frame);
 
     std::unique_ptr<AVCodecParameters, ParametersDeleter> m_codecpar; // to start afresh

@@ -6,8 +6,10 @@ void AudioPacketIndex::add(const AudioPacketMark &mark)
 {
     QMutexLocker lock(&m_mutex);
     m_marks.push_back(mark);
-    if (m_marks.size() > kMaxPending)
+    if (m_marks.size() > kMaxPending) {
         m_marks.pop_front();
+        ++m_dropped;
+    }
 }
 
 std::optional<AudioPacketMark> AudioPacketIndex::take(qint64 pos, qint64 size)
@@ -24,6 +26,12 @@ std::optional<AudioPacketMark> AudioPacketIndex::take(qint64 pos, qint64 size)
     const AudioPacketMark mark = m_marks.front();
     m_marks.pop_front();
     return mark;
+}
+
+quint64 AudioPacketIndex::dropped() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_dropped;
 }
 
 std::size_t AudioPacketIndex::pending() const

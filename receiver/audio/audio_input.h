@@ -41,10 +41,12 @@ public:
     // before it are dropped. pos < 0 (unknown): the oldest mark.
     std::optional<AudioPacketMark> take(qint64 pos, qint64 size);
     std::size_t pending() const;
+    quint64 dropped() const; // marks dropped at kMaxPending: packets that lost their pts and trim
 
 private:
     mutable QMutex m_mutex;
     std::deque<AudioPacketMark> m_marks;
+    quint64 m_dropped = 0;
 };
 
 struct AudioInput {

@@ -148,6 +148,7 @@ AudioResult AudioPipeline::run()
         result.frames = m_counters.frames;
         result.decodeErrors = m_counters.decodeErrors;
         result.underruns = underruns();
+        result.untimedPackets = m_input->packets.dropped();
         if (m_settings.md5) {
             m_settings.md5->endStream(1);
             if (error.isEmpty() && !m_settings.md5->error().isEmpty())

@@ -36,6 +36,7 @@ struct AudioResult {
     quint64 frames = 0;
     quint64 decodeErrors = 0;
     quint64 underruns = 0;
+    quint64 untimedPackets = 0; // lost their pts: more marks queued than AudioPacketIndex keeps
 };
 
 struct AudioSettings {

@@ -137,8 +137,12 @@ void StreamRecorder::writeLocked(const AVPacket *packet, int streamIndex)
 void StreamRecorder::pushVideo(const AVPacket *packet)
 {
     QMutexLocker lock(&m_mutex);
-    if (!m_configured || m_closed || !m_error.isEmpty())
+    if (m_closed || !m_error.isEmpty())
         return;
+    if (!m_configured) {
+        ++m_skipped;
+        return;
+    }
     if (!m_started) {
         if (!(packet->flags & AV_PKT_FLAG_KEY) || parameterSets(packet).isEmpty()) {
             ++m_skipped;
@@ -187,16 +191,24 @@ void StreamRecorder::writeVideoLocked()
 void StreamRecorder::pushAudio(const AVPacket *packet)
 {
     QMutexLocker lock(&m_mutex);
-    if (!m_configured || m_closed || !m_error.isEmpty())
+    if (m_closed || !m_error.isEmpty())
         return;
+    if (!m_configured) {
+        ++m_audioSkipped;
+        return;
+    }
     if (!m_started && !m_video && !startLocked(nullptr))
         return;
     if (!m_started) {
         PacketPtr copy = makePacket();
         if (copy && av_packet_ref(copy.get(), packet) >= 0)
             m_earlyAudio.push_back(std::move(copy));
-        if (m_earlyAudio.size() > kMaxEarlyAudio)
+        else
+            ++m_audioSkipped;
+        if (m_earlyAudio.size() > kMaxEarlyAudio) {
             m_earlyAudio.pop_front();
+            ++m_audioSkipped;
+        }
         return;
     }
     writeLocked(packet, m_audioIndex);
@@ -208,6 +220,8 @@ bool StreamRecorder::close()
     if (m_closed)
         return m_error.isEmpty();
     m_closed = true;
+    m_audioSkipped += m_earlyAudio.size(); // no keyframe came for them
+    m_earlyAudio.clear();
     while (m_started && !m_reorder.empty())
         writeVideoLocked();
     if (m_started) {
@@ -229,6 +243,12 @@ quint64 StreamRecorder::videoPacketsSkipped() const
 {
     QMutexLocker lock(&m_mutex);
     return m_skipped;
+}
+
+quint64 StreamRecorder::audioPacketsSkipped() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_audioSkipped;
 }
 
 } // namespace h264link

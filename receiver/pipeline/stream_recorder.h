@@ -49,6 +49,10 @@ public:
     bool close(); // writes the trailer; false with error() set
     QString error() const;
     quint64 videoPacketsSkipped() const; // before the first parameter sets
+    // Sound that never reached the file: it came before STREAM_INFO, or
+    // waited for a first keyframe longer than kMaxEarlyAudio packets (the
+    // oldest go), or the stream ended before one came.
+    quint64 audioPacketsSkipped() const;
 
     // Adapters for the pipelines: record, then pass on to the next sink.
     class Tee : public PacketSink {
@@ -88,6 +92,7 @@ private:
     qint64 m_lastVideoDts = AV_NOPTS_VALUE;
     qint64 m_lastVideoGap = 0;
     quint64 m_skipped = 0;
+    quint64 m_audioSkipped = 0;
     QString m_error;
 };
 
