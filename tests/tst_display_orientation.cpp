@@ -154,7 +154,7 @@ void TestDisplayOrientation::displaySizeIsTurnedAfterTheSampleAspect()
 }
 
 // An H.264 display orientation SEI reaches the frame as its own matrix;
-// ffplay prefers that to the stream's.
+// ffplay prefers that to the stream's, and keeps it.
 void TestDisplayOrientation::aFramesOwnMatrixWins()
 {
     FramePtr frame = quadrantFrame(16, 8);
@@ -165,6 +165,18 @@ void TestDisplayOrientation::aFramesOwnMatrixWins()
     QVERIFY(side);
     av_display_rotation_set(reinterpret_cast<int32_t *>(side->data), 90);
     QCOMPARE(DisplayOrientation::forFrame(frame.get(), stream), (DisplayOrientation{90, false}));
+
+    // In the view it holds for the frames after it (the SEI persists), until
+    // the next stream's matrix.
+    PainterVideoView view;
+    view.setDisplayMatrix(matrix(180, false, false));
+    view.setFrame(std::move(frame));
+    QCOMPARE(view.shownOrientation(), (DisplayOrientation{90, false}));
+    view.setFrame(quadrantFrame(16, 8));
+    QCOMPARE(view.shownOrientation(), (DisplayOrientation{90, false}));
+    view.setDisplayMatrix(matrix(0, false, false));
+    view.setFrame(quadrantFrame(16, 8));
+    QVERIFY(view.shownOrientation().isIdentity());
 }
 
 void TestDisplayOrientation::scaledSizeKeepsLibswscalesWidthEven()

@@ -201,7 +201,9 @@ void TestRotationGui::cleanupTestCase()
     }
 }
 
-// rotateN: `ffmpeg -c copy -metadata:s:v:0 rotate=N`; the rest: a matrix
+// rotateN: `ffmpeg -c copy -metadata:s:v:0 rotate=N`; sei90: the same turn
+// in the bitstream (h264_metadata), which the sender passes through and the
+// decoder gives as the frames' matrix; the rest: a matrix
 // built with av_display_rotation_set (clockwise) and av_display_matrix_flip.
 QString TestRotationGui::makeCase(const QString &name, QString *error)
 {
@@ -211,6 +213,13 @@ QString TestRotationGui::makeCase(const QString &name, QString *error)
     if (name.startsWith(QLatin1String("rotate"))) {
         const ToolResult r = ffmpeg({"-hide_banner", "-loglevel", "error", "-y", "-i", m_plain, "-c", "copy",
                                      "-metadata:s:v:0", "rotate=" + name.mid(6), path});
+        if (!r.ok())
+            *error = QString::fromUtf8(r.err);
+        return r.ok() ? path : QString();
+    }
+    if (name == QLatin1String("sei90")) { // the frames' own matrix, an H.264 display orientation SEI
+        const ToolResult r = ffmpeg({"-hide_banner", "-loglevel", "error", "-y", "-i", m_plain, "-c", "copy",
+                                     "-bsf:v", "h264_metadata=display_orientation=insert:rotate=90", path});
         if (!r.ok())
             *error = QString::fromUtf8(r.err);
         return r.ok() ? path : QString();
@@ -231,7 +240,7 @@ QImage TestRotationGui::oracle(const QString &name, QString *error)
     else if (name == QLatin1String("transposed"))
         args << "-autorotate" << "0" << "-i" << makeCase(name, error) << "-vf" << "transpose=cclock_flip";
     else
-        args << "-i" << makeCase(name, error); // autorotation: FFmpeg 5.1's own reading of the matrix
+        args << "-i" << makeCase(name, error); // autorotation: FFmpeg 5.1's own reading of the matrix (or SEI)
     args << "-frames:v" << "1" << "-f" << "image2pipe" << "-c:v" << "png" << "-";
     const ToolResult r = ffmpeg(args);
     if (!r.ok()) {
@@ -246,7 +255,7 @@ void TestRotationGui::windowShowsThePictureAsFfmpegDoes_data()
     QTest::addColumn<QString>("renderer");
     QTest::addColumn<QString>("clip");
     for (const char *renderer : {"software", "opengl"}) {
-        for (const char *clip : {"rotate0", "rotate90", "rotate180", "rotate270", "mirrored", "transposed"})
+        for (const char *clip : {"rotate0", "rotate90", "rotate180", "rotate270", "mirrored", "transposed", "sei90"})
             QTest::addRow("%s %s", renderer, clip) << QString(renderer) << QString(clip);
     }
 }

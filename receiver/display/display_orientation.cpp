@@ -34,12 +34,12 @@ DisplayOrientation DisplayOrientation::fromMatrix(const int32_t matrix[9])
     return {kTurnBeforeMirror[quarter], true};
 }
 
-DisplayOrientation DisplayOrientation::forFrame(const AVFrame *frame, DisplayOrientation stream)
+DisplayOrientation DisplayOrientation::forFrame(const AVFrame *frame, DisplayOrientation current)
 {
     const AVFrameSideData *side = frame ? av_frame_get_side_data(frame, AV_FRAME_DATA_DISPLAYMATRIX) : nullptr;
     if (side && side->size >= sizeof(int32_t) * 9)
         return fromMatrix(reinterpret_cast<const int32_t *>(side->data));
-    return stream;
+    return current;
 }
 
 QSizeF DisplayOrientation::displaySize(const AVFrame *frame) const

@@ -29,8 +29,8 @@ struct DisplayOrientation {
     static DisplayOrientation fromMatrix(const std::array<qint32, 9> &matrix);
     static DisplayOrientation fromMatrix(const int32_t matrix[9]);
     // The frame's own matrix (display orientation SEI) if it has one, as
-    // ffplay prefers it; otherwise `stream`.
-    static DisplayOrientation forFrame(const AVFrame *frame, DisplayOrientation stream);
+    // ffplay prefers it; otherwise `current`.
+    static DisplayOrientation forFrame(const AVFrame *frame, DisplayOrientation current);
 
     bool isIdentity() const { return rotation == 0 && !mirrored; }
     bool swapsAxes() const { return rotation % 180 != 0; }

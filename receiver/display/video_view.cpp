@@ -31,13 +31,13 @@ QRect VideoView::pictureRect(const AVFrame *frame, const QRect &area, DisplayOri
 
 DisplayOrientation VideoView::orient(const AVFrame *frame)
 {
-    m_shownOrientation = DisplayOrientation::forFrame(frame, m_streamOrientation);
-    const QSize size = m_shownOrientation.displaySize(frame).toSize();
+    m_orientation = DisplayOrientation::forFrame(frame, m_orientation);
+    const QSize size = m_orientation.displaySize(frame).toSize();
     if (!size.isEmpty() && size != m_displaySize) {
         m_displaySize = size;
         emit displaySizeChanged(size);
     }
-    return m_shownOrientation;
+    return m_orientation;
 }
 
 VideoView *VideoView::create(Renderer renderer, QWidget *parent)

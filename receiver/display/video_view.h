@@ -31,15 +31,16 @@ public:
     virtual void setFrame(FramePtr frame) = 0; // shows it as soon as it can
     virtual void clear() = 0;                  // no picture (between streams)
 
-    // The stream's display matrix (STREAM_INFO): how its next frames are
-    // turned on screen. A frame's own matrix (an H.264 display orientation
-    // SEI) wins, as in ffplay.
+    // The stream's display matrix (STREAM_INFO): how its frames are turned
+    // on screen. A frame's own matrix (an H.264 display orientation SEI)
+    // wins, for that frame and the ones after it: the SEI persists, and
+    // ffplay keeps the turn it set up at the first frame.
     void setDisplayMatrix(const std::array<qint32, 9> &matrix)
     {
-        m_streamOrientation = DisplayOrientation::fromMatrix(matrix);
+        m_orientation = DisplayOrientation::fromMatrix(matrix);
     }
     // How the last frame was shown.
-    DisplayOrientation shownOrientation() const { return m_shownOrientation; }
+    DisplayOrientation shownOrientation() const { return m_orientation; }
 
     // Where a picture of `displaySize` (already turned, sample aspect
     // applied) goes in `area`: centred, as large as fits.
@@ -68,8 +69,7 @@ protected:
 
 private:
     quint64 m_notShown = 0;
-    DisplayOrientation m_streamOrientation;
-    DisplayOrientation m_shownOrientation;
+    DisplayOrientation m_orientation;
     QSize m_displaySize;
 };
 
