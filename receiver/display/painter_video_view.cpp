@@ -15,7 +15,7 @@ void PainterVideoView::setFrame(FramePtr frame)
 {
     if (!m_shown)
         countNotShown(); // replaced before a paint: a hidden or minimised window
-    m_orientation = orient(frame.get());
+    m_frameOrientation = orient(frame.get());
     m_frame = std::move(frame);
     m_shown = false;
     // Now, not at the next event loop pass: live video is the case repaint()
@@ -37,9 +37,9 @@ bool PainterVideoView::convert(QSize pixels, QString *error)
 {
     // Unturned pictures go straight into m_image; turned ones into
     // m_unturned, at the decoded orientation, then turned into m_image.
-    const bool turned = !m_orientation.isIdentity();
+    const bool turned = !m_frameOrientation.isIdentity();
     QImage &target = turned ? m_unturned : m_image;
-    const QSize size = m_orientation.swapsAxes() ? pixels.transposed() : pixels;
+    const QSize size = m_frameOrientation.swapsAxes() ? pixels.transposed() : pixels;
     if (target.size() != size || target.format() != QImage::Format_RGB32)
         target = QImage(size, QImage::Format_RGB32);
     if (target.isNull()) {
@@ -50,10 +50,10 @@ bool PainterVideoView::convert(QSize pixels, QString *error)
     if (!m_scaler.scale(m_frame.get(), AV_PIX_FMT_RGB32, size, target.bits(), int(target.bytesPerLine()), error))
         return false;
     if (turned)
-        m_image = m_orientation.apply(m_unturned);
+        m_image = m_frameOrientation.apply(m_unturned);
     else
         m_unturned = QImage(); // memory back; m_image is written in place again
-    m_imageOrientation = m_orientation;
+    m_imageOrientation = m_frameOrientation;
     return true;
 }
 
@@ -72,8 +72,8 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
 {
     QPainter painter(this);
     const qreal ratio = devicePixelRatio();
-    const QRect picture = pictureRect(m_frame.get(), rect(), m_orientation);
-    const QSize pixels = scaledSize(picture, ratio, m_orientation.swapsAxes());
+    const QRect picture = pictureRect(m_frame.get(), rect(), m_frameOrientation);
+    const QSize pixels = scaledSize(picture, ratio, m_frameOrientation.swapsAxes());
     // Rounded down: at a fractional ratio the image may cover a fraction of a
     // pixel more than this, never less, so no pixel is left unpainted.
     const QSizeF logical = QSizeF(pixels) / ratio;
@@ -85,7 +85,7 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
     if (drawn.isEmpty())
         return;
 
-    if (!m_shown || m_image.size() != pixels || m_imageOrientation != m_orientation) {
+    if (!m_shown || m_image.size() != pixels || m_imageOrientation != m_frameOrientation) {
         QString error;
         if (!convert(pixels, &error)) {
             painter.fillRect(drawn, Qt::black);

@@ -35,7 +35,7 @@ private:
 
     FrameScaler m_scaler;
     FramePtr m_frame;   // the frame on screen, or about to be
-    DisplayOrientation m_orientation; // m_frame's
+    DisplayOrientation m_frameOrientation; // m_frame's
     bool m_shown = true; // m_frame was painted at least once
     QImage m_image;     // m_frame, converted, scaled and turned: as shown
     DisplayOrientation m_imageOrientation;
