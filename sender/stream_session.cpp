@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QScopeGuard>
 #include <QThread>
+#include <cstring>
 #include <optional>
 
 namespace h264link {
@@ -32,6 +33,12 @@ StreamInfo makeStreamInfo(const MediaSource &source, const AudioStage *audio)
     if (const AVStream *video = source.stream()) {
         info.width = quint16(video->codecpar->width);
         info.height = quint16(video->codecpar->height);
+        // How to show the pictures (a phone's portrait clip: turned by 90);
+        // the receiver applies it, the pictures themselves travel unchanged.
+        size_t matrixSize = 0;
+        const uint8_t *matrix = av_stream_get_side_data(video, AV_PKT_DATA_DISPLAYMATRIX, &matrixSize);
+        if (matrix && matrixSize >= sizeof(info.displayMatrix))
+            std::memcpy(info.displayMatrix.data(), matrix, sizeof(info.displayMatrix));
     } else {
         info.codec = kCodecNone; // audio only: no MEDIA messages at all
     }

@@ -15,6 +15,7 @@ void PainterVideoView::setFrame(FramePtr frame)
 {
     if (!m_shown)
         countNotShown(); // replaced before a paint: a hidden or minimised window
+    m_frameOrientation = orient(frame.get());
     m_frame = std::move(frame);
     m_shown = false;
     // Now, not at the next event loop pass: live video is the case repaint()
@@ -27,42 +28,43 @@ void PainterVideoView::clear()
 {
     m_frame.reset();
     m_image = QImage();
+    m_unturned = QImage();
     m_shown = true;
     update();
 }
 
-QRect PainterVideoView::pictureRect(const AVFrame *frame, const QRect &area)
-{
-    if (!frame || frame->width <= 0 || frame->height <= 0 || area.isEmpty())
-        return {};
-    const AVRational sar = frame->sample_aspect_ratio;
-    const double pixelAspect = sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1.0;
-    QSizeF picture(frame->width * pixelAspect, frame->height);
-    picture.scale(area.size(), Qt::KeepAspectRatio);
-    const QSize size = picture.toSize().expandedTo(QSize(1, 1));
-    return QRect(area.x() + (area.width() - size.width()) / 2, area.y() + (area.height() - size.height()) / 2,
-                 size.width(), size.height());
-}
-
 bool PainterVideoView::convert(QSize pixels, QString *error)
 {
-    if (m_image.size() != pixels || m_image.format() != QImage::Format_RGB32)
-        m_image = QImage(pixels, QImage::Format_RGB32);
-    if (m_image.isNull()) {
-        *error = QStringLiteral("out of memory for a %1x%2 picture").arg(pixels.width()).arg(pixels.height());
+    // Unturned pictures go straight into m_image; turned ones into
+    // m_unturned, at the decoded orientation, then turned into m_image.
+    const bool turned = !m_frameOrientation.isIdentity();
+    QImage &target = turned ? m_unturned : m_image;
+    const QSize size = m_frameOrientation.swapsAxes() ? pixels.transposed() : pixels;
+    if (target.size() != size || target.format() != QImage::Format_RGB32)
+        target = QImage(size, QImage::Format_RGB32);
+    if (target.isNull()) {
+        *error = QStringLiteral("out of memory for a %1x%2 picture").arg(size.width()).arg(size.height());
         return false;
     }
     // AV_PIX_FMT_RGB32 is QImage::Format_RGB32's byte order on any endianness.
-    return m_scaler.scale(m_frame.get(), AV_PIX_FMT_RGB32, pixels, m_image.bits(), int(m_image.bytesPerLine()),
-                          error);
+    if (!m_scaler.scale(m_frame.get(), AV_PIX_FMT_RGB32, size, target.bits(), int(target.bytesPerLine()), error))
+        return false;
+    if (turned)
+        m_image = m_frameOrientation.apply(m_unturned);
+    else
+        m_unturned = QImage(); // memory back; m_image is written in place again
+    m_imageOrientation = m_frameOrientation;
+    return true;
 }
 
 // libswscale's SIMD paths need an even output width: an odd one falls back
 // to C code, 3-5x slower (1920x1080 -> 1707x960: 32 ms instead of 8). A
 // picture one device pixel narrower is invisible; the wait is not.
-QSize PainterVideoView::scaledSize(const QRect &picture, qreal ratio)
+QSize PainterVideoView::scaledSize(const QRect &picture, qreal ratio, bool swapsAxes)
 {
     const QSize pixels = (QSizeF(picture.size()) * ratio).toSize();
+    if (swapsAxes)
+        return {qMax(1, pixels.width()), qMax(2, pixels.height() & ~1)};
     return {qMax(2, pixels.width() & ~1), qMax(1, pixels.height())};
 }
 
@@ -70,8 +72,8 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
 {
     QPainter painter(this);
     const qreal ratio = devicePixelRatio();
-    const QRect picture = pictureRect(m_frame.get(), rect());
-    const QSize pixels = scaledSize(picture, ratio);
+    const QRect picture = pictureRect(m_frame.get(), rect(), m_frameOrientation);
+    const QSize pixels = scaledSize(picture, ratio, m_frameOrientation.swapsAxes());
     // Rounded down: at a fractional ratio the image may cover a fraction of a
     // pixel more than this, never less, so no pixel is left unpainted.
     const QSizeF logical = QSizeF(pixels) / ratio;
@@ -83,7 +85,7 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
     if (drawn.isEmpty())
         return;
 
-    if (!m_shown || m_image.size() != pixels) {
+    if (!m_shown || m_image.size() != pixels || m_imageOrientation != m_frameOrientation) {
         QString error;
         if (!convert(pixels, &error)) {
             painter.fillRect(drawn, Qt::black);

@@ -11,6 +11,7 @@
 //             costs ~70 MB more memory and more CPU than the software path.
 #pragma once
 
+#include "display_orientation.h"
 #include "ffmpeg_raii.h"
 
 #include <QWidget>
@@ -30,6 +31,23 @@ public:
     virtual void setFrame(FramePtr frame) = 0; // shows it as soon as it can
     virtual void clear() = 0;                  // no picture (between streams)
 
+    // The stream's display matrix (STREAM_INFO): how its frames are turned
+    // on screen. A frame's own matrix (an H.264 display orientation SEI)
+    // wins, for that frame and the ones after it: the SEI persists, and
+    // ffplay keeps the turn it set up at the first frame.
+    void setDisplayMatrix(const std::array<qint32, 9> &matrix)
+    {
+        m_orientation = DisplayOrientation::fromMatrix(matrix);
+    }
+    // How the last frame was shown.
+    DisplayOrientation shownOrientation() const { return m_orientation; }
+
+    // Where a picture of `displaySize` (already turned, sample aspect
+    // applied) goes in `area`: centred, as large as fits.
+    static QRect pictureRect(QSizeF displaySize, const QRect &area);
+    // The same for `frame`, turned by `orientation`.
+    static QRect pictureRect(const AVFrame *frame, const QRect &area, DisplayOrientation orientation = {});
+
     // Frames replaced by a newer one before they reached the screen.
     quint64 notShown() const { return m_notShown; }
 
@@ -39,13 +57,20 @@ signals:
     void frameShown(qint64 pts, qint64 statsId);
     // The frame could not be shown: the next one is tried anyway.
     void frameFailed(const QString &error);
+    // The picture's shape on screen changed (a new stream, a rotation, a
+    // resolution change): its size turned and with the sample aspect applied.
+    void displaySizeChanged(QSize size);
 
 protected:
     using QWidget::QWidget;
     void countNotShown() { ++m_notShown; }
+    // The orientation for `frame`, noted as shown; emits displaySizeChanged().
+    DisplayOrientation orient(const AVFrame *frame);
 
 private:
     quint64 m_notShown = 0;
+    DisplayOrientation m_orientation;
+    QSize m_displaySize;
 };
 
 } // namespace h264link

@@ -11,6 +11,7 @@
 #include <QLabel>
 #include <QNetworkInterface>
 #include <QProgressBar>
+#include <QScreen>
 #include <QStackedWidget>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -77,6 +78,8 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     m_pages->addWidget(m_audioOnly);
     m_status->setContentsMargins(6, 3, 6, 3);
     m_status->setTextFormat(Qt::PlainText); // the sender names the file: never markup
+    // A long line is cut, rather than widening a window fitted to a portrait picture.
+    m_status->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
 
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -91,10 +94,12 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     layout->addWidget(m_statsPanel);
     layout->addWidget(m_status);
     resize(960, 600);
+    m_fittedSize = size();
 
     connect(slot, &FrameSlot::frameAvailable, this, &ReceiverWindow::showFrame, Qt::QueuedConnection);
     connect(m_video, &VideoView::frameShown, this, &ReceiverWindow::onFrameShown);
     connect(m_video, &VideoView::frameFailed, this, &ReceiverWindow::onFrameFailed);
+    connect(m_video, &VideoView::displaySizeChanged, this, &ReceiverWindow::fitToPicture);
     connect(controller, &ReceiverController::waitingForSender, this, &ReceiverWindow::showWaiting);
     connect(controller, &ReceiverController::streamStarted, this, [this](const QString &peer) {
         m_source.clear();
@@ -113,6 +118,10 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                 m_source = info.hasVideo() ? tr("%1 — %2×%3 @ %4 fps").arg(info.sourceName).arg(info.width)
                                                  .arg(info.height).arg(fps, 0, 'f', 2)
                                            : info.sourceName;
+                m_video->setDisplayMatrix(info.displayMatrix); // before its first frame: STREAM_INFO comes first
+                const QString turned = DisplayOrientation::fromMatrix(info.displayMatrix).description();
+                if (info.hasVideo() && !turned.isEmpty())
+                    m_source += QStringLiteral(", ") + turned;
                 if (info.hasAudio())
                     m_source += tr(" · sound: %1").arg(info.audioDescription);
                 m_audioOnlyStream = !info.hasVideo();
@@ -161,6 +170,25 @@ void ReceiverWindow::showFrame()
         m_video->setFrame(std::move(frame));
 }
 
+// Players take the shape of the picture (ffplay sizes its window to it):
+// a portrait clip gets a portrait window. Only while the window is as this
+// function left it: a size the person chose, maximised or full screen stays.
+void ReceiverWindow::fitToPicture(QSize displaySize)
+{
+    if (windowState() != Qt::WindowNoState || size() != m_fittedSize)
+        return;
+    const QSize chrome = size() - m_pages->size(); // status line (and panel) below the picture
+    QSize box(960, 540);
+    if (const QScreen *s = screen())
+        box = box.boundedTo(s->availableSize() * 9 / 10 - chrome);
+    // At least this wide: the status line stays readable, and a portrait
+    // picture is letterboxed rather than the window made a strip.
+    constexpr int kMinWidth = 480;
+    const QSize wanted = displaySize.scaled(box, Qt::KeepAspectRatio) + QSize(0, chrome.height());
+    m_fittedSize = wanted.expandedTo(QSize(kMinWidth, 0)).expandedTo(minimumSizeHint());
+    resize(m_fittedSize);
+}
+
 void ReceiverWindow::onFrameShown(qint64, qint64 statsId)
 {
     if (const auto stats = m_controller->streamStats())
@@ -197,6 +225,9 @@ void ReceiverWindow::updateStats()
         const StatsReport report = streamStats->report(proto::nowMicros());
         if (m_statsPanel->isVisible()) {
             QString text = report.toText();
+            const QString turned = m_video->shownOrientation().description();
+            if (!turned.isEmpty())
+                text += tr("\npicture    %1 (display matrix)").arg(turned);
             if (stats->audio)
                 text += tr("\naudio      %1 · buffered %2 ms · A/V %3 · underruns %4%5")
                             .arg(meterText(stats->audioLevelDb))

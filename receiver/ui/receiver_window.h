@@ -1,5 +1,7 @@
 // ReceiverWindow: shows where to connect while waiting, then the live picture
-// in a VideoView (scaled to fit, aspect ratio kept); a stream with sound
+// in a VideoView (scaled to fit, aspect ratio kept, turned as the stream's
+// display matrix says); the window takes the picture's shape (portrait,
+// landscape) until the person resizes it. A stream with sound
 // only shows its source name and a big level meter instead. S toggles the
 // statistics panel (with the sound's level meter), M mutes, F11 full screen.
 #pragma once
@@ -35,6 +37,7 @@ protected:
 private:
     void showWaiting(quint16 port);
     void showFrame();
+    void fitToPicture(QSize displaySize);
     void onFrameShown(qint64 pts, qint64 statsId);
     void onFrameFailed(const QString &error);
     quint64 skippedForDisplay() const;
@@ -60,6 +63,7 @@ private:
     QString m_source;
     quint64 m_displayFailures = 0;
     quint64 m_skippedBase = 0; // lifetime skip count when this stream started
+    QSize m_fittedSize; // the window's size as last set here; another: the person's
 };
 
 } // namespace h264link
