@@ -166,6 +166,8 @@ void ReceiverController::onStreamInfo(const proto::StreamInfo &info)
         m_session->md5->configure(info.hasVideo(), audio ? int(info.audioSampleRate) : 0,
                                   audio ? info.audioChannels : 0);
     if (m_session->recorder)
+        m_session->recorder->setDisplayMatrix(info.displayMatrix);
+    if (m_session->recorder)
         m_session->recorder->configure(info.hasVideo(), info.width, info.height, audio ? info.audioCodec : proto::kCodecNone,
                                        int(info.audioSampleRate), info.audioChannels);
     if (m_session->audio || !audio || m_shuttingDown)

@@ -60,6 +60,13 @@ void StreamRecorder::configure(bool video, int width, int height, quint32 audioC
     m_channels = channels;
 }
 
+void StreamRecorder::setDisplayMatrix(const std::array<qint32, 9> &matrix)
+{
+    QMutexLocker lock(&m_mutex);
+    if (matrix != proto::kIdentityMatrix)
+        m_displayMatrix = matrix;
+}
+
 bool StreamRecorder::startLocked(const AVPacket *firstVideo)
 {
     AVFormatContext *raw = nullptr;
@@ -85,6 +92,14 @@ bool StreamRecorder::startLocked(const AVPacket *firstVideo)
         st->codecpar->width = m_width; // STREAM_INFO's: the muxers want it in their header
         st->codecpar->height = m_height;
         st->time_base = kMicros;
+        if (m_displayMatrix) {
+            uint8_t *side = av_stream_new_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, sizeof(*m_displayMatrix));
+            if (!side) {
+                failLocked(QStringLiteral("cannot describe the video for"), AVERROR(ENOMEM));
+                return false;
+            }
+            memcpy(side, m_displayMatrix->data(), sizeof(*m_displayMatrix));
+        }
         m_videoIndex = st->index;
     }
     if (m_audioCodec != proto::kCodecNone) {

@@ -28,6 +28,7 @@
 
 #include <QMutex>
 #include <QString>
+#include <array>
 #include <deque>
 #include <optional>
 #include <set>
@@ -44,6 +45,9 @@ public:
 
     // From STREAM_INFO: which streams the file gets. Before this nothing is written.
     void configure(bool video, int width, int height, quint32 audioCodec, int sampleRate, int channels);
+    // STREAM_INFO's display matrix: the file says to turn the pictures as the
+    // source did (mp4 writes it; Matroska in FFmpeg 5.1 does not).
+    void setDisplayMatrix(const std::array<qint32, 9> &matrix);
     void pushVideo(const AVPacket *packet); // pts in 1/1000000
     void pushAudio(const AVPacket *packet);
     bool close(); // writes the trailer; false with error() set
@@ -83,6 +87,7 @@ private:
     quint32 m_audioCodec = 0;
     int m_sampleRate = 0, m_channels = 0;
     int m_width = 0, m_height = 0;
+    std::optional<std::array<qint32, 9>> m_displayMatrix;
     OutputFormatPtr m_format;
     int m_videoIndex = -1, m_audioIndex = -1;
     std::deque<PacketPtr> m_earlyAudio;
