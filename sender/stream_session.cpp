@@ -32,6 +32,7 @@ StreamInfo makeStreamInfo(const MediaSource &source, const AudioStage *audio)
     if (const AVStream *video = source.stream()) {
         info.width = quint16(video->codecpar->width);
         info.height = quint16(video->codecpar->height);
+        info.videoReorderDepth = quint8(source.reorderDepth());
     } else {
         info.codec = kCodecNone; // audio only: no MEDIA messages at all
     }
@@ -110,6 +111,9 @@ int StreamSession::stream(QString *message)
                    .arg(m_stopRequested.load() ? "stopped" : "done")
                    .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
                    .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+    if (m_decodeOnlySent)
+        *message += QStringLiteral(", %1 of the frames decode-only (before the edit list's start: decoded, not shown)")
+                        .arg(m_decodeOnlySent);
     if (play->source().hasAudio())
         *message += QStringLiteral(", %1 audio packets").arg(p.audioPackets);
     if (m_audioUndecodable)
@@ -208,6 +212,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         if (audio)
             m_audioUndecodable += audio->undecodablePackets();
     });
+    const auto keepDecodeOnly = qScopeGuard([&] { m_decodeOnlySent += framing.decodeOnlySent(); });
 
     while (!m_stopRequested.load()) {
         const int ret = play.readNext(packet.get(), message);
