@@ -51,9 +51,13 @@ free_port() {
 }
 
 # The clips: a small one with sound, and one whose pictures (noise, lossless)
-# are larger than one MEDIA payload (1 MiB).
-ff -f lavfi -i testsrc2=s=320x240:r=25:d=3 -f lavfi -i sine=f=440:r=48000:d=3 \
-  -c:v libx264 -pix_fmt yuv420p -g 25 -c:a aac -ac 2 -shortest "$work/small.mp4"
+# are larger than one MEDIA payload (1 MiB). The small one's video has
+# B-frames (a reorder depth in STREAM_INFO) and an edit list that starts
+# 1 s into its only GOP (stream copy cannot cut there), so the frames before
+# it travel as DECODE_ONLY; its sound is not cut.
+ff -f lavfi -i testsrc2=s=320x240:r=25:d=4 -c:v libx264 -pix_fmt yuv420p -g 100 -bf 3 "$work/long_gop.mp4"
+ff -f lavfi -i sine=f=440:r=48000:d=3 -c:a aac -ac 2 "$work/sound.m4a"
+ff -ss 1 -i "$work/long_gop.mp4" -i "$work/sound.m4a" -map 0:v -map 1:a -c copy "$work/small.mp4"
 ff -f lavfi -i "nullsrc=s=1280x720:r=5:d=1.2,geq=random(1)*255:128:128" \
   -c:v libx264 -preset ultrafast -qp 0 -pix_fmt yuv420p "$work/large.mp4"
 
@@ -130,6 +134,12 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
   annexb=$(ffmpeg -hide_banner -loglevel error -i "$clip" -map 0:v:0 -c copy -f h264 - | wc -c)
   IFS=x read -r width height < <(ffprobe -v error -select_streams v:0 -show_entries stream=width,height \
     -of csv=s=x:p=0 "$clip") || true
+  # The picture fields: frames the demuxer marks to discard (an edit list),
+  # the reorder depth, the rotation of the display matrix (none: 0).
+  local discard depth rotation
+  discard=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$clip" | grep -c D || true)
+  depth=$(ffprobe -v error -select_streams v:0 -show_entries stream=has_b_frames -of csv=p=0 "$clip")
+  rotation=$(ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 "$clip")
   for v in sessions sent confirmed received of decoded au_expected; do
     [ -n "${!v}" ] || { fail "$name: no '$v' in the apps' output"; return; }
   done
@@ -145,6 +155,28 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
   [ "$au_end" = "$sent" ] && [ "$au_start" = "$sent" ] \
     || fail "$name: $au_start AU_START and $au_end AU_END MEDIA messages, the sender sent $sent access units"
   [ "$media_bytes" = "$annexb" ] || fail "$name: MEDIA carries $media_bytes bytes, ffmpeg -f h264 writes $annexb"
+  # DECODE_ONLY: one access unit per packet the demuxer marks to discard, and
+  # the dissector's flag field says so too.
+  local decode_only flagged
+  decode_only=$(awk '$1 == "s" && $2 == 3 && int($5 / 8) % 2 && int($5 / 16) % 2' "$m" | wc -l)
+  flagged=$(tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.flags.decode_only == 1 \
+      && h264link.flags.au_end == 1" -T fields -e frame.number | wc -l)
+  [ "$decode_only" = "$discard" ] && [ "$flagged" -le "$decode_only" ] && { [ "$discard" = 0 ] || [ "$flagged" -gt 0 ]; } \
+    || fail "$name: $decode_only DECODE_ONLY access units ($flagged frames with the flag), the demuxer discards $discard"
+  # STREAM_INFO's picture fields: the reorder depth and the display matrix
+  # (its 9 values and the rotation the dissector computes from them).
+  [ "$(field_sum "$name" h264link.info.video_reorder_depth "$@")" = "$(( depth * sessions ))" ] \
+    || fail "$name: STREAM_INFO does not say a reorder depth of $depth"
+  local matrix expected_matrix
+  matrix=$(tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.info.display_matrix" \
+    -T fields -E occurrence=a -E aggregator=' ' -e h264link.info.display_matrix.value | head -1)
+  expected_matrix="65536 0 0 0 65536 0 0 0 1073741824"
+  if [ -z "$rotation" ]; then
+    [ "$matrix" = "$expected_matrix" ] || fail "$name: STREAM_INFO's display matrix is '$matrix', not the identity"
+  fi
+  tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.info.rotation" -T fields \
+    -e h264link.info.rotation | head -1 | awk -v want="${rotation:-0}" '{ d = $1 - want; exit !(d < 0.01 && d > -0.01) }' \
+    || fail "$name: STREAM_INFO's rotation is not ffprobe's ${rotation:-0}"
   # One of each per session; the counts in END_OF_STREAM and RECEIVED are the apps'.
   local t dir type label
   for t in "s 1 HELLO" "r 1 HELLO" "r 10 ACCEPTED" "s 2 STREAM_INFO" "s 4 END_OF_STREAM" "r 11 RECEIVED"; do
@@ -200,7 +232,8 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
           || h264link.too_large || h264link.unknown_type || h264link.short_payload || h264link.bad_version
           || h264link.not_empty' | wc -l)
   [ "$bad" = 0 ] || fail "$name: tshark reports $bad malformed or bad frames"
-  echo "$name: $(wc -l <"$m") messages: $media MEDIA ($sent access units, $media_bytes bytes), $audio AUDIO," \
+  echo "$name: $(wc -l <"$m") messages: $media MEDIA ($sent access units, $decode_only DECODE_ONLY, $media_bytes bytes)," \
+       "reorder depth $depth, rotation ${rotation:-0}, $audio AUDIO," \
        "$(count "$m" r 5) PING / $(count "$m" s 6) PONG, HELLO, ACCEPTED, STREAM_INFO, END_OF_STREAM, RECEIVED" \
        "as the apps report"
 }
