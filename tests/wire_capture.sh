@@ -11,6 +11,7 @@
 #      messages span TCP segments and segments hold several messages
 #   3. a session with an access key: TLS, in which the dissector must find nothing
 #   4. a sender without the key at a keyed receiver: HELLO both ways and ERROR 6, in clear
+#   5. STREAM_INFO's picture fields (a rotation, a reorder depth) and DECODE_ONLY in bytes written here
 #   wire_capture.sh SENDER RECEIVER DISSECTOR.lua   (exit 77 = skipped: a tool missing, or not root;
 #                                                  under CI=true that fails)
 set -euo pipefail
@@ -19,7 +20,7 @@ skip() {
   if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI=true: this test must run, not skip)"; exit 1; fi
   echo "SKIP: $*"; exit 77
 }
-for tool in tcpdump tshark ffmpeg ffprobe ss; do
+for tool in tcpdump tshark text2pcap ffmpeg ffprobe ss; do
   command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
 done
 [ "$(id -u)" -eq 0 ] || skip "capturing on loopback needs root (tcpdump)"
@@ -308,6 +309,40 @@ wire_reason=$(tsh -r "$work/refused.pcap" -Y "h264link.error.code == 6" -T field
 [ "$(tsh -r "$work/refused.pcap" -Y '_ws.malformed || _ws.expert.severity == error' | wc -l)" = 0 ] \
   || fail "refused: tshark reports malformed frames"
 echo "refused: HELLO, HELLO, ERROR 6 '$wire_reason', as the sender printed"
+
+# 5: the picture fields with values the sessions above leave at their
+# defaults, from bytes laid out as docs/PROTOCOL.md says (text2pcap wraps
+# them in TCP): a STREAM_INFO with the display matrix ffprobe reads from a
+# clip tagged rotate=90 and a reorder depth of 2, then a MEDIA message
+# flagged KEY|AU_START|AU_END|DECODE_ONLY. The dissector's rotation must be
+# ffprobe's for that matrix.
+ff -i "$work/long_gop.mp4" -c copy -metadata:s:v:0 rotate=90 "$work/rotated.mp4"
+read -ra matrix < <(ffprobe -v error -select_streams v:0 -show_entries stream_side_data=displaymatrix \
+  -of default=nw=1 "$work/rotated.mp4" | awk '/^[0-9a-f]+:/ { printf "%s %s %s ", $2, $3, $4 } END { print "" }')
+rotation=$(ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 "$work/rotated.mp4")
+i32() { printf '%08x' $(( $1 & 0xffffffff )); }
+info=48323634014000f0000000190000000100000001000032000000000000000000000578 # codec, size, rates, duration, "x"...
+info+=2e6d7034000000000000000000000000000000 # ..."x.mp4"; no audio: codec, rate, channels, bit rate, description
+for v in "${matrix[@]}"; do info+=$(i32 "$v"); done
+info+=020000 # reorder depth 2, no video description
+media=ffffffffffff63c00000000109f0 # pts -40000 µs, an access unit delimiter
+message() { printf '48324c4b03%02x%04x%08x0000000000000000%08x%s' "$1" "$2" "$3" $(( ${#4} / 2 )) "$4"; } # TYPE FLAGS SEQ PAYLOAD
+{ message 2 0 0 "$info"; message 3 0x1d 1 "$media"; } | fold -w32 | sed 's/../& /g' \
+  | awk '{ printf "%06x %s\n", (NR - 1) * 16, $0 }' >"$work/crafted.txt"
+text2pcap -q -T 40000,8264 "$work/crafted.txt" "$work/crafted.pcap"
+crafted=$(tsh -r "$work/crafted.pcap" -Y h264link -T fields -E occurrence=a -E aggregator=' ' \
+  -e h264link.info.rotation -e h264link.info.video_reorder_depth -e h264link.info.display_matrix.value \
+  -e h264link.flags.decode_only)
+read -r got_rotation got_depth got_matrix < <(echo "$crafted" | awk '{ m = $3; for (i = 4; i <= 11; i++) m = m "," $i; print $1, $2, m }')
+[ "${#matrix[@]}" = 9 ] && [ -n "$rotation" ] || fail "crafted: ffprobe gives no display matrix for a clip tagged rotate=90"
+awk -v a="$got_rotation" -v b="$rotation" 'BEGIN { d = a - b; exit !(a != "" && d < 0.01 && d > -0.01) }' \
+  || fail "crafted: the dissector says a rotation of '$got_rotation', ffprobe $rotation"
+[ "$got_depth" = 2 ] || fail "crafted: the dissector says a reorder depth of '$got_depth', not 2"
+[ "$got_matrix" = "$(IFS=,; echo "${matrix[*]}")" ] || fail "crafted: the dissector's matrix '$got_matrix', ffprobe's '${matrix[*]}'"
+echo "$crafted" | grep -Eq '(True|1)$' || fail "crafted: no DECODE_ONLY flag on the MEDIA message: $crafted"
+[ "$(tsh -r "$work/crafted.pcap" -Y '_ws.malformed || _ws.expert.severity == error' | wc -l)" = 0 ] \
+  || fail "crafted: tshark reports malformed frames"
+echo "crafted: rotation $got_rotation (ffprobe $rotation), matrix ${matrix[*]}, reorder depth $got_depth, DECODE_ONLY"
 
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s) failed"; exit 1; }
 echo "PASS"
