@@ -27,11 +27,12 @@ qint64 FramedMediaDevice::bytesAvailable() const
 
 // ---- Write side -----------------------------------------------------------
 
-void FramedMediaDevice::beginAccessUnit(qint64 ptsUs, bool keyframe)
+void FramedMediaDevice::beginAccessUnit(qint64 ptsUs, bool keyframe, bool decodeOnly)
 {
     m_inAccessUnit = true;
     m_auPts = ptsUs;
     m_auKeyframe = keyframe;
+    m_auDecodeOnly = decodeOnly;
     m_auBytes.clear();
 }
 
@@ -43,6 +44,10 @@ bool FramedMediaDevice::endAccessUnit()
     quint16 flags = AccessUnitStart | AccessUnitEnd;
     if (m_auKeyframe)
         flags |= Keyframe;
+    if (m_auDecodeOnly) {
+        flags |= DecodeOnly;
+        ++m_decodeOnlySent;
+    }
     if (const QByteArray sets = annexb::parameterSets(m_auBytes); !sets.isEmpty()) {
         m_parameterSets = sets;
         flags |= ParameterSets;

@@ -36,10 +36,13 @@ public:
     bool waitForBytesWritten(int msecs) override;
 
     // ---- Write side
-    void beginAccessUnit(qint64 ptsUs, bool keyframe);
+    // `decodeOnly`: the receiver decodes it but never shows it (DECODE_ONLY:
+    // the source's edit list starts after it).
+    void beginAccessUnit(qint64 ptsUs, bool keyframe, bool decodeOnly = false);
     bool endAccessUnit(); // false if the transport refused the bytes
     bool sendMessage(proto::MessageType type, const QByteArray &payload, quint16 flags = 0);
     quint64 accessUnitsSent() const { return m_accessUnitsSent; }
+    quint64 decodeOnlySent() const { return m_decodeOnlySent; } // of accessUnitsSent()
     // The latest SPS/PPS seen in what was written (Annex B, with start codes).
     QByteArray parameterSets() const { return m_parameterSets; }
     // A decoder that joins now has never seen them: put `sets` in front of
@@ -95,10 +98,12 @@ private:
     bool m_inAccessUnit = false;
     qint64 m_auPts = proto::kNoPts;
     bool m_auKeyframe = false;
+    bool m_auDecodeOnly = false;
     QByteArray m_auBytes;
     QByteArray m_parameterSets;
     QByteArray m_pendingParameterSets;
     quint64 m_accessUnitsSent = 0;
+    quint64 m_decodeOnlySent = 0;
     quint64 m_mediaBytesSent = 0;
     bool m_inAudio = false;
     proto::Audio m_audio;

@@ -255,7 +255,7 @@ void ReceiverController::completeIfDone()
     const quint64 lost = s.endOfStream && s.sent.accessUnits > s.stats.accessUnits
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
     // The same rule as the sender's for "done": every frame arrived and was decoded.
-    const quint64 undecoded = s.stats.accessUnits > r.frames ? s.stats.accessUnits - r.frames : 0;
+    const quint64 undecoded = s.stats.accessUnits > r.framesDecoded() ? s.stats.accessUnits - r.framesDecoded() : 0;
     // The sound counts too: a failed audio pipeline or sound dropped on the way.
     const bool audioClean = !s.audio || ((!s.audioResult || s.audioResult->ok) && s.stats.audioDropped == 0);
     const bool clean = s.endOfStream && r.ok && lost == 0 && undecoded == 0 && audioClean;
@@ -265,7 +265,10 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral("%1 of %2 frames received").arg(s.stats.accessUnits).arg(s.sent.accessUnits);
     else
         summary += QStringLiteral("%1 frames received").arg(s.stats.accessUnits);
-    summary += QStringLiteral(", %1 decoded, %2 decode errors").arg(r.frames).arg(r.decodeErrors);
+    summary += QStringLiteral(", %1 decoded, %2 decode errors").arg(r.framesDecoded()).arg(r.decodeErrors);
+    if (r.decodeOnlyFrames)
+        summary += QStringLiteral(", %1 of them decode-only (before the edit list's start: not shown)")
+                       .arg(r.decodeOnlyFrames);
     if (r.concealedFrames)
         summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);
     if (s.audio)

@@ -39,6 +39,7 @@ StreamInfo makeStreamInfo(const MediaSource &source, const AudioStage *audio)
         const uint8_t *matrix = av_stream_get_side_data(video, AV_PKT_DATA_DISPLAYMATRIX, &matrixSize);
         if (matrix && matrixSize >= sizeof(info.displayMatrix))
             std::memcpy(info.displayMatrix.data(), matrix, sizeof(info.displayMatrix));
+        info.videoReorderDepth = quint8(source.reorderDepth());
     } else {
         info.codec = kCodecNone; // audio only: no MEDIA messages at all
     }
@@ -117,6 +118,9 @@ int StreamSession::stream(QString *message)
                    .arg(m_stopRequested.load() ? "stopped" : "done")
                    .arg(p.accessUnits).arg(humanBytes(p.bytes), m_options.host)
                    .arg(m_options.port).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+    if (m_decodeOnlySent)
+        *message += QStringLiteral(", %1 of the frames decode-only (before the edit list's start: decoded, not shown)")
+                        .arg(m_decodeOnlySent);
     if (play->source().hasAudio())
         *message += QStringLiteral(", %1 audio packets").arg(p.audioPackets);
     if (m_audioUndecodable)
@@ -215,6 +219,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         if (audio)
             m_audioUndecodable += audio->undecodablePackets();
     });
+    const auto keepDecodeOnly = qScopeGuard([&] { m_decodeOnlySent += framing.decodeOnlySent(); });
 
     while (!m_stopRequested.load()) {
         const int ret = play.readNext(packet.get(), message);

@@ -68,6 +68,7 @@ private:
     qint64 m_lastProgressMs = 0;
     bool m_saidVideoOnly = false; // to an older receiver
     quint64 m_audioUndecodable = 0;
+    quint64 m_decodeOnlySent = 0; // DECODE_ONLY access units, of the frames sent
 };
 
 } // namespace h264link

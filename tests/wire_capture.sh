@@ -11,6 +11,7 @@
 #      messages span TCP segments and segments hold several messages
 #   3. a session with an access key: TLS, in which the dissector must find nothing
 #   4. a sender without the key at a keyed receiver: HELLO both ways and ERROR 6, in clear
+#   5. STREAM_INFO's picture fields (a rotation, a reorder depth) and DECODE_ONLY in bytes written here
 #   wire_capture.sh SENDER RECEIVER DISSECTOR.lua   (exit 77 = skipped: a tool missing, or not root;
 #                                                  under CI=true that fails)
 set -euo pipefail
@@ -19,7 +20,7 @@ skip() {
   if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI=true: this test must run, not skip)"; exit 1; fi
   echo "SKIP: $*"; exit 77
 }
-for tool in tcpdump tshark ffmpeg ffprobe ss; do
+for tool in tcpdump tshark text2pcap ffmpeg ffprobe ss; do
   command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
 done
 [ "$(id -u)" -eq 0 ] || skip "capturing on loopback needs root (tcpdump)"
@@ -51,9 +52,13 @@ free_port() {
 }
 
 # The clips: a small one with sound, and one whose pictures (noise, lossless)
-# are larger than one MEDIA payload (1 MiB).
-ff -f lavfi -i testsrc2=s=320x240:r=25:d=3 -f lavfi -i sine=f=440:r=48000:d=3 \
-  -c:v libx264 -pix_fmt yuv420p -g 25 -c:a aac -ac 2 -shortest "$work/small.mp4"
+# are larger than one MEDIA payload (1 MiB). The small one's video has
+# B-frames (a reorder depth in STREAM_INFO) and an edit list that starts
+# 1 s into its only GOP (stream copy cannot cut there), so the frames before
+# it travel as DECODE_ONLY; its sound is not cut.
+ff -f lavfi -i testsrc2=s=320x240:r=25:d=4 -c:v libx264 -pix_fmt yuv420p -g 100 -bf 3 "$work/long_gop.mp4"
+ff -f lavfi -i sine=f=440:r=48000:d=3 -c:a aac -ac 2 "$work/sound.m4a"
+ff -ss 1 -i "$work/long_gop.mp4" -i "$work/sound.m4a" -map 0:v -map 1:a -c copy "$work/small.mp4"
 ff -f lavfi -i "nullsrc=s=1280x720:r=5:d=1.2,geq=random(1)*255:128:128" \
   -c:v libx264 -preset ultrafast -qp 0 -pix_fmt yuv420p "$work/large.mp4"
 
@@ -130,6 +135,12 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
   annexb=$(ffmpeg -hide_banner -loglevel error -i "$clip" -map 0:v:0 -c copy -f h264 - | wc -c)
   IFS=x read -r width height < <(ffprobe -v error -select_streams v:0 -show_entries stream=width,height \
     -of csv=s=x:p=0 "$clip") || true
+  # The picture fields: frames the demuxer marks to discard (an edit list),
+  # the reorder depth, the rotation of the display matrix (none: 0).
+  local discard depth rotation
+  discard=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$clip" | grep -c D || true)
+  depth=$(ffprobe -v error -select_streams v:0 -show_entries stream=has_b_frames -of csv=p=0 "$clip")
+  rotation=$(ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 "$clip")
   for v in sessions sent confirmed received of decoded au_expected; do
     [ -n "${!v}" ] || { fail "$name: no '$v' in the apps' output"; return; }
   done
@@ -145,6 +156,28 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
   [ "$au_end" = "$sent" ] && [ "$au_start" = "$sent" ] \
     || fail "$name: $au_start AU_START and $au_end AU_END MEDIA messages, the sender sent $sent access units"
   [ "$media_bytes" = "$annexb" ] || fail "$name: MEDIA carries $media_bytes bytes, ffmpeg -f h264 writes $annexb"
+  # DECODE_ONLY: one access unit per packet the demuxer marks to discard, and
+  # the dissector's flag field says so too.
+  local decode_only flagged
+  decode_only=$(awk '$1 == "s" && $2 == 3 && int($5 / 8) % 2 && int($5 / 16) % 2' "$m" | wc -l)
+  flagged=$(tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.flags.decode_only == 1 \
+      && h264link.flags.au_end == 1" -T fields -e frame.number | wc -l)
+  [ "$decode_only" = "$discard" ] && [ "$flagged" -le "$decode_only" ] && { [ "$discard" = 0 ] || [ "$flagged" -gt 0 ]; } \
+    || fail "$name: $decode_only DECODE_ONLY access units ($flagged frames with the flag), the demuxer discards $discard"
+  # STREAM_INFO's picture fields: the reorder depth and the display matrix
+  # (its 9 values and the rotation the dissector computes from them).
+  [ "$(field_sum "$name" h264link.info.video_reorder_depth "$@")" = "$(( depth * sessions ))" ] \
+    || fail "$name: STREAM_INFO does not say a reorder depth of $depth"
+  local matrix expected_matrix
+  matrix=$(tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.info.display_matrix" \
+    -T fields -E occurrence=a -E aggregator=' ' -e h264link.info.display_matrix.value | head -1)
+  expected_matrix="65536 0 0 0 65536 0 0 0 1073741824"
+  if [ -z "$rotation" ]; then
+    [ "$matrix" = "$expected_matrix" ] || fail "$name: STREAM_INFO's display matrix is '$matrix', not the identity"
+  fi
+  tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.info.rotation" -T fields \
+    -e h264link.info.rotation | head -1 | awk -v want="${rotation:-0}" '{ d = $1 - want; exit !(d < 0.01 && d > -0.01) }' \
+    || fail "$name: STREAM_INFO's rotation is not ffprobe's ${rotation:-0}"
   # One of each per session; the counts in END_OF_STREAM and RECEIVED are the apps'.
   local t dir type label
   for t in "s 1 HELLO" "r 1 HELLO" "r 10 ACCEPTED" "s 2 STREAM_INFO" "s 4 END_OF_STREAM" "r 11 RECEIVED"; do
@@ -200,7 +233,8 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
           || h264link.too_large || h264link.unknown_type || h264link.short_payload || h264link.bad_version
           || h264link.not_empty' | wc -l)
   [ "$bad" = 0 ] || fail "$name: tshark reports $bad malformed or bad frames"
-  echo "$name: $(wc -l <"$m") messages: $media MEDIA ($sent access units, $media_bytes bytes), $audio AUDIO," \
+  echo "$name: $(wc -l <"$m") messages: $media MEDIA ($sent access units, $decode_only DECODE_ONLY, $media_bytes bytes)," \
+       "reorder depth $depth, rotation ${rotation:-0}, $audio AUDIO," \
        "$(count "$m" r 5) PING / $(count "$m" s 6) PONG, HELLO, ACCEPTED, STREAM_INFO, END_OF_STREAM, RECEIVED" \
        "as the apps report"
 }
@@ -275,6 +309,40 @@ wire_reason=$(tsh -r "$work/refused.pcap" -Y "h264link.error.code == 6" -T field
 [ "$(tsh -r "$work/refused.pcap" -Y '_ws.malformed || _ws.expert.severity == error' | wc -l)" = 0 ] \
   || fail "refused: tshark reports malformed frames"
 echo "refused: HELLO, HELLO, ERROR 6 '$wire_reason', as the sender printed"
+
+# 5: the picture fields with values the sessions above leave at their
+# defaults, from bytes laid out as docs/PROTOCOL.md says (text2pcap wraps
+# them in TCP): a STREAM_INFO with the display matrix ffprobe reads from a
+# clip tagged rotate=90 and a reorder depth of 2, then a MEDIA message
+# flagged KEY|AU_START|AU_END|DECODE_ONLY. The dissector's rotation must be
+# ffprobe's for that matrix.
+ff -i "$work/long_gop.mp4" -c copy -metadata:s:v:0 rotate=90 "$work/rotated.mp4"
+read -ra matrix < <(ffprobe -v error -select_streams v:0 -show_entries stream_side_data=displaymatrix \
+  -of default=nw=1 "$work/rotated.mp4" | awk '/^[0-9a-f]+:/ { printf "%s %s %s ", $2, $3, $4 } END { print "" }')
+rotation=$(ffprobe -v error -select_streams v:0 -show_entries stream_side_data=rotation -of csv=p=0 "$work/rotated.mp4")
+i32() { printf '%08x' $(( $1 & 0xffffffff )); }
+info=48323634014000f0000000190000000100000001000032000000000000000000000578 # codec, size, rates, duration, "x"...
+info+=2e6d7034000000000000000000000000000000 # ..."x.mp4"; no audio: codec, rate, channels, bit rate, description
+for v in "${matrix[@]}"; do info+=$(i32 "$v"); done
+info+=020000 # reorder depth 2, no video description
+media=ffffffffffff63c00000000109f0 # pts -40000 µs, an access unit delimiter
+message() { printf '48324c4b03%02x%04x%08x0000000000000000%08x%s' "$1" "$2" "$3" $(( ${#4} / 2 )) "$4"; } # TYPE FLAGS SEQ PAYLOAD
+{ message 2 0 0 "$info"; message 3 0x1d 1 "$media"; } | fold -w32 | sed 's/../& /g' \
+  | awk '{ printf "%06x %s\n", (NR - 1) * 16, $0 }' >"$work/crafted.txt"
+text2pcap -q -T 40000,8264 "$work/crafted.txt" "$work/crafted.pcap"
+crafted=$(tsh -r "$work/crafted.pcap" -Y h264link -T fields -E occurrence=a -E aggregator=' ' \
+  -e h264link.info.rotation -e h264link.info.video_reorder_depth -e h264link.info.display_matrix.value \
+  -e h264link.flags.decode_only)
+read -r got_rotation got_depth got_matrix < <(echo "$crafted" | awk '{ m = $3; for (i = 4; i <= 11; i++) m = m "," $i; print $1, $2, m }')
+[ "${#matrix[@]}" = 9 ] && [ -n "$rotation" ] || fail "crafted: ffprobe gives no display matrix for a clip tagged rotate=90"
+awk -v a="$got_rotation" -v b="$rotation" 'BEGIN { d = a - b; exit !(a != "" && d < 0.01 && d > -0.01) }' \
+  || fail "crafted: the dissector says a rotation of '$got_rotation', ffprobe $rotation"
+[ "$got_depth" = 2 ] || fail "crafted: the dissector says a reorder depth of '$got_depth', not 2"
+[ "$got_matrix" = "$(IFS=,; echo "${matrix[*]}")" ] || fail "crafted: the dissector's matrix '$got_matrix', ffprobe's '${matrix[*]}'"
+echo "$crafted" | grep -Eq '(True|1)$' || fail "crafted: no DECODE_ONLY flag on the MEDIA message: $crafted"
+[ "$(tsh -r "$work/crafted.pcap" -Y '_ws.malformed || _ws.expert.severity == error' | wc -l)" = 0 ] \
+  || fail "crafted: tshark reports malformed frames"
+echo "crafted: rotation $got_rotation (ffprobe $rotation), matrix ${matrix[*]}, reorder depth $got_depth, DECODE_ONLY"
 
 [ "$failures" -eq 0 ] || { echo "FAIL: $failures check(s) failed"; exit 1; }
 echo "PASS"

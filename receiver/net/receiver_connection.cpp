@@ -164,6 +164,7 @@ void ReceiverConnection::handle(const Message &message)
             if (!m_streamInfoSeen)
                 m_audioQueued = m_audioWanted && info->hasAudio();
             m_streamInfoSeen = true;
+            m_input->videoReorderDepth.store(info->videoReorderDepth);
             emit streamInfoReceived(*info);
         } else
             ++m_stats.malformedMessages;
@@ -272,7 +273,7 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
         // Indexed before the unit's last bytes reach the queue: the parser
         // cannot emit its packet earlier, so the demuxer always finds it.
         const qint64 id = m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes);
-        m_input->units.add(AccessUnitMark{m_auOffset, m_auPtsUs, id});
+        m_input->units.add(AccessUnitMark{m_auOffset, m_auPtsUs, id, (message.flags & DecodeOnly) != 0});
         data += kAccessUnitDelimiter;
         m_audAppended = true;
     }
@@ -312,7 +313,7 @@ void ReceiverConnection::onPipelineFinished(const PipelineResult &result)
             finish(true, QStringLiteral("the receiver failed after the end of the stream"));
             return;
         }
-        send(MessageType::Received, serialize(Received{m_stats.accessUnits, result.frames,
+        send(MessageType::Received, serialize(Received{m_stats.accessUnits, result.framesDecoded(),
                                                        m_stats.audioMessages, result.audioFrames}));
         finish(true, QStringLiteral("end of stream"));
         return;

@@ -1,6 +1,6 @@
 // AccessUnitIndex: where each access unit starts in the byte stream, with
 // what must travel with it to its decoded frame: its pts (from its MEDIA
-// message) and its statistics record id.
+// message), its statistics record id, and whether it is only decoded.
 //
 // The raw h264 demuxer re-cuts the byte stream into packets with its parser
 // and sets each packet's `pos` to the stream offset of its first byte. So a
@@ -26,6 +26,7 @@ struct AccessUnitMark {
     qint64 offset = 0; // of the unit's first byte in the byte stream
     qint64 ptsUs = 0;  // proto::kNoPts if the sender had none
     qint64 statsId = -1;
+    bool decodeOnly = false; // DECODE_ONLY: decode, never show
 };
 
 class AccessUnitIndex {

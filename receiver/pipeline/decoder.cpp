@@ -4,6 +4,9 @@
 #include "logging.h"
 #include "protocol.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace h264link {
 
 std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, PipelineCounters &counters,
@@ -38,6 +41,8 @@ std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, Pipeli
 
 bool Decoder::push(AVPacket *packet)
 {
+    if (!std::exchange(m_started, true) && m_reorderDepth)
+        m_ctx->has_b_frames = std::max(m_ctx->has_b_frames, m_reorderDepth->load());
     // The decoder carries reordered_opaque from the packet being decoded to
     // its frame (reordered, with B-frames), as it does the pts: so the
     // frame's statistics record travels there and the pts stays real.
@@ -47,6 +52,11 @@ bool Decoder::push(AVPacket *packet)
         ++m_counters.decodeErrors; // corrupt data: skip the packet, keep going
         m_lastError = averrorText(ret);
         qCDebug(lcReceiver) << "decode error:" << m_lastError;
+    } else if (packet->flags & AV_PKT_FLAG_DISCARD) {
+        // Its picture never leaves the decoder: this is its only count.
+        ++m_counters.decodeOnly;
+        if (m_stats)
+            m_stats->onDecodeOnly(statsId(packet));
     }
     return receiveFrames();
 }

@@ -60,6 +60,8 @@ int Demuxer::run(PacketSink &sink)
         packet->duration = 0;
         packet->time_base = kTimeBase;
         setStatsId(packet.get(), unit ? unit->statsId : -1);
+        if (unit && unit->decodeOnly)
+            packet->flags |= AV_PKT_FLAG_DISCARD; // the decoder drops its picture, as ffmpeg's does
         const bool more = sink.push(packet.get());
         av_packet_unref(packet.get());
         if (!more)

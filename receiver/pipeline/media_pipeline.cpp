@@ -111,6 +111,7 @@ PipelineResult MediaPipeline::run()
     if (!decoder)
         return fail(error);
 
+    decoder->setReorderDepth(&m_input->videoReorderDepth);
     if (m_md5)
         decoder->addSink(m_md5->videoSink());
     std::unique_ptr<DisplaySink> display;
@@ -123,6 +124,7 @@ PipelineResult MediaPipeline::run()
     const int ret = demuxer->run(tee);
     result.packets = m_counters.packets;
     result.frames = m_counters.frames;
+    result.decodeOnlyFrames = m_counters.decodeOnly;
     result.decodeErrors = m_counters.decodeErrors;
     result.concealedFrames = m_counters.concealedFrames;
     result.displayErrors = display ? display->errors() : 0;
@@ -140,7 +142,8 @@ PipelineResult MediaPipeline::run()
                                                                                     : demuxer->readError()));
     // Frames arrived but not one decoded: the stream was unusable, a failure
     // even with END_OF_STREAM (and the sender is told so).
-    if (result.packets > 0 && result.frames == 0)
+    // (A stream whose every unit is decode-only has nothing to show by design.)
+    if (result.packets > result.decodeOnlyFrames && result.frames == 0)
         return fail(QStringLiteral("nothing could be decoded: the stream has no SPS/PPS before its "
                                    "first keyframe, or is not H.264"));
     return result;

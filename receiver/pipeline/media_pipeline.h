@@ -37,7 +37,9 @@ struct PipelineResult {
     bool stopped = false;
     QString error;
     quint64 packets = 0;       // access units demuxed
-    quint64 frames = 0;        // pictures decoded
+    quint64 frames = 0;        // pictures decoded and shown (or to be)
+    quint64 decodeOnlyFrames = 0; // DECODE_ONLY units decoded, never shown (not in `frames`)
+    quint64 framesDecoded() const { return frames + decodeOnlyFrames; } // what RECEIVED reports
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
     quint64 displayErrors = 0; // frames that could not be passed to the display

@@ -18,7 +18,8 @@ namespace h264link {
 // read by anyone (the window's statistics line).
 struct PipelineCounters {
     std::atomic<quint64> packets{0};        // access units demuxed
-    std::atomic<quint64> frames{0};         // pictures decoded
+    std::atomic<quint64> frames{0};         // pictures decoded and passed on (to be shown)
+    std::atomic<quint64> decodeOnly{0};     // DECODE_ONLY units decoded, their pictures dropped
     std::atomic<quint64> decodeErrors{0};   // packets the decoder rejected
     std::atomic<quint64> concealedFrames{0}; // pictures decoded with errors concealed
     // Last frame handed to the display: its pts minus the audio clock then

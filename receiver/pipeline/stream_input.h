@@ -8,6 +8,8 @@
 #include "audio_input.h"
 #include "byte_queue.h"
 
+#include <atomic>
+
 namespace h264link {
 
 struct StreamInput {
@@ -15,6 +17,9 @@ struct StreamInput {
     ByteQueue bytes;
     AccessUnitIndex units;
     AudioInput audio; // filled only when the stream has sound and it is wanted
+    // STREAM_INFO's video_reorder_depth (0: as the SPS says). Set before the
+    // first MEDIA byte is queued, so the decoder sees it with its first packet.
+    std::atomic<int> videoReorderDepth{0};
 };
 
 } // namespace h264link

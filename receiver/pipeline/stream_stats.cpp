@@ -128,6 +128,13 @@ void StreamStats::onDecoded(qint64 id, qint64 decodedUs)
     }
 }
 
+void StreamStats::onDecodeOnly(qint64 id)
+{
+    QMutexLocker lock(&m_mutex);
+    ++m_framesDecodeOnly;
+    m_inFlight.erase(id);
+}
+
 void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal)
 {
     QMutexLocker lock(&m_mutex);
@@ -220,6 +227,7 @@ QString StreamStats::summaryJson() const
         {"ttff_ms", number(m_firstDecodedUs < 0 ? -1 : double(m_firstDecodedUs - m_createdUs) / 1000.0)},
         {"frames_decoded", qint64(m_framesDecoded)},
         {"frames_displayed", qint64(m_framesDisplayed)},
+        {"frames_decode_only", qint64(m_framesDecodeOnly)},
         {"latency_ms", QJsonObject{{"end_to_end_decoded", latencyJson(summarize(decoded))},
                                    {"end_to_end_displayed", latencyJson(summarize(displayed))}}},
         {"skipped", QJsonObject{{"sender", qint64(m_senderSkipped)}, {"display", qint64(m_skippedTotal)}}},

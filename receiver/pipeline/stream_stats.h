@@ -68,6 +68,9 @@ public:
     void onClockSample(qint64 t0, qint64 senderUs, qint64 t3, quint64 senderSkipped = 0);
     // Pipeline thread.
     void onDecoded(qint64 id, qint64 decodedUs);
+    // A DECODE_ONLY unit went into the decoder: its picture is never output,
+    // so its record is let go of, counted neither as decoded nor as shown.
+    void onDecodeOnly(qint64 id);
     // GUI thread.
     void onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal);
     void setDecodeErrors(quint64 total);
@@ -111,6 +114,7 @@ private:
     qint64 m_firstDecodedUs = -1;
     quint64 m_framesDecoded = 0;
     quint64 m_framesDisplayed = 0;
+    quint64 m_framesDecodeOnly = 0;
     // The whole stream's end-to-end latencies, for the summary's percentiles:
     // a uniform sample of at most kCapacity values (reservoir sampling, fixed
     // seed), so that memory stays flat however long the stream runs.

@@ -48,7 +48,9 @@ AnnexBMuxer::Result AnnexBMuxer::writeAccessUnit(AVPacket *packet, QString *erro
     packet->stream_index = 0;
     av_packet_rescale_ts(packet, m_inTimeBase, st->time_base);
 
-    m_out->beginAccessUnit(ptsUs, packet->flags & AV_PKT_FLAG_KEY);
+    // A packet the demuxer marks to discard (before an mp4/mov edit list's
+    // start) is still sent, since later frames refer to it, flagged DECODE_ONLY.
+    m_out->beginAccessUnit(ptsUs, packet->flags & AV_PKT_FLAG_KEY, packet->flags & AV_PKT_FLAG_DISCARD);
     const int ret = av_write_frame(m_output.get(), packet);
     if (ret < 0) {
         *error = "the h264 muxer rejected it: " + averrorDetail(ret);

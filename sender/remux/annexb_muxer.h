@@ -24,7 +24,8 @@ public:
                                                QString *error);
 
     enum class Result { Ok, BadPacket, SendFailed };
-    // Writes `packet` (timestamps in the source time base) as one access unit.
+    // Writes `packet` (timestamps in the source time base) as one access unit,
+    // flagged DECODE_ONLY if the packet has AV_PKT_FLAG_DISCARD.
     // BadPacket: the muxer or its bitstream filter rejected the data.
     // SendFailed: the bytes could not be handed to the transport.
     Result writeAccessUnit(AVPacket *packet, QString *error);

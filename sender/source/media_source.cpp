@@ -176,4 +176,10 @@ bool MediaSource::rewind(QString *error)
     return openInput(error);
 }
 
+int MediaSource::reorderDepth() const
+{
+    constexpr int kMaxDepth = 16; // H.264's largest decoded picture buffer
+    return hasVideo() ? qBound(0, stream()->codecpar->video_delay, kMaxDepth) : 0;
+}
+
 } // namespace h264link

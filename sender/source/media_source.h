@@ -34,6 +34,13 @@ public:
     AVRational frameRate() const; // of the video; 0/0 if unknown or none
     qint64 durationUs() const; // -1 if unknown
     QString path() const { return m_file.fileName(); }
+    // How many frames the video's decoder must hold back before its first
+    // output (B-frames), or 0: what avformat_find_stream_info() learnt. It
+    // watched the first packets without taking them from us: the container's
+    // pts against dts (mp4/mov: its ctts) and its probe decoder's reordering
+    // (raw .h264, mkv) end up in codecpar->video_delay. A receiver needs it
+    // when the SPS has no bitstream restriction to say so.
+    int reorderDepth() const;
     bool isAudio(const AVPacket *packet) const { return packet->stream_index == m_audioIndex; }
     AVRational timeBaseOf(const AVPacket *packet) const
     {

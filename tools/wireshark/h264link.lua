@@ -48,6 +48,7 @@ local f = {
     param_sets = ProtoField.bool("h264link.flags.parameter_sets", "PARAMETER_SETS", 16, nil, 0x0002),
     au_start = ProtoField.bool("h264link.flags.au_start", "AU_START", 16, nil, 0x0004),
     au_end = ProtoField.bool("h264link.flags.au_end", "AU_END", 16, nil, 0x0008),
+    decode_only = ProtoField.bool("h264link.flags.decode_only", "DECODE_ONLY (decode, never show)", 16, nil, 0x0010),
     seq = ProtoField.uint32("h264link.seq", "Sequence", base.DEC),
     timestamp = ProtoField.int64("h264link.timestamp", "Timestamp (sender's clock, µs)", base.DEC),
     length = ProtoField.uint32("h264link.length", "Payload length", base.DEC),
@@ -77,6 +78,13 @@ local f = {
     audio_channels = ProtoField.uint8("h264link.info.audio_channels", "Audio channels", base.DEC),
     audio_bitrate = ProtoField.uint32("h264link.info.audio_bitrate", "Audio bit rate (0: unknown)", base.DEC),
     audio_desc = ProtoField.string("h264link.info.audio_description", "Audio description", base.UNICODE),
+    matrix = ProtoField.bytes("h264link.info.display_matrix", "Display matrix"),
+    matrix_value = ProtoField.int32("h264link.info.display_matrix.value", "Value", base.DEC),
+    rotation = ProtoField.double("h264link.info.rotation", "Rotation (degrees, counter-clockwise)"),
+    hflip = ProtoField.bool("h264link.info.mirrored", "Mirrored"),
+    reorder_depth = ProtoField.uint8("h264link.info.video_reorder_depth", "Video reorder depth (0: as the SPS says)",
+                                     base.DEC),
+    video_desc = ProtoField.string("h264link.info.video_description", "Video description", base.UNICODE),
 
     pts = ProtoField.int64("h264link.media.pts_us", "PTS (µs)", base.DEC),
     media_data = ProtoField.bytes("h264link.media.data", "Annex B bytes"),
@@ -237,6 +245,35 @@ readers[T.HELLO] = function(range, tree)
     return string.format("v%d..%d %s", range(0, 1):uint(), range(1, 1):uint(), software)
 end
 
+-- FFmpeg's display matrix (9 x i32, 16.16 fixed point, the last column
+-- 2.30): its rotation as av_display_rotation_get() computes it
+-- (counter-clockwise degrees), and whether it mirrors.
+local function add_matrix(tree, range, offset)
+    need(range, offset, 36)
+    local m = {}
+    local matrix_tree = tree:add(f.matrix, range(offset, 36))
+    for i = 0, 8 do
+        m[i] = range(offset + 4 * i, 4):int()
+        matrix_tree:add(f.matrix_value, range(offset + 4 * i, 4)):prepend_text(string.format("[%d][%d] ", math.floor(i / 3), i % 3))
+    end
+    local function fixed(v) return v / 65536.0 end
+    local sx = math.sqrt(fixed(m[0]) ^ 2 + fixed(m[3]) ^ 2)
+    local sy = math.sqrt(fixed(m[1]) ^ 2 + fixed(m[4]) ^ 2)
+    local degrees = 0
+    if sx ~= 0 and sy ~= 0 then
+        degrees = -math.deg((math.atan2 or math.atan)(fixed(m[1]) / sy, fixed(m[0]) / sx))
+        if degrees == 0 then degrees = 0 end -- no "-0"
+    end
+    local mirrored = fixed(m[0]) * fixed(m[4]) - fixed(m[1]) * fixed(m[3]) < 0
+    local values = {}
+    for i = 0, 8 do values[#values + 1] = tostring(m[i]) end
+    matrix_tree:set_text(string.format("Display matrix: %s (rotation %g°%s)", table.concat(values, " "), degrees,
+                                       mirrored and ", mirrored" or ""))
+    tree:add(f.rotation, range(offset, 36), degrees):set_generated()
+    tree:add(f.hflip, range(offset, 36), mirrored):set_generated()
+    return offset + 36, degrees, mirrored
+end
+
 readers[T.STREAM_INFO] = function(range, tree)
     local o = add_fixed(tree, range, 0, f.codec, 4)
     o = add_fixed(tree, range, o, f.width, 2)
@@ -256,11 +293,27 @@ readers[T.STREAM_INFO] = function(range, tree)
     o = add_fixed(tree, range, o, f.audio_channels, 1)
     o = add_fixed(tree, range, o, f.audio_bitrate, 4)
     o = add_string(tree, range, o, f.audio_desc)
-    trailing(tree, range, o)
     local codec = range(audio, 4):uint()
-    if codec == 0 then return summary .. ", no audio" end
-    return string.format("%s, audio %s %d Hz %d ch", summary, codec_names[codec] or "?",
-                         range(audio + 4, 4):uint(), range(audio + 8, 1):uint())
+    if codec == 0 then
+        summary = summary .. ", no audio"
+    else
+        summary = string.format("%s, audio %s %d Hz %d ch", summary, codec_names[codec] or "?",
+                                range(audio + 4, 4):uint(), range(audio + 8, 1):uint())
+    end
+    -- The picture fields, appended later in v3 (absent: identity, 0, none).
+    if o == range:len() then return summary end
+    local degrees, mirrored, description
+    o, degrees, mirrored = add_matrix(tree, range, o)
+    local depth = range:len() > o and range(o, 1):uint() or 0
+    o = add_fixed(tree, range, o, f.reorder_depth, 1)
+    o, description = add_string(tree, range, o, f.video_desc)
+    trailing(tree, range, o)
+    if degrees ~= 0 or mirrored then
+        summary = summary .. string.format(", rotation %g°%s", degrees, mirrored and " mirrored" or "")
+    end
+    if depth > 0 then summary = summary .. ", reorder depth " .. depth end
+    if description ~= "" then summary = summary .. ", video: " .. description end
+    return summary
 end
 
 readers[T.MEDIA] = function(range, tree)
@@ -347,6 +400,7 @@ local function flags_text(flags)
     if bit.band(flags, 0x2) ~= 0 then names[#names + 1] = "PS" end
     if bit.band(flags, 0x4) ~= 0 then names[#names + 1] = "AU_START" end
     if bit.band(flags, 0x8) ~= 0 then names[#names + 1] = "AU_END" end
+    if bit.band(flags, 0x10) ~= 0 then names[#names + 1] = "DECODE_ONLY" end
     return table.concat(names, "|")
 end
 
@@ -388,6 +442,7 @@ local function dissect_message(tvb, pinfo, root)
         flags_tree:add(f.param_sets, tvb(6, 2))
         flags_tree:add(f.au_start, tvb(6, 2))
         flags_tree:add(f.au_end, tvb(6, 2))
+        flags_tree:add(f.decode_only, tvb(6, 2))
     end
     tree:add(f.seq, tvb(8, 4))
     tree:add(f.timestamp, tvb(12, 8))
