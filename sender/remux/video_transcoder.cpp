@@ -113,7 +113,6 @@ std::unique_ptr<VideoTranscoder> VideoTranscoder::create(const AVCodecParameters
     std::unique_ptr<VideoTranscoder> t(new VideoTranscoder);
     t->m_settings = settings;
     t->m_timeBase = timeBase;
-    t->m_out = out;
     t->m_sourceCodec = QString::fromUtf8(avcodec_get_name(par->codec_id));
     t->m_preset = settings.preset.isEmpty() ? QString::fromLatin1(kDefaultPreset) : settings.preset;
     if (presetIndex(t->m_preset) < 0) {

@@ -122,13 +122,12 @@ private:
     CodecContextPtr m_dec;
     CodecContextPtr m_enc;
     SwsPtr m_sws;
-    int m_swsFormat = -1, m_swsWidth = 0, m_swsHeight = 0, m_swsRange = -1;
+    int m_swsFormat = -1, m_swsWidth = 0, m_swsHeight = 0; // what m_sws converts from
     std::unique_ptr<AnnexBMuxer> m_muxer; // outlives every encoder: one raw stream
-    FramedMediaDevice *m_out = nullptr;
     FramePtr m_decoded = makeFrame();
     FramePtr m_scaled = makeFrame();
     PacketPtr m_encoded = makePacket();
-    int64_t m_lastPts = AV_NOPTS_VALUE; // of the last frame encoded, encoder time base
+    int64_t m_lastPts = AV_NOPTS_VALUE; // of the last frame decoded (encoded or late), in the time base
     int64_t m_framePts = 0;             // in the time base: one frame, for sources without pts
     quint64 m_undecodable = 0;
     quint64 m_late = 0;
