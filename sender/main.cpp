@@ -1,11 +1,13 @@
 // sender: streams the H.264 video and the sound of a media file to a receiver.
 //   sender FILE --host H [--port P] [--fast] [--loop] [--no-audio]   streams, then exits
+//   sender - | sender /dev/videoN | sender --screen [DISPLAY]   stdin, a camera, the screen
 //   sender [FILE] --gui                                  opens the window
 #include "app_mode.h"
 #include "exit_codes.h"
 #include "logging.h"
 #include "secure_channel.h"
 #include "signal_watcher.h"
+#include "source/media_source.h"
 #include "stream_session.h"
 #include "ui/sender_window.h"
 
@@ -34,6 +36,11 @@ struct CommandLine {
     QCommandLineOption keyFile{"key-file", "Read the access key from a file.", "file"};
     QCommandLineOption timeout{"connect-timeout", "Seconds to wait for the receiver (default 5).",
                                "seconds", "5"};
+    // A flag: its optional DISPLAY comes as the positional argument.
+    QCommandLineOption screen{"screen", "Capture the whole screen of the X display DISPLAY (default: $DISPLAY) "
+                              "instead of a file: sender --screen [DISPLAY]."};
+    QCommandLineOption fps{"fps", "Frames per second to capture from the screen or a camera (default 30).",
+                           "n", "30"};
     QCommandLineParser parser;
 
     CommandLine()
@@ -43,6 +50,8 @@ struct CommandLine {
             "remuxed to an H.264 Annex B elementary stream, to an h264link receiver, with\n"
             "its first audio stream (AAC and MP3 as they are, other codecs as AAC).\n"
             "A file with sound only streams too.\n"
+            "FILE '-' reads any container from stdin (e.g. ffmpeg ... -f mpegts - | sender -);\n"
+            "/dev/videoN captures a V4L2 camera; --screen [DISPLAY] captures an X screen.\n"
             "Without FILE, or with --gui, opens a window.\n\n"
             "Exit codes: 0 done (the receiver confirmed it decoded everything) or stopped\n"
             "(Ctrl+C, SIGTERM), 2 the file cannot be streamed, 3 connection failed or the\n"
@@ -50,8 +59,10 @@ struct CommandLine {
             "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
-        parser.addPositionalArgument("FILE", "Media file whose video is H.264 (or that has sound only).", "[FILE]");
-        parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout});
+        parser.addPositionalArgument("FILE", "Media file whose video is H.264 (or that has sound only), '-' for "
+                                     "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
+                                     "[FILE | DISPLAY]");
+        parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, screen, fps});
     }
 };
 
@@ -66,17 +77,24 @@ int fail(const QString &message, int code)
 int main(int argc, char *argv[])
 {
     QCoreApplication::setApplicationName("sender");
+    QCoreApplication::setOrganizationName("h264link"); // QSettings: ~/.config/h264link/sender.conf
     QCoreApplication::setApplicationVersion(H264LINK_VERSION);
     CommandLine cli;
     // Decide on a GUI before creating the application: QApplication needs a
     // display, and --help or a command-line run must work without one.
     QStringList args;
-    for (int i = 0; i < argc; ++i)
-        args << QString::fromLocal8Bit(argv[i]);
+    for (int i = 0; i < argc; ++i) {
+        const QString arg = QString::fromLocal8Bit(argv[i]);
+        if (arg.startsWith(QLatin1String("--screen=")))
+            args << QStringLiteral("--screen") << arg.mid(9); // the DISPLAY, as a positional argument
+        else
+            args << arg;
+    }
     const bool parsed = cli.parser.parse(args);
     const bool wantsHelp = argvContains(argc, argv, {"-h", "--help", "--help-all", "-v", "--version"});
     const bool gui = parsed && !wantsHelp
-        && (cli.parser.isSet(cli.gui) || cli.parser.positionalArguments().isEmpty());
+        && (cli.parser.isSet(cli.gui)
+            || (cli.parser.positionalArguments().isEmpty() && !cli.parser.isSet(cli.screen)));
     auto app = makeApplication(argc, argv, gui);
     if (!parsed)
         return fail(cli.parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
@@ -89,8 +107,17 @@ int main(int argc, char *argv[])
     SenderOptions options;
     const QStringList files = cli.parser.positionalArguments();
     if (files.size() > 1)
-        return fail("give one FILE only (see --help)", ExitUsage);
-    options.file = files.value(0);
+        return fail(cli.parser.isSet(cli.screen) ? QStringLiteral("--screen takes one DISPLAY and no FILE (see --help)")
+                                                 : QStringLiteral("give one FILE only (see --help)"),
+                    ExitUsage);
+    options.screen = cli.parser.isSet(cli.screen);
+    if (options.screen) {
+        options.display = files.isEmpty() ? qEnvironmentVariable("DISPLAY") : files.first();
+        if (options.display.isEmpty())
+            return fail("--screen: which display? DISPLAY is not set; give one, e.g. --screen :0", ExitUsage);
+    } else {
+        options.file = files.value(0);
+    }
     options.host = cli.parser.value(cli.host);
     bool ok = false;
     const uint port = cli.parser.value(cli.port).toUInt(&ok);
@@ -98,8 +125,21 @@ int main(int argc, char *argv[])
         return fail(QStringLiteral("invalid port '%1': use 1-65535").arg(cli.parser.value(cli.port)),
                     ExitUsage);
     options.port = quint16(port);
+    const int fps = cli.parser.value(cli.fps).toInt(&ok);
+    if (!ok || fps < 1 || fps > 240)
+        return fail(QStringLiteral("invalid --fps '%1': give frames per second, 1-240").arg(cli.parser.value(cli.fps)),
+                    ExitUsage);
+    options.fps = fps;
     options.fast = cli.parser.isSet(cli.fast);
     options.loop = cli.parser.isSet(cli.loop);
+    const bool live = options.screen || options.file == QLatin1String("-")
+        || MediaSource::isCameraPath(options.file);
+    if (options.loop && live)
+        return fail(QStringLiteral("--loop: %1 cannot start again (only a file can); leave --loop out")
+                        .arg(options.screen ? QStringLiteral("the screen")
+                                            : options.file == QLatin1String("-") ? QStringLiteral("stdin")
+                                                                                 : options.file),
+                    ExitUsage);
     options.retry = cli.parser.isSet(cli.retry);
     options.noAudio = cli.parser.isSet(cli.noAudio);
     const double timeoutS = cli.parser.value(cli.timeout).toDouble(&ok);
@@ -123,7 +163,7 @@ int main(int argc, char *argv[])
         // destructor waits for the stream's clean end).
         QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &window, &QWidget::close);
         window.show();
-        if (!options.file.isEmpty())
+        if (!options.file.isEmpty() || options.screen)
             window.start();
         return app->exec();
     }

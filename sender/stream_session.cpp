@@ -65,7 +65,7 @@ void StreamSession::run()
 
 int StreamSession::stream(QString *message)
 {
-    std::unique_ptr<Playback> play = Playback::open(m_options.file, m_options.loop, !m_options.noAudio, message);
+    std::unique_ptr<Playback> play = Playback::open(m_options, message);
     if (!play || !planAudio(*play, message))
         return ExitBadInput;
     QElapsedTimer elapsed;
