@@ -1,10 +1,11 @@
-// sender: streams the H.264 video and the sound of a media file to a receiver.
+// sender: streams the video (H.264 as it is, other codecs re-encoded to H.264) and the sound of a media file to a receiver.
 //   sender FILE --host H [--port P] [--fast] [--loop] [--no-audio]   streams, then exits
 //   sender - | sender /dev/videoN | sender --screen [DISPLAY]   stdin, a camera, the screen
 //   sender [FILE] --gui                                  opens the window
 #include "app_mode.h"
 #include "exit_codes.h"
 #include "logging.h"
+#include "remux/video_transcoder.h"
 #include "secure_channel.h"
 #include "signal_watcher.h"
 #include "source/media_source.h"
@@ -36,6 +37,12 @@ struct CommandLine {
     QCommandLineOption keyFile{"key-file", "Read the access key from a file.", "file"};
     QCommandLineOption timeout{"connect-timeout", "Seconds to wait for the receiver (default 5).",
                                "seconds", "5"};
+    QCommandLineOption transcode{"transcode", "Re-encode H.264 video too (any other codec always is), "
+                                 "with libx264 tuned for live."};
+    QCommandLineOption bitrate{"bitrate", "Bit rate of the H.264 a transcoded video becomes, e.g. 2.5M or "
+                               "800k (default: from the picture size and frame rate).", "bits/s"};
+    QCommandLineOption maxSize{"max-size", "Scale a transcoded picture down so that its longer side is at "
+                               "most N pixels (an H.264 file larger than that is transcoded).", "N"};
     // A flag: its optional DISPLAY comes as the positional argument.
     QCommandLineOption screen{"screen", "Capture the whole screen of the X display DISPLAY (default: $DISPLAY) "
                               "instead of a file: sender --screen [DISPLAY]."};
@@ -47,8 +54,9 @@ struct CommandLine {
     {
         parser.setApplicationDescription(
             "Streams the first video stream of FILE (mp4, mkv, mov, ts, flv, raw .h264 ...),\n"
-            "remuxed to an H.264 Annex B elementary stream, to an h264link receiver, with\n"
-            "its first audio stream (AAC and MP3 as they are, other codecs as AAC).\n"
+            "as an H.264 Annex B elementary stream, to an h264link receiver: H.264 as it is,\n"
+            "any other codec FFmpeg decodes re-encoded with libx264, with its first audio\n"
+            "stream (AAC and MP3 as they are, other codecs as AAC).\n"
             "A file with sound only streams too.\n"
             "FILE '-' reads any container from stdin (e.g. ffmpeg ... -f mpegts - | sender -);\n"
             "/dev/videoN captures a V4L2 camera; --screen [DISPLAY] captures an X screen.\n"
@@ -59,10 +67,11 @@ struct CommandLine {
             "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
-        parser.addPositionalArgument("FILE", "Media file whose video is H.264 (or that has sound only), '-' for "
+        parser.addPositionalArgument("FILE", "Media file with video (any codec FFmpeg decodes) or sound, '-' for "
                                      "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
                                      "[FILE | DISPLAY]");
-        parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, screen, fps});
+        parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
+                           maxSize, screen, fps});
     }
 };
 
@@ -147,6 +156,18 @@ int main(int argc, char *argv[])
         return fail(QStringLiteral("invalid --connect-timeout '%1': give seconds, e.g. 5")
                         .arg(cli.parser.value(cli.timeout)), ExitUsage);
     options.connectTimeoutMs = int(timeoutS * 1000);
+    options.transcode = cli.parser.isSet(cli.transcode);
+    QString valueError;
+    if (cli.parser.isSet(cli.bitrate)
+        && !VideoTranscoder::parseBitRate(cli.parser.value(cli.bitrate), &options.bitRate, &valueError))
+        return fail(valueError, ExitUsage);
+    if (cli.parser.isSet(cli.maxSize)) {
+        const int size = cli.parser.value(cli.maxSize).toInt(&ok);
+        if (!ok || size < 16 || size > 16384)
+            return fail(QStringLiteral("invalid --max-size '%1': give the longest side in pixels, 16 to 16384, "
+                                       "e.g. 1280").arg(cli.parser.value(cli.maxSize)), ExitUsage);
+        options.maxSize = size;
+    }
     QString keyError;
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
         return fail(keyError, ExitUsage);
@@ -184,9 +205,9 @@ int main(int argc, char *argv[])
         lastRetryReason = reason;
     });
     QObject::connect(&session, &StreamSession::notice, app.get(), [](const QString &line) {
-        // "audio: ..." as it is: a line scripts can look for.
-        const bool audioLine = line.startsWith(QLatin1String("audio: "));
-        std::fprintf(stderr, "%s%s\n", audioLine ? "" : "sender: ", qUtf8Printable(line));
+        // "audio: ..." and "video: ..." as they are: lines scripts can look for.
+        const bool streamLine = line.startsWith(QLatin1String("audio: ")) || line.startsWith(QLatin1String("video: "));
+        std::fprintf(stderr, "%s%s\n", streamLine ? "" : "sender: ", qUtf8Printable(line));
     });
     QObject::connect(&session, &StreamSession::waitingForReceiver, app.get(), [] {
         std::fprintf(stderr, "sender: everything sent; waiting for the receiver to finish decoding "

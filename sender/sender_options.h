@@ -21,6 +21,9 @@ struct SenderOptions {
     bool noAudio = false; // video only
     int connectTimeoutMs = 5000;
     QByteArray key; // access key; empty: none
+    bool transcode = false; // H.264 too is re-encoded (other codecs always are)
+    int bitRate = 0;        // of the H.264 a transcoder makes, bits/s; 0: from the resolution
+    int maxSize = 0;        // the longer side of a transcoded picture at most this; 0: the source's
 };
 
 struct SenderProgress {
@@ -29,7 +32,7 @@ struct SenderProgress {
     quint64 accessUnits = 0;
     quint64 bytes = 0;
     qint64 queuedBytes = 0; // waiting in the socket
-    quint64 skippedFrames = 0; // dropped to stay live (slow link, reconnect)
+    quint64 skippedFrames = 0; // dropped to stay live (slow link, reconnect, transcoding too slow)
     quint64 audioPackets = 0;
     quint64 audioSkipped = 0; // not sent: no receiver then, or before a reconnect's keyframe
     int loops = 0;

@@ -3,8 +3,8 @@
 #include "net/live_rate_control.h"
 #include "net/sender_connection.h"
 #include "protocol.h"
-#include "remux/annexb_muxer.h"
 #include "remux/audio_stage.h"
+#include "remux/video_stage.h"
 #include "source/playback.h"
 
 #include <QDeadlineTimer>
@@ -26,12 +26,14 @@ QString humanBytes(quint64 bytes)
     return QStringLiteral("%1 kB").arg(double(bytes) / 1e3, 0, 'f', 1);
 }
 
-StreamInfo makeStreamInfo(const MediaSource &source, const AudioStage *audio)
+StreamInfo makeStreamInfo(const MediaSource &source, const VideoStage *videoStage, const AudioStage *audio)
 {
     StreamInfo info;
     if (const AVStream *video = source.stream()) {
-        info.width = quint16(video->codecpar->width);
-        info.height = quint16(video->codecpar->height);
+        info.width = quint16(videoStage ? videoStage->width() : video->codecpar->width); // what is sent
+        info.height = quint16(videoStage ? videoStage->height() : video->codecpar->height);
+        if (videoStage && videoStage->transcodes())
+            info.videoDescription = videoStage->description();
     } else {
         info.codec = kCodecNone; // audio only: no MEDIA messages at all
     }
@@ -66,7 +68,7 @@ void StreamSession::run()
 int StreamSession::stream(QString *message)
 {
     std::unique_ptr<Playback> play = Playback::open(m_options, message);
-    if (!play || !planAudio(*play, message))
+    if (!play || !planVideo(*play, message) || !planAudio(*play, message))
         return ExitBadInput;
     QElapsedTimer elapsed;
     elapsed.start();
@@ -121,7 +123,44 @@ int StreamSession::stream(QString *message)
     if (p.skippedFrames)
         *message += QStringLiteral(" (%1 frames skipped to stay live: while reconnecting or "
                                    "when the link was too slow)").arg(p.skippedFrames);
+    if (m_videoLate)
+        *message += QStringLiteral(" (%1 frames decoded but not encoded: the transcoding was slower "
+                                   "than real time)").arg(m_videoLate);
+    if (m_videoUndecodable)
+        *message += QStringLiteral(" (%1 damaged video packets could not be decoded and were left out)")
+                        .arg(m_videoUndecodable);
     return ExitOk;
+}
+
+VideoSettings StreamSession::videoSettings(const MediaSource &source) const
+{
+    VideoSettings settings;
+    settings.forceTranscode = m_options.transcode;
+    settings.bitRate = m_options.bitRate;
+    settings.maxSize = m_options.maxSize;
+    // A live source runs at --fps, whatever its device reports.
+    settings.frameRate = source.isLive() ? AVRational{m_options.fps, 1} : source.frameRate();
+    settings.live = !m_options.fast;
+    settings.preset = m_videoPreset;
+    return settings;
+}
+
+// Says once what happens to the video; a stream that cannot be sent (no
+// decoder, no encoder) is refused before anything is sent.
+bool StreamSession::planVideo(Playback &play, QString *message)
+{
+    const MediaSource &source = play.source();
+    if (!source.hasVideo())
+        return true;
+    QString error;
+    const auto check = VideoStage::create(source.stream(), videoSettings(source), nullptr, &error);
+    if (!check) {
+        *message = QStringLiteral("'%1': its %2 video cannot be sent: %3")
+                       .arg(QFileInfo(source.path()).fileName(), VideoStage::describeSource(source.stream()->codecpar), error);
+        return false;
+    }
+    emit notice(QStringLiteral("video: %1").arg(check->description()));
+    return true;
 }
 
 // Says once what happens to the file's audio. Audio that cannot be sent is
@@ -186,14 +225,13 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         connection.abort(*message);
         return ExitFailure;
     }
-    connection.sendStreamInfo(makeStreamInfo(source, audio.get()));
-    std::unique_ptr<AnnexBMuxer> muxer;
-    if (source.hasVideo()
-        && !(muxer = AnnexBMuxer::create(source.stream()->codecpar, source.timeBase(), &framing, &error))) {
-        *message = error;
-        connection.abort(error);
+    std::unique_ptr<VideoStage> video;
+    if (source.hasVideo() && !(video = VideoStage::create(source.stream(), videoSettings(source), &framing, &error))) {
+        *message = QStringLiteral("'%1': cannot send the video: %2").arg(name, error);
+        connection.abort(*message);
         return ExitFailure;
     }
+    connection.sendStreamInfo(makeStreamInfo(source, video.get(), audio.get()));
     // After a reconnect the receiver's decoder starts from nothing: frames up
     // to the next keyframe are skipped, and SPS/PPS go in front of it (they
     // may appear only once in the file).
@@ -204,10 +242,34 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     QElapsedTimer clock;
     clock.start();
     PacketPtr packet = makePacket();
-    const auto keepUndecodable = qScopeGuard([&] {
+    const auto keepCounts = qScopeGuard([&] {
         if (audio)
             m_audioUndecodable += audio->undecodablePackets();
+        if (video) {
+            m_videoUndecodable += video->undecodablePackets();
+            m_videoLate += video->lateFramesSkipped();
+            m_videoPreset = video->preset(); // a slow machine starts the next connection faster
+        }
     });
+    // Per access unit about to be sent (source packets, or the encoder's):
+    // false skips it, and counts it.
+    const auto admit = [&](bool keyframe) {
+        if (m_options.fast || rate.admit(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes(), keyframe))
+            return true;
+        play.countSkipped(1); // the video only: the sound goes on
+        return false;
+    };
+    quint64 lateCounted = 0;
+    // What the video stage sent or left out since the last call, into Playback's counts.
+    const auto countVideo = [&](quint64 unitsBefore, quint64 bytesBefore) {
+        if (const quint64 units = framing.accessUnitsSent() - unitsBefore)
+            play.sent(framing.mediaBytesSent() - bytesBefore, framing.parameterSets(), units);
+        play.countSkipped(video->lateFramesSkipped() - std::exchange(lateCounted, video->lateFramesSkipped()));
+        // Once per run, not per connection: the speed, and that it was too slow.
+        if (const QString line = video->takeNotice();
+            !line.isEmpty() && !std::exchange(video->tooSlow() ? m_saidVideoSlow : m_saidVideoSpeed, true))
+            emit notice(line);
+    };
 
     while (!m_stopRequested.load()) {
         const int ret = play.readNext(packet.get(), message);
@@ -251,24 +313,19 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             }
             play.sentAudio(framing.audioPacketsSent() - packetsBefore, framing.audioBytesSent() - bytesBefore);
         } else {
-            const bool keyframe = packet->flags & AV_PKT_FLAG_KEY;
-            if (!m_options.fast
-                && !rate.admit(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes(), keyframe)) {
-                play.skip(packet.get()); // the video only: the sound goes on
-                continue;
-            }
+            const quint64 unitsBefore = framing.accessUnitsSent();
             const quint64 bytesBefore = framing.mediaBytesSent();
-            const AnnexBMuxer::Result written = muxer->writeAccessUnit(packet.get(), &error);
-            av_packet_unref(packet.get());
-            if (written == AnnexBMuxer::Result::BadPacket) {
-                *message = QStringLiteral("'%1': frame %2 is not valid H.264 (%3)")
-                               .arg(name).arg(play.frameNumber()).arg(error);
+            const VideoStage::Result written = video->write(packet.get(), admit, &error);
+            countVideo(unitsBefore, bytesBefore);
+            if (written == VideoStage::Result::BadPacket) {
+                *message = video->transcodes()
+                    ? QStringLiteral("'%1': %2").arg(name, error)
+                    : QStringLiteral("'%1': frame %2 is not valid H.264 (%3)").arg(name).arg(play.frameNumber()).arg(error);
                 connection.abort(*message);
-                return ExitBadInput;
+                return ExitBadInput; // not H.264, or nothing libavcodec and libx264 can make H.264 of
             }
-            if (written == AnnexBMuxer::Result::SendFailed)
+            if (written == VideoStage::Result::SendFailed)
                 return connection.lost(message, error);
-            play.sent(framing.mediaBytesSent() - bytesBefore, framing.parameterSets());
         }
         if (!connection.afterAccessUnit(message))
             return connection.lost(message);
@@ -279,7 +336,18 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         return connection.lost(message);
     const quint64 audioPacketsBefore = framing.audioPacketsSent();
     const quint64 audioBytesBefore = framing.audioBytesSent();
-    if ((muxer && !muxer->finish(&error)) || (audio && !audio->finish(&error))) {
+    if (video) { // a transcoder's last frames
+        const quint64 unitsBefore = framing.accessUnitsSent();
+        const quint64 bytesBefore = framing.mediaBytesSent();
+        const bool finished = video->finish(&error);
+        countVideo(unitsBefore, bytesBefore);
+        if (!finished) {
+            *message = video->transcodes() ? QStringLiteral("'%1': %2").arg(name, error) : error;
+            connection.abort(*message);
+            return video->transcodes() ? ExitBadInput : ExitFailure;
+        }
+    }
+    if (audio && !audio->finish(&error)) {
         *message = error;
         return ExitFailure;
     }

@@ -1,7 +1,9 @@
 // StreamSession: one run of the sender, from opening the file to the end, on
 // a worker thread of its own. A thin loop that wires the stages:
 //
-//   Playback (MediaSource, timeline, Pacer) --> video: LiveRateControl --> AnnexBMuxer
+//   Playback (MediaSource, timeline, Pacer) --> video: VideoStage (AnnexBMuxer, or
+//                                               VideoTranscoder --> AnnexBMuxer), LiveRateControl
+//                                               admitting each access unit it sends
 //                                           \-> audio: AudioStage (passthrough or to AAC)
 //     --> SenderConnection (FramedMediaDevice --> QSslSocket)
 //
@@ -17,6 +19,7 @@
 #pragma once
 
 #include "exit_codes.h"
+#include "remux/video_transcoder.h"
 #include "sender_options.h"
 
 #include <QElapsedTimer>
@@ -26,6 +29,7 @@
 
 namespace h264link {
 
+class MediaSource;
 class Playback;
 class SenderConnection;
 
@@ -59,6 +63,8 @@ private:
     int stream(QString *message);
     bool retryable(int code, const SenderConnection &connection) const;
     bool planAudio(Playback &play, QString *message);
+    bool planVideo(Playback &play, QString *message);
+    VideoSettings videoSettings(const MediaSource &source) const;
     int sendStream(Playback &play, SenderConnection &connection, QString *message);
     void reportProgress(const SenderProgress &p, bool force);
 
@@ -68,6 +74,11 @@ private:
     qint64 m_lastProgressMs = 0;
     bool m_saidVideoOnly = false; // to an older receiver
     quint64 m_audioUndecodable = 0;
+    quint64 m_videoUndecodable = 0; // by transcoders' decoders, over all connections
+    quint64 m_videoLate = 0;        // decoded, too late to encode
+    QString m_videoPreset;          // the x264 preset the last connection ended with
+    bool m_saidVideoSpeed = false;  // "video: transcoding at 2.3× real time": once per run
+    bool m_saidVideoSlow = false;   // that it was too slow: once per run
 };
 
 } // namespace h264link

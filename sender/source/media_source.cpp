@@ -243,18 +243,31 @@ bool MediaSource::pickStreams(const QString &name, QString *error)
     return true;
 }
 
+// H.264 passes through as it is; any other codec is transcoded, so it must
+// be one this FFmpeg decodes, and one whose pictures it could read.
 bool MediaSource::checkVideo(const QString &name, QString *error) const
 {
     const AVCodecParameters *par = stream()->codecpar;
-    if (par->codec_id != AV_CODEC_ID_H264) {
-        *error = QStringLiteral("'%1': the video is %2, not H.264; this sender streams H.264 only. "
-                                "Convert it first: ffmpeg -i '%1' -c:v libx264 -c:a copy out.mp4")
-                     .arg(name, QString::fromUtf8(avcodec_get_name(par->codec_id)));
+    const QString codec = QString::fromUtf8(avcodec_get_name(par->codec_id));
+    if (par->codec_id != AV_CODEC_ID_H264 && !avcodec_find_decoder(par->codec_id)) {
+        char tag[AV_FOURCC_MAX_STRING_SIZE] = {};
+        av_fourcc_make_string(tag, par->codec_tag);
+        const QString what = par->codec_id == AV_CODEC_ID_NONE
+            ? QStringLiteral("of an unknown codec (tag %1)").arg(QString::fromLatin1(tag))
+            : QStringLiteral("%1, which this FFmpeg build has no decoder for").arg(codec);
+        *error = QStringLiteral("'%1': the video is %2, so it cannot be sent: convert it to H.264 "
+                                "with a tool that reads it").arg(name, what);
         return false;
     }
     if (par->width <= 0 || par->height <= 0) {
-        *error = QStringLiteral("'%1': the H.264 stream has no readable picture size "
-                                "(truncated or damaged file?)").arg(name);
+        *error = QStringLiteral("'%1': the %2 stream has no readable picture size "
+                                "(truncated or damaged file?)").arg(name, codec == "h264" ? "H.264" : codec);
+        return false;
+    }
+    // Probing decodes the first pictures: no pixel format means none decoded.
+    if (par->codec_id != AV_CODEC_ID_H264 && par->format < 0) {
+        *error = QStringLiteral("'%1': the %2 video cannot be decoded: FFmpeg found no picture in it "
+                                "(damaged file?)").arg(name, codec);
         return false;
     }
     return true;

@@ -3,8 +3,8 @@
 //   QFile --AvioBridge (read_packet, seek)--> libavformat demuxer --> packets
 //
 // Opens a media file through the bridge (so even file input goes through our
-// own read/seek callbacks), picks its first video stream (checked to be
-// H.264) and its first audio stream, either of which may be missing, and
+// own read/seek callbacks), picks its first video stream (H.264, or any
+// codec this FFmpeg decodes, for the transcoder) and its first audio stream, either of which may be missing, and
 // hands out the packets of both in file order.
 //
 // Three more kinds of input, none of which can start again (--loop):

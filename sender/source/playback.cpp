@@ -156,9 +156,15 @@ void Playback::sentAudio(quint64 packets, quint64 bytes)
     m_progress.bytes += bytes;
 }
 
-void Playback::sent(quint64 bytes, const QByteArray &parameterSets)
+void Playback::countSkipped(quint64 frames)
 {
-    ++m_progress.accessUnits;
+    m_progress.skippedFrames += frames;
+    m_skipped.store(m_progress.skippedFrames);
+}
+
+void Playback::sent(quint64 bytes, const QByteArray &parameterSets, quint64 frames)
+{
+    m_progress.accessUnits += frames;
     m_progress.bytes += bytes;
     m_parameterSets = parameterSets;
 }

@@ -56,8 +56,12 @@ public:
     bool skipUntilKeyframe(AVPacket *packet);
     // The one place a frame or an audio packet is counted as not sent; unrefs the packet.
     void skip(AVPacket *packet);
-    // A frame went out: `bytes` more on the wire, the SPS/PPS it left current.
-    void sent(quint64 bytes, const QByteArray &parameterSets);
+    // A frame went out (`frames` of them: a transcoder's): `bytes` more on
+    // the wire, the SPS/PPS it left current.
+    void sent(quint64 bytes, const QByteArray &parameterSets, quint64 frames = 1);
+    // Frames left out after the packet was read (a transcoder decoded them:
+    // too late to encode, or skipped to stay live): counted as skip() does.
+    void countSkipped(quint64 frames);
     // Audio went out: `packets` AUDIO messages, `bytes` more on the wire.
     void sentAudio(quint64 packets, quint64 bytes);
     // True once after a gap in the audio sent (the start, a reconnect, a
