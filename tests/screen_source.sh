@@ -41,7 +41,7 @@ port=$(grep -oE "listening on port [0-9]+" "$work/receiver.log" | grep -oE "[0-9
 
 "$sender" --screen "$display" --fps 15 --host 127.0.0.1 --port "$port" >"$work/sender.log" 2>&1 & sender_pid=$!
 pids+=($sender_pid)
-# Until 45 frames have been decoded (3 s at 15 fps), then stop as Ctrl+C does.
+# Until 45 frames have been decoded (3 s at 15 fps), then stop it as Ctrl+C would.
 deadline=$(( SECONDS + 60 ))
 until [ "$(grep -c '^0,' "$work/screen.framemd5" 2>/dev/null || true)" -ge 45 ]; do
   if ! kill -0 "$sender_pid" 2>/dev/null || (( SECONDS > deadline )); then
@@ -50,7 +50,7 @@ until [ "$(grep -c '^0,' "$work/screen.framemd5" 2>/dev/null || true)" -ge 45 ];
   fi
   sleep 0.2
 done
-kill -INT "$sender_pid"
+kill -TERM "$sender_pid" # as Ctrl+C (a background job ignores SIGINT)
 wait "$sender_pid" || { echo "FAIL: the sender did not end cleanly"; cat "$work/sender.log"; exit 1; }
 wait "$receiver_pid" || { echo "FAIL: the receiver's stream did not end cleanly"; cat "$work/receiver.log"; exit 1; }
 
@@ -60,7 +60,7 @@ recorded=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stre
 [ "$decoded" -gt 0 ] && [ "$decoded" = "$recorded" ] \
   || { echo "FAIL: $decoded frames decoded, $recorded in the recording"; exit 1; }
 mkdir "$work/frames"
-ffmpeg -v error -i "$work/screen.mkv" -fps_mode passthrough "$work/frames/%04d.png"
+ffmpeg -v error -i "$work/screen.mkv" -fps_mode passthrough "$work/frames/%04d.png" 2>"$work/extract.log"
 QT_QPA_PLATFORM=offscreen "$clock" decode "$work"/frames/*.png >"$work/values.txt" || true
 total=$(wc -l <"$work/values.txt")
 [ "$total" = "$recorded" ] || { echo "FAIL: $total frames extracted, $recorded recorded"; exit 1; }
