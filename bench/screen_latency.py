@@ -21,8 +21,12 @@ Where the time goes (ours), measured, not guessed:
 - floor:    the clock read on its own screen (:115): painting and reading, no transport.
 - capture:  x11grab alone (ffmpeg to a pipe, one row per frame): a frame's
             age when it reaches its reader.
-- sent→shown: the receiver's own --stats (network + decode + display).
-- the rest (capture to sent: the sender's conversion and encoding) is the difference.
+- encode:   the sender's own "transcoding at N× real time": its decode, colour
+            conversion and libx264 work per frame is the frame interval / N.
+- decode:   the receiver's own --stats (its network and sent→shown figures
+            need a clock estimate from PING/PONG, which a sender blocked in
+            x11grab between frames answers too late on this machine).
+- the rest (network, the window's scaling and painting) is the difference.
 
   bench/screen_latency.py [--seconds 15] [--skip-ours] [--skip-ffmpeg] [--skip-gstreamer]
 Prints one JSON object {"screen_latency_ms": {...}}; bench/bench.py merges it.
@@ -30,6 +34,7 @@ Prints one JSON object {"screen_latency_ms": {...}}; bench/bench.py merges it.
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -82,8 +87,11 @@ def wait_listening(port, proc, timeout=20):
 
 def start_xvfb(display, size):
     lock = Path(f"/tmp/.X{display[1:]}-lock")
-    if lock.exists():
-        raise RuntimeError(f"display {display} is taken ({lock} exists)")
+    try:
+        os.kill(int(lock.read_text().strip()), 0)
+        raise RuntimeError(f"display {display} is taken (an X server runs there: {lock})")
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass  # free, or a stale lock that Xvfb replaces
     proc = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{size}x24", "-nolisten", "tcp", "-noreset"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     socket_path = Path(f"/tmp/.X11-unix/X{display[1:]}")
@@ -192,6 +200,12 @@ def run_ours(seconds):
         result = read_clock(VIEW_DISPLAY, seconds)
     finally:
         stop(sender, receiver)
+    # "video: transcoding at 3.3× real time": the sender's own measure of its
+    # decode + convert + encode work, per frame = frame interval / speed.
+    said = sender.stderr.read() if sender else ""
+    speed = re.search(r"transcoding at ([0-9.]+)× real time", said)
+    if result is not None and speed:
+        result["sender_encode_ms_per_frame"] = round(1000.0 / FPS / float(speed.group(1)), 1)
     # The receiver's own view of the same frames: sent → decoded → shown.
     stats = [json.loads(l) for l in receiver.stdout.read().splitlines() if l.startswith("{")]
     shown = [s for s in stats if "latency_ms" in s]

@@ -142,6 +142,11 @@ VideoSettings StreamSession::videoSettings(const MediaSource &source) const
     settings.frameRate = source.isLive() ? AVRational{m_options.fps, 1} : source.frameRate();
     settings.live = !m_options.fast;
     settings.preset = m_videoPreset;
+    // The screen and cameras: each millisecond of encoding is a millisecond
+    // of latency, and the picture is new every frame (bench/screen_latency.py:
+    // at 1280x720 veryfast took 11.5 ms a frame here, most of the whole path).
+    if (settings.preset.isEmpty() && source.isLive())
+        settings.preset = QStringLiteral("ultrafast");
     return settings;
 }
 
