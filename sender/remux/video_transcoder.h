@@ -24,6 +24,7 @@
 #include "ffmpeg_raii.h"
 #include "framed_media_device.h"
 #include "remux/annexb_muxer.h"
+#include "source/pacer.h"
 
 #include <QElapsedTimer>
 #include <QString>
@@ -52,7 +53,10 @@ public:
     static constexpr const char *kDefaultPreset = "veryfast";
     static constexpr int kKeyframeIntervalS = 2;
     static constexpr qint64 kLateUs = 100'000;   // later than this behind the clock: not encoded
-    static constexpr qint64 kResyncUs = 1'000'000; // this far behind: a stall, the clock starts over
+    // This far behind (or ahead): a stall or a jump, and the clock starts
+    // over, as the Pacer's does (the same bound: were it longer, a Pacer
+    // that started over would leave every frame late here).
+    static constexpr qint64 kResyncUs = Pacer::kMaxLagUs;
     static constexpr qint64 kMeasureUs = 2'000'000; // of media, per speed measurement
     // Packets without a single picture after which a stream is not decodable
     // (a decoder's delay is a few frames; AV1's and HEVC's at most 16).
