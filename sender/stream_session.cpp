@@ -179,7 +179,9 @@ bool StreamSession::planAudio(Playback &play, QString *message)
         return true;
     }
     if (!source.hasAudio()) {
-        emit notice(QStringLiteral("audio: none in the file"));
+        emit notice(source.kind() == MediaSource::Kind::File ? QStringLiteral("audio: none in the file")
+                    : source.isLive() ? QStringLiteral("audio: none (the picture is captured, not the sound)")
+                                      : QStringLiteral("audio: none in the stream"));
         return true;
     }
     QString error;

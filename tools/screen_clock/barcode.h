@@ -9,6 +9,7 @@
 
 #include <QImage>
 #include <QRect>
+#include <array>
 #include <optional>
 
 namespace screenclock {
