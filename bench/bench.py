@@ -16,6 +16,9 @@ mean something even on a shared, noisy machine. See docs/BENCHMARK.md.
 - av_offset_ms, audio_latency_ms: sound against picture, and send → heard,
   on a real X server and a real PulseAudio server, ours beside ffplay
   (bench/av_sync.py).
+- screen_latency_ms: an X screen captured at 1280x720 30 fps, encoded, sent
+  and shown on a second X screen, read off its pixels: ours, ffmpeg → ffplay
+  and GStreamer (bench/screen_latency.py).
 
 The peers get the same stream as raw Annex B from a feeder that writes one
 access unit at a time and notes when; a peer's decode time is when it
@@ -35,6 +38,7 @@ import time
 from pathlib import Path
 
 import av_sync
+import screen_latency
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -277,10 +281,16 @@ def main():
     log("sound: A/V offset and audio latency, ours and ffplay (about 2.5 minutes)")
     sound = av_sync.measure()
     results.update(sound)
+    log("screen: capture-to-screen latency, ours, ffmpeg → ffplay and GStreamer (about 2 minutes)")
+    try:
+        results.update(screen_latency.measure())
+    except Exception as e:  # e.g. its displays are taken: the rest still stands
+        log("screen latency not measured:", e)
+        results["screen_latency_ms"] = None
 
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     line = {k: results[k] for k in ("ttff_ms", "latency_ms", "throughput_fps", "rss_mb", "av_offset_ms",
-                                    "audio_latency_ms")}
+                                    "audio_latency_ms", "screen_latency_ms")}
     print(json.dumps(line, separators=(",", ":")))
 
 

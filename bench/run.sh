@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 need=(python3 time ffmpeg pulseaudio pulseaudio-utils xvfb x11-utils xdotool  # sound: bench/av_sync.py
       gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-      gstreamer1.0-plugins-bad gstreamer1.0-libav)
+      gstreamer1.0-plugins-bad gstreamer1.0-libav
+      gstreamer1.0-plugins-ugly gstreamer1.0-x)  # x264enc, ximagesrc/ximagesink: bench/screen_latency.py
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 // sender: streams the video (H.264 as it is, other codecs re-encoded to H.264) and the sound of a media file to a receiver.
 //   sender FILE --host H [--port P] [--fast] [--loop] [--no-audio]   streams, then exits
+//   sender - | sender /dev/videoN | sender --screen [DISPLAY]   stdin, a camera, the screen
 //   sender [FILE] --gui                                  opens the window
 #include "app_mode.h"
 #include "exit_codes.h"
@@ -7,6 +8,7 @@
 #include "remux/video_transcoder.h"
 #include "secure_channel.h"
 #include "signal_watcher.h"
+#include "source/media_source.h"
 #include "stream_session.h"
 #include "ui/sender_window.h"
 
@@ -41,6 +43,11 @@ struct CommandLine {
                                "800k (default: from the picture size and frame rate).", "bits/s"};
     QCommandLineOption maxSize{"max-size", "Scale a transcoded picture down so that its longer side is at "
                                "most N pixels (an H.264 file larger than that is transcoded).", "N"};
+    // A flag: its optional DISPLAY comes as the positional argument.
+    QCommandLineOption screen{"screen", "Capture the whole screen of the X display DISPLAY (default: $DISPLAY) "
+                              "instead of a file: sender --screen [DISPLAY]."};
+    QCommandLineOption fps{"fps", "Frames per second to capture from the screen or a camera (default 30).",
+                           "n", "30"};
     QCommandLineParser parser;
 
     CommandLine()
@@ -51,6 +58,8 @@ struct CommandLine {
             "any other codec FFmpeg decodes re-encoded with libx264, with its first audio\n"
             "stream (AAC and MP3 as they are, other codecs as AAC).\n"
             "A file with sound only streams too.\n"
+            "FILE '-' reads any container from stdin (e.g. ffmpeg ... -f mpegts - | sender -);\n"
+            "/dev/videoN captures a V4L2 camera; --screen [DISPLAY] captures an X screen.\n"
             "Without FILE, or with --gui, opens a window.\n\n"
             "Exit codes: 0 done (the receiver confirmed it decoded everything) or stopped\n"
             "(Ctrl+C, SIGTERM), 2 the file cannot be streamed, 3 connection failed or the\n"
@@ -58,9 +67,11 @@ struct CommandLine {
             "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
-        parser.addPositionalArgument("FILE", "Media file with video (any codec FFmpeg decodes) or sound.", "[FILE]");
+        parser.addPositionalArgument("FILE", "Media file with video (any codec FFmpeg decodes) or sound, '-' for "
+                                     "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
+                                     "[FILE | DISPLAY]");
         parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
-                           maxSize});
+                           maxSize, screen, fps});
     }
 };
 
@@ -75,17 +86,24 @@ int fail(const QString &message, int code)
 int main(int argc, char *argv[])
 {
     QCoreApplication::setApplicationName("sender");
+    QCoreApplication::setOrganizationName("h264link"); // QSettings: ~/.config/h264link/sender.conf
     QCoreApplication::setApplicationVersion(H264LINK_VERSION);
     CommandLine cli;
     // Decide on a GUI before creating the application: QApplication needs a
     // display, and --help or a command-line run must work without one.
     QStringList args;
-    for (int i = 0; i < argc; ++i)
-        args << QString::fromLocal8Bit(argv[i]);
+    for (int i = 0; i < argc; ++i) {
+        const QString arg = QString::fromLocal8Bit(argv[i]);
+        if (arg.startsWith(QLatin1String("--screen=")))
+            args << QStringLiteral("--screen") << arg.mid(9); // the DISPLAY, as a positional argument
+        else
+            args << arg;
+    }
     const bool parsed = cli.parser.parse(args);
     const bool wantsHelp = argvContains(argc, argv, {"-h", "--help", "--help-all", "-v", "--version"});
     const bool gui = parsed && !wantsHelp
-        && (cli.parser.isSet(cli.gui) || cli.parser.positionalArguments().isEmpty());
+        && (cli.parser.isSet(cli.gui)
+            || (cli.parser.positionalArguments().isEmpty() && !cli.parser.isSet(cli.screen)));
     auto app = makeApplication(argc, argv, gui);
     if (!parsed)
         return fail(cli.parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
@@ -98,8 +116,17 @@ int main(int argc, char *argv[])
     SenderOptions options;
     const QStringList files = cli.parser.positionalArguments();
     if (files.size() > 1)
-        return fail("give one FILE only (see --help)", ExitUsage);
-    options.file = files.value(0);
+        return fail(cli.parser.isSet(cli.screen) ? QStringLiteral("--screen takes one DISPLAY and no FILE (see --help)")
+                                                 : QStringLiteral("give one FILE only (see --help)"),
+                    ExitUsage);
+    options.screen = cli.parser.isSet(cli.screen);
+    if (options.screen) {
+        options.display = files.isEmpty() ? qEnvironmentVariable("DISPLAY") : files.first();
+        if (options.display.isEmpty())
+            return fail("--screen: which display? DISPLAY is not set; give one, e.g. --screen :0", ExitUsage);
+    } else {
+        options.file = files.value(0);
+    }
     options.host = cli.parser.value(cli.host);
     bool ok = false;
     const uint port = cli.parser.value(cli.port).toUInt(&ok);
@@ -107,8 +134,21 @@ int main(int argc, char *argv[])
         return fail(QStringLiteral("invalid port '%1': use 1-65535").arg(cli.parser.value(cli.port)),
                     ExitUsage);
     options.port = quint16(port);
+    const int fps = cli.parser.value(cli.fps).toInt(&ok);
+    if (!ok || fps < 1 || fps > 240)
+        return fail(QStringLiteral("invalid --fps '%1': give frames per second, 1-240").arg(cli.parser.value(cli.fps)),
+                    ExitUsage);
+    options.fps = fps;
     options.fast = cli.parser.isSet(cli.fast);
     options.loop = cli.parser.isSet(cli.loop);
+    const bool live = options.screen || options.file == QLatin1String("-")
+        || MediaSource::isCameraPath(options.file);
+    if (options.loop && live)
+        return fail(QStringLiteral("--loop: %1 cannot start again (only a file can); leave --loop out")
+                        .arg(options.screen ? QStringLiteral("the screen")
+                                            : options.file == QLatin1String("-") ? QStringLiteral("stdin")
+                                                                                 : options.file),
+                    ExitUsage);
     options.retry = cli.parser.isSet(cli.retry);
     options.noAudio = cli.parser.isSet(cli.noAudio);
     const double timeoutS = cli.parser.value(cli.timeout).toDouble(&ok);
@@ -144,7 +184,7 @@ int main(int argc, char *argv[])
         // destructor waits for the stream's clean end).
         QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, &window, &QWidget::close);
         window.show();
-        if (!options.file.isEmpty())
+        if (!options.file.isEmpty() || options.screen)
             window.start();
         return app->exec();
     }

@@ -9,7 +9,10 @@
 namespace h264link {
 
 struct SenderOptions {
-    QString file;
+    QString file; // a media file, "-" (stdin) or a camera (/dev/videoN)
+    bool screen = false; // capture the screen of `display` instead of `file`
+    QString display; // an X display, e.g. ":0"
+    int fps = 30; // the screen's or the camera's frame rate
     QString host = QStringLiteral("127.0.0.1");
     quint16 port = 8264;
     bool fast = false; // send as fast as the link allows, not in real time
@@ -24,7 +27,7 @@ struct SenderOptions {
 };
 
 struct SenderProgress {
-    qint64 positionUs = 0; // within the file
+    qint64 positionUs = 0; // within the file; for a live source, since the start
     qint64 durationUs = -1;
     quint64 accessUnits = 0;
     quint64 bytes = 0;

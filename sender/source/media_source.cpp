@@ -2,9 +2,15 @@
 
 #include "logging.h"
 
+#include "source/pipe_device.h"
+
 #include <QFileInfo>
+#include <QRegularExpression>
+#include <cstdio>
+#include <mutex>
 
 extern "C" {
+#include <libavdevice/avdevice.h>
 #include <libavutil/avutil.h>
 }
 
@@ -48,10 +54,128 @@ std::unique_ptr<MediaSource> MediaSource::open(const QString &path, QString *err
 {
     std::unique_ptr<MediaSource> source(new MediaSource);
     source->m_audioDropped = !withAudio;
+    if (path == QLatin1String("-")) {
+        source->m_kind = Kind::Pipe;
+        source->m_label = QStringLiteral("stdin");
+        if (!source->openStdin(error))
+            return nullptr;
+        return source;
+    }
     source->m_file.setFileName(path);
     if (!source->openInput(error))
         return nullptr;
     return source;
+}
+
+bool MediaSource::isCameraPath(const QString &path)
+{
+    static const QRegularExpression camera(QStringLiteral("^/dev/video[0-9]+$"));
+    return camera.match(path).hasMatch();
+}
+
+std::unique_ptr<MediaSource> MediaSource::openScreen(const QString &display, int fps, QString *error)
+{
+    std::unique_ptr<MediaSource> source(new MediaSource);
+    source->m_audioDropped = true;
+    source->m_kind = Kind::Screen;
+    source->m_label = QStringLiteral("screen %1").arg(display);
+    // No video_size: x11grab then takes the whole screen, whatever its size.
+    AVDictionary *options = nullptr;
+    av_dict_set_int(&options, "framerate", fps, 0);
+    av_dict_set_int(&options, "draw_mouse", 1, 0);
+    const bool ok = source->openDevice("x11grab", display, &options, error);
+    av_dict_free(&options);
+    if (!ok)
+        return nullptr;
+    return source;
+}
+
+std::unique_ptr<MediaSource> MediaSource::openCamera(const QString &device, int fps, QString *error)
+{
+    std::unique_ptr<MediaSource> source(new MediaSource);
+    source->m_audioDropped = true;
+    source->m_kind = Kind::Camera;
+    source->m_label = device;
+    AVDictionary *options = nullptr;
+    av_dict_set_int(&options, "framerate", fps, 0);
+    const bool ok = source->openDevice("v4l2", device, &options, error);
+    av_dict_free(&options);
+    if (!ok)
+        return nullptr;
+    return source;
+}
+
+// A capture device: libavdevice reads it itself (no bridge: there are no
+// bytes to carry, only frames the device hands over).
+bool MediaSource::openDevice(const char *format, const QString &url, AVDictionary **options, QString *error)
+{
+    static std::once_flag registered;
+    std::call_once(registered, [] { avdevice_register_all(); });
+    const AVInputFormat *input = av_find_input_format(format);
+    const bool screen = m_kind == Kind::Screen;
+    if (!input) {
+        *error = QStringLiteral("this FFmpeg has no %1 input (libavdevice built without it): cannot capture %2")
+                     .arg(QString::fromLatin1(format), screen ? QStringLiteral("the screen") : url);
+        return false;
+    }
+    AVFormatContext *raw = nullptr;
+    takeLastFfmpegError();
+    const int ret = avformat_open_input(&raw, url.toUtf8().constData(), input, options);
+    m_input.reset(raw);
+    if (ret < 0) {
+        QString detail = averrorDetail(ret);
+        while (detail.endsWith('.'))
+            detail.chop(1); // the line libavdevice logged ends in one
+        if (screen)
+            *error = QStringLiteral("cannot capture the screen of display '%1' (%2): is an X server running "
+                                    "there, and may this user connect to it (DISPLAY, XAUTHORITY)?")
+                         .arg(url, detail);
+        else if (ret == AVERROR(EBUSY))
+            *error = QStringLiteral("the camera '%1' is busy: another program is using it; close that one "
+                                    "first").arg(url);
+        else if (ret == AVERROR(ENOENT))
+            *error = QStringLiteral("there is no camera '%1' (No such file or directory); see "
+                                    "ls /dev/video* for the cameras there are").arg(url);
+        else
+            *error = QStringLiteral("cannot open the camera '%1': %2").arg(url, detail);
+        return false;
+    }
+    return pickStreams(m_label, error);
+}
+
+// stdin is read as any other input: through the bridge, whose sequential
+// path never seeks; libavformat probes the container from the first bytes.
+bool MediaSource::openStdin(QString *error)
+{
+    auto pipe = std::make_unique<PipeDevice>(fileno(stdin));
+    if (!pipe->open(QIODevice::ReadOnly | QIODevice::Unbuffered)) {
+        *error = QStringLiteral("cannot read stdin: %1").arg(pipe->errorString());
+        return false;
+    }
+    m_pipe = std::move(pipe);
+    m_bridge = AvioBridge::create(m_pipe.get(), AvioBridge::Direction::Read, error);
+    if (!m_bridge)
+        return false;
+    AVFormatContext *raw = avformat_alloc_context();
+    if (!raw) {
+        *error = QStringLiteral("out of memory");
+        return false;
+    }
+    raw->pb = m_bridge->context();
+    takeLastFfmpegError();
+    const int ret = avformat_open_input(&raw, "pipe:", nullptr, nullptr);
+    m_input.reset(raw);
+    if (ret < 0) {
+        if (m_bridge->bytesTransferred() == 0 && m_bridge->lastDeviceError().isEmpty())
+            *error = QStringLiteral("stdin is empty (0 bytes came through the pipe): nothing to stream");
+        else if (!m_bridge->lastDeviceError().isEmpty())
+            *error = QStringLiteral("cannot read stdin: %1").arg(m_bridge->lastDeviceError());
+        else
+            *error = QStringLiteral("stdin is not a media stream FFmpeg can read from a pipe (%1 bytes read): %2")
+                         .arg(m_bridge->bytesTransferred()).arg(averrorDetail(ret));
+        return false;
+    }
+    return pickStreams(m_label, error);
 }
 
 bool MediaSource::openInput(QString *error)
@@ -88,6 +212,12 @@ bool MediaSource::openInput(QString *error)
                      .arg(name, averrorDetail(ret));
         return false;
     }
+    return pickStreams(name, error);
+}
+
+bool MediaSource::pickStreams(const QString &name, QString *error)
+{
+    int ret = 0;
     if ((ret = avformat_find_stream_info(m_input.get(), nullptr)) < 0) {
         *error = QStringLiteral("cannot read the streams of '%1': %2").arg(name, averrorDetail(ret));
         return false;
@@ -186,6 +316,10 @@ int MediaSource::readPacket(AVPacket *packet)
 
 bool MediaSource::rewind(QString *error)
 {
+    if (!canRewind()) {
+        *error = QStringLiteral("%1 cannot start again: it is not a file").arg(path());
+        return false;
+    }
     return openInput(error);
 }
 

@@ -6,6 +6,11 @@
 // own read/seek callbacks), picks its first video stream (H.264, or any
 // codec this FFmpeg decodes, for the transcoder) and its first audio stream, either of which may be missing, and
 // hands out the packets of both in file order.
+//
+// Three more kinds of input, none of which can start again (--loop):
+//   `-`           stdin --PipeDevice--AvioBridge (read_packet, no seek)--> any container
+//   the screen    libavdevice x11grab, raw video at --fps, in real time
+//   /dev/videoN   libavdevice v4l2 (a camera), raw or MJPEG, in real time
 #pragma once
 
 #include "avio_bridge.h"
@@ -14,13 +19,31 @@
 #include <QFile>
 #include <memory>
 
+class QIODevice;
+
 namespace h264link {
 
 class MediaSource {
 public:
     // Returns nullptr and a one-line, actionable *error naming the file.
     // Without `withAudio`, the video only (a file without video is refused).
+    // `path` "-" reads stdin.
     static std::unique_ptr<MediaSource> open(const QString &path, QString *error, bool withAudio = false);
+    // The whole screen of X display `display` (e.g. ":0"), `fps` frames a
+    // second, the mouse pointer drawn in.
+    static std::unique_ptr<MediaSource> openScreen(const QString &display, int fps, QString *error);
+    // A V4L2 camera, asked for `fps` frames a second (it may pick another).
+    static std::unique_ptr<MediaSource> openCamera(const QString &device, int fps, QString *error);
+    // "/dev/video0" and the like: what openCamera() takes.
+    static bool isCameraPath(const QString &path);
+
+    enum class Kind { File, Pipe, Screen, Camera };
+    Kind kind() const { return m_kind; }
+    // Frames come in real time as they are captured: nothing to pace, no
+    // duration, and the position is the time since the start.
+    bool isLive() const { return m_kind == Kind::Screen || m_kind == Kind::Camera; }
+    // Only a file can start again (--loop).
+    bool canRewind() const { return m_kind == Kind::File; }
 
     bool hasVideo() const { return m_videoIndex >= 0; }
     bool hasAudio() const { return m_audioIndex >= 0; }
@@ -33,7 +56,8 @@ public:
     AVRational timeBase() const { return mainStream()->time_base; }
     AVRational frameRate() const; // of the video; 0/0 if unknown or none
     qint64 durationUs() const; // -1 if unknown
-    QString path() const { return m_file.fileName(); }
+    // The file, or what is captured: "stdin", "screen :0", "/dev/video0".
+    QString path() const { return m_kind == Kind::File ? m_file.fileName() : m_label; }
     // How many frames the video's decoder must hold back before its first
     // output (B-frames), or 0: what avformat_find_stream_info() learnt. It
     // watched the first packets without taking them from us: the container's
@@ -59,15 +83,22 @@ public:
 private:
     MediaSource() = default;
     bool openInput(QString *error);
+    bool openStdin(QString *error);
+    bool openDevice(const char *format, const QString &url, AVDictionary **options, QString *error);
+    // The demuxer is open: find the streams and pick them.
+    bool pickStreams(const QString &name, QString *error);
     bool checkVideo(const QString &name, QString *error) const;
 
     // Destroyed in reverse order: the demuxer, then the bridge, then the file.
     QFile m_file;
+    std::unique_ptr<QIODevice> m_pipe; // stdin
     std::unique_ptr<AvioBridge> m_bridge;
     InputFormatPtr m_input;
     int m_videoIndex = -1;
     int m_audioIndex = -1;
     bool m_audioDropped = false;
+    Kind m_kind = Kind::File;
+    QString m_label;
 };
 
 } // namespace h264link

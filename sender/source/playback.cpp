@@ -21,10 +21,35 @@ qint64 toMicros(int64_t ts, AVRational tb)
 
 std::unique_ptr<Playback> Playback::open(const QString &path, bool loop, bool withAudio, QString *error)
 {
-    std::unique_ptr<Playback> play(new Playback);
-    play->m_source = MediaSource::open(path, error, withAudio);
-    if (!play->m_source)
+    std::unique_ptr<MediaSource> source = MediaSource::open(path, error, withAudio);
+    if (!source)
         return nullptr;
+    return start(std::move(source), loop);
+}
+
+std::unique_ptr<Playback> Playback::open(const SenderOptions &options, QString *error)
+{
+    std::unique_ptr<MediaSource> source;
+    if (options.screen)
+        source = MediaSource::openScreen(options.display, options.fps, error);
+    else if (MediaSource::isCameraPath(options.file))
+        source = MediaSource::openCamera(options.file, options.fps, error);
+    else
+        source = MediaSource::open(options.file, error, !options.noAudio);
+    if (!source)
+        return nullptr;
+    if (options.loop && !source->canRewind()) {
+        *error = QStringLiteral("--loop: %1 cannot start again (only a file can); leave --loop out")
+                     .arg(source->path());
+        return nullptr;
+    }
+    return start(std::move(source), options.loop);
+}
+
+std::unique_ptr<Playback> Playback::start(std::unique_ptr<MediaSource> source, bool loop)
+{
+    std::unique_ptr<Playback> play(new Playback);
+    play->m_source = std::move(source);
     play->m_loop = loop;
     const AVStream *st = play->m_source->mainStream();
     play->m_startUs = st->start_time == AV_NOPTS_VALUE ? 0 : toMicros(st->start_time, st->time_base);

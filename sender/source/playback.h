@@ -25,6 +25,10 @@ class Playback {
 public:
     // Returns nullptr and MediaSource's one-line *error.
     static std::unique_ptr<Playback> open(const QString &path, bool loop, bool withAudio, QString *error);
+    // What `options` name: the screen (options.screen), a camera
+    // (/dev/videoN), stdin ("-") or a file. --loop is refused for anything
+    // but a file.
+    static std::unique_ptr<Playback> open(const SenderOptions &options, QString *error);
 
     const MediaSource &source() const { return *m_source; }
     MediaSource &source() { return *m_source; }
@@ -40,7 +44,8 @@ public:
     // order), updating the position; shifts its timestamps by the loop offset.
     qint64 place(AVPacket *packet);
     // How long until the packet placed at `mediaUs` is due (real time).
-    qint64 delayUs(qint64 mediaUs) { return m_pacer.delayUs(mediaUs); }
+    // A live source is never held back: its frames come when they are due.
+    qint64 delayUs(qint64 mediaUs) { return m_source->isLive() ? 0 : m_pacer.delayUs(mediaUs); }
 
     // A connection begins: its receiver's decoder starts from nothing, so
     // after a reconnect the frames up to the next keyframe are skipped, and
@@ -73,6 +78,7 @@ public:
 
 private:
     Playback() = default;
+    static std::unique_ptr<Playback> start(std::unique_ptr<MediaSource> source, bool loop);
 
     std::unique_ptr<MediaSource> m_source;
     bool m_loop = false;

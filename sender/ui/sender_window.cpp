@@ -2,6 +2,7 @@
 
 #include <QCheckBox>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QDateTime>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -12,6 +13,7 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSettings>
 #include <QSpinBox>
 #include <QThread>
 #include <QVBoxLayout>
@@ -19,6 +21,11 @@
 
 namespace h264link {
 namespace {
+
+// What the window remembers between runs: which source, and which display.
+constexpr auto kSettingSource = "source/kind"; // "file" or "screen"
+constexpr auto kSettingDisplay = "source/display";
+constexpr auto kSettingFps = "source/fps";
 
 QString clock(qint64 us)
 {
@@ -36,13 +43,34 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     setWindowTitle(tr("h264link sender"));
     setAcceptDrops(true);
 
+    QSettings settings;
+    m_source = new QComboBox(this);
+    m_source->addItem(tr("File"), QStringLiteral("file"));
+    m_source->addItem(tr("Screen"), QStringLiteral("screen"));
+    const QString kind = initial.screen ? QStringLiteral("screen")
+        : !initial.file.isEmpty()       ? QStringLiteral("file")
+                                        : settings.value(kSettingSource, QStringLiteral("file")).toString();
+    m_source->setCurrentIndex(std::max(0, m_source->findData(kind)));
     m_file = new QLineEdit(initial.file, this);
-    m_file->setPlaceholderText(tr("Drop a video file here, or browse"));
-    auto *browse = new QPushButton(tr("Browse…"), this);
-    connect(browse, &QPushButton::clicked, this, &SenderWindow::browse);
+    m_file->setPlaceholderText(tr("Drop a video file here, or browse (- reads stdin, /dev/video0 a camera)"));
+    m_browse = new QPushButton(tr("Browse…"), this);
+    connect(m_browse, &QPushButton::clicked, this, &SenderWindow::browse);
+    m_display = new QLineEdit(initial.screen ? initial.display
+                                             : settings.value(kSettingDisplay, qEnvironmentVariable("DISPLAY")).toString(),
+                              this);
+    m_display->setPlaceholderText(tr("X display, e.g. :0"));
+    m_display->setToolTip(tr("The X display whose whole screen is captured"));
+    m_fps = new QSpinBox(this);
+    m_fps->setRange(1, 240);
+    m_fps->setSuffix(tr(" fps"));
+    m_fps->setValue(initial.screen || initial.fps != 30 ? initial.fps : settings.value(kSettingFps, 30).toInt());
+    connect(m_source, &QComboBox::currentIndexChanged, this, &SenderWindow::showSourceChoice);
     auto *fileRow = new QHBoxLayout;
+    fileRow->addWidget(m_source);
     fileRow->addWidget(m_file, 1);
-    fileRow->addWidget(browse);
+    fileRow->addWidget(m_browse);
+    fileRow->addWidget(m_display, 1);
+    fileRow->addWidget(m_fps);
 
     m_host = new QLineEdit(initial.host, this);
     m_host->setPlaceholderText(tr("receiver address, e.g. 192.168.1.20"));
@@ -76,7 +104,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_key->setPlaceholderText(tr("only if the receiver requires one"));
 
     auto *form = new QFormLayout;
-    form->addRow(tr("File"), fileRow);
+    form->addRow(tr("Source"), fileRow);
     form->addRow(tr("Receiver"), target);
     form->addRow(tr("Access key"), m_key);
     form->addRow(QString(), flags);
@@ -104,7 +132,23 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     layout->addWidget(m_stats);
     layout->addWidget(m_audio);
     layout->addWidget(m_status);
+    showSourceChoice();
     resize(560, 290);
+}
+
+bool SenderWindow::screenChosen() const
+{
+    return m_source->currentData().toString() == QLatin1String("screen");
+}
+
+void SenderWindow::showSourceChoice()
+{
+    const bool screen = screenChosen();
+    m_file->setVisible(!screen);
+    m_browse->setVisible(!screen);
+    m_display->setVisible(screen);
+    m_fps->setVisible(screen);
+    m_loop->setEnabled(!screen && !m_session); // the screen cannot start again
 }
 
 SenderWindow::~SenderWindow()
@@ -131,17 +175,30 @@ void SenderWindow::start()
     if (m_session)
         return;
     SenderOptions options = m_initial;
-    options.file = m_file->text().trimmed();
+    options.screen = screenChosen();
+    options.display = m_display->text().trimmed();
+    options.fps = m_fps->value();
+    options.file = options.screen ? QString() : m_file->text().trimmed();
     options.key = m_key->text().toUtf8();
     options.host = m_host->text().trimmed();
     options.port = quint16(m_port->value());
-    options.loop = m_loop->isChecked();
+    options.loop = m_loop->isChecked() && !options.screen;
     options.fast = m_fast->isChecked();
     options.retry = m_retry->isChecked();
     options.noAudio = !m_sound->isChecked();
-    if (options.file.isEmpty() || options.host.isEmpty()) {
+    if (options.screen && options.display.isEmpty()) {
+        showStatus(tr("Enter the X display to capture first, e.g. :0."), true);
+        return;
+    }
+    if ((!options.screen && options.file.isEmpty()) || options.host.isEmpty()) {
         showStatus(tr("Choose a file and enter the receiver's address first."), true);
         return;
+    }
+    QSettings settings;
+    settings.setValue(kSettingSource, options.screen ? "screen" : "file");
+    if (options.screen) {
+        settings.setValue(kSettingDisplay, options.display);
+        settings.setValue(kSettingFps, options.fps);
     }
 
     m_thread = new QThread(this);
@@ -216,11 +273,15 @@ void SenderWindow::onFinished(int exitCode, const QString &message)
 void SenderWindow::setRunning(bool running)
 {
     m_startStop->setText(running ? tr("Stop") : tr("Start"));
-    for (QWidget *w : {static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
+    for (QWidget *w : {static_cast<QWidget *>(m_source), static_cast<QWidget *>(m_display),
+                       static_cast<QWidget *>(m_fps), static_cast<QWidget *>(m_browse),
+                       static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
                        static_cast<QWidget *>(m_port), static_cast<QWidget *>(m_loop),
                        static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry), static_cast<QWidget *>(m_sound),
                        static_cast<QWidget *>(m_key)})
         w->setEnabled(!running);
+    if (!running)
+        m_loop->setEnabled(!screenChosen());
 }
 
 void SenderWindow::showStatus(const QString &text, bool error)
@@ -238,8 +299,10 @@ void SenderWindow::dragEnterEvent(QDragEnterEvent *event)
 void SenderWindow::dropEvent(QDropEvent *event)
 {
     const QList<QUrl> urls = event->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile())
+    if (!urls.isEmpty() && urls.first().isLocalFile()) {
+        m_source->setCurrentIndex(m_source->findData(QStringLiteral("file")));
         m_file->setText(urls.first().toLocalFile());
+    }
 }
 
 void SenderWindow::closeEvent(QCloseEvent *event)

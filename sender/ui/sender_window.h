@@ -1,5 +1,5 @@
-// SenderWindow: pick a file (dialog or drag and drop), say where to send it,
-// start and stop, and watch progress. The streaming itself runs in a
+// SenderWindow: pick a file (dialog or drag and drop) or the screen, say
+// where to send it, start and stop, and watch progress. The streaming itself runs in a
 // StreamSession on a worker thread; this window only shows its signals.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <QWidget>
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
@@ -33,12 +34,18 @@ protected:
 
 private:
     void browse();
+    bool screenChosen() const;
+    void showSourceChoice(); // the file's fields or the screen's
     void onProgress(const SenderProgress &p);
     void onFinished(int exitCode, const QString &message);
     void setRunning(bool running);
     void showStatus(const QString &text, bool error);
 
+    QComboBox *m_source; // "File" or "Screen", remembered (QSettings)
     QLineEdit *m_file;
+    QPushButton *m_browse;
+    QLineEdit *m_display;
+    QSpinBox *m_fps;
     QLineEdit *m_host;
     QSpinBox *m_port;
     QCheckBox *m_loop;
