@@ -197,7 +197,15 @@ void TestAudio::passthroughIsFrameExact_data()
                                       "testsrc2=size=320x240:rate=25:duration=2", "-map", "0:a", "-map", "1:v",
                                       "-c:a", "aac", "-c:v", "libx264", "-pix_fmt", "yuv420p"}),
              QString());
-    for (const char *name : {"aac.mp4", "mp3.mkv", "mp3.avi", "audio_first.mp4"})
+    // An edit list that starts after the first second (a stream-copied cut
+    // between keyframes): the packets before it are flagged to discard,
+    // audio as well as video (checked here with ffprobe).
+    QCOMPARE(makeAv("long.mp4", stereoTone(44100, 4), {"-c:a", "aac"}, 4, {"-g", "50", "-bf", "2"}), QString());
+    QCOMPARE(make("edit_list.mp4", {"-ss", "1.3", "-i", clip("long.mp4"), "-c", "copy"}), QString());
+    const ToolResult probed = runTool(QStringLiteral(FFPROBE_EXECUTABLE), {"-v", "error", "-select_streams", "a", "-show_entries",
+                                                           "packet=flags", "-of", "csv", clip("edit_list.mp4")});
+    QVERIFY2(probed.out.contains("D"), "the cut has no audio packets to discard");
+    for (const char *name : {"aac.mp4", "mp3.mkv", "mp3.avi", "audio_first.mp4", "edit_list.mp4"})
         QTest::newRow(name) << QString(name);
 }
 

@@ -68,6 +68,8 @@ int AudioDemuxer::run(PacketSink &sink)
         }
         if (mark && mark->discontinuity)
             packet->flags |= kPacketDiscontinuity;
+        if (mark && mark->decodeOnly) // libavcodec decodes it and drops its samples
+            packet->flags |= AV_PKT_FLAG_DISCARD;
         const bool more = sink.push(packet.get());
         av_packet_unref(packet.get());
         if (!more)

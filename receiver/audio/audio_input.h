@@ -25,6 +25,7 @@ struct AudioPacketMark {
     quint32 skipStart = 0;  // AV_PKT_DATA_SKIP_SAMPLES, as the sender's source packet had it
     quint32 discardEnd = 0;
     bool discontinuity = false; // AUDIO flag 0x0001: a join, a loop restart, a skip
+    bool decodeOnly = false;    // AUDIO flag 0x0002: before an edit list's start
 };
 
 // Matched by offset (pkt->pos), never by counting, as AccessUnitIndex does

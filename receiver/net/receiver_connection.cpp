@@ -290,7 +290,7 @@ void ReceiverConnection::pushAudio(const Message &message, Audio audio)
     }
     m_input->audio.packets.add(AudioPacketMark{m_input->audio.bytes.bytesPushed(), audio.ptsUs,
                                                audio.skipStartSamples, audio.discardEndSamples,
-                                               (message.flags & 0x0001) != 0});
+                                               (message.flags & 0x0001) != 0, (message.flags & 0x0002) != 0});
     if (!m_input->audio.bytes.push(audio.data))
         ++m_stats.audioDropped; // the audio pipeline gave up (its warning says why)
 }

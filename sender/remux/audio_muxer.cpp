@@ -80,6 +80,11 @@ AudioMuxer::Result AudioMuxer::writePacket(AVPacket *packet, quint16 flags, QStr
     packet->stream_index = 0;
     av_packet_rescale_ts(packet, m_inTimeBase, st->time_base);
 
+    // Before an edit list's start (AV_PKT_FLAG_DISCARD): the receiver
+    // decodes it, for the frames after it, and drops what it gives, as
+    // `ffmpeg -i FILE` does.
+    if (packet->flags & AV_PKT_FLAG_DISCARD)
+        flags |= kDecodeOnly;
     m_out->beginAudioPacket(ptsUs, skipStart, discardEnd, flags);
     const int ret = av_write_frame(m_output.get(), packet);
     if (ret < 0) {

@@ -20,6 +20,8 @@ namespace h264link {
 
 class AudioMuxer {
 public:
+    // AUDIO flag: before an edit list's start (AV_PKT_FLAG_DISCARD), decoded, never heard.
+    static constexpr quint16 kDecodeOnly = 0x0002;
     // AAC and MP3 go through unchanged; everything else needs AudioTranscoder.
     static bool canPassThrough(AVCodecID codec);
     // The STREAM_INFO fourcc of what this muxer writes for `codec`.

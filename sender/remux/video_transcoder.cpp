@@ -175,7 +175,6 @@ bool VideoTranscoder::openEncoder(int srcW, int srcH, AVRational sampleAspect, Q
                                 "(Debian's libavcodec59 has one)");
         return false;
     }
-    m_enc.reset();
     m_sourceWidth = srcW;
     m_sourceHeight = srcH;
     scaledSize(srcW, srcH, m_settings.maxSize, &m_width, &m_height);
