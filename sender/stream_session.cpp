@@ -5,6 +5,7 @@
 #include "protocol.h"
 #include "remux/audio_stage.h"
 #include "remux/video_stage.h"
+#include "source/pipe_device.h"
 #include "source/playback.h"
 
 #include <QDeadlineTimer>
@@ -66,6 +67,12 @@ StreamSession::StreamSession(SenderOptions options, QObject *parent)
 }
 
 StreamSession::~StreamSession() = default;
+
+void StreamSession::stop()
+{
+    m_stopRequested.store(true);
+    PipeDevice::interrupt(); // `sender -`: an idle producer must not hold the stop
+}
 
 void StreamSession::run()
 {

@@ -43,7 +43,7 @@ public:
 
     // Any thread. Ends the stream cleanly: END_OF_STREAM, a short wait for
     // the receiver's reply, then finished() with ExitOk.
-    void stop() { m_stopRequested.store(true); }
+    void stop();
 
 public slots:
     void run(); // emits finished() exactly once

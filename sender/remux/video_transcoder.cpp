@@ -1,9 +1,9 @@
 #include "remux/video_transcoder.h"
 
-#include <QRegularExpression>
 #include <cmath>
 
 extern "C" {
+#include <libavutil/eval.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
@@ -90,14 +90,15 @@ void VideoTranscoder::scaledSize(int width, int height, int maxSize, int *outWid
     }
 }
 
+// FFmpeg's own number syntax (av_strtod: "2.5M", "800k", "1500000"), as
+// the ffmpeg CLI's -b:v takes it; an optional "b/s" or "bps" after it.
 bool VideoTranscoder::parseBitRate(const QString &text, int *bitsPerSecond, QString *error)
 {
-    static const QRegularExpression form(QStringLiteral("^\\s*([0-9]+(?:\\.[0-9]+)?)\\s*([kKmM]?)\\s*(?:b/s|bps)?\\s*$"));
-    const QRegularExpressionMatch m = form.match(text);
-    double value = m.hasMatch() ? m.captured(1).toDouble() : 0;
-    const QString unit = m.captured(2).toLower();
-    value *= unit == QLatin1String("k") ? 1e3 : unit == QLatin1String("m") ? 1e6 : 1;
-    if (!m.hasMatch() || value < 10e3 || value > 200e6) {
+    const QByteArray utf8 = QString(text).remove(QLatin1Char(' ')).toUtf8(); // "3 Mb/s" as "3Mb/s"
+    char *end = nullptr;
+    const double value = utf8.isEmpty() ? 0 : av_strtod(utf8.constData(), &end);
+    const QByteArray rest = end ? QByteArray(end).trimmed() : QByteArray("?");
+    if ((!rest.isEmpty() && rest != "b/s" && rest != "bps") || !(value >= 10e3 && value <= 200e6)) {
         *error = QStringLiteral("invalid --bitrate '%1': give bits per second between 10k and 200M, "
                                 "e.g. 2.5M, 800k or 1500000").arg(text);
         return false;

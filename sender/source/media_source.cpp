@@ -166,7 +166,9 @@ bool MediaSource::openStdin(QString *error)
     const int ret = avformat_open_input(&raw, "pipe:", nullptr, nullptr);
     m_input.reset(raw);
     if (ret < 0) {
-        if (m_bridge->bytesTransferred() == 0 && m_bridge->lastDeviceError().isEmpty())
+        if (PipeDevice::interrupted())
+            *error = QStringLiteral("stopped while waiting for stdin (%1 bytes had come)").arg(m_bridge->bytesTransferred());
+        else if (m_bridge->bytesTransferred() == 0 && m_bridge->lastDeviceError().isEmpty())
             *error = QStringLiteral("stdin is empty (0 bytes came through the pipe): nothing to stream");
         else if (!m_bridge->lastDeviceError().isEmpty())
             *error = QStringLiteral("cannot read stdin: %1").arg(m_bridge->lastDeviceError());
