@@ -377,6 +377,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     }
     if (audio && !audio->finish(&error)) {
         *message = error;
+        connection.abort(*message);
         return ExitFailure;
     }
     play.sentAudio(framing.audioPacketsSent() - audioPacketsBefore, framing.audioBytesSent() - audioBytesBefore);
