@@ -2,7 +2,12 @@
 
 #include <QApplication>
 #include <QFile>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 namespace h264link {
 
@@ -22,6 +27,15 @@ std::unique_ptr<QCoreApplication> makeApplication(int &argc, char **argv, bool g
     if (gui)
         return std::make_unique<QApplication>(argc, argv);
     return std::make_unique<QCoreApplication>(argc, argv);
+}
+
+void exitBeforeStaticTeardown(int code)
+{
+    std::fflush(nullptr);
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_do_leak_check();
+#endif
+    std::_Exit(code);
 }
 
 bool resolveAccessKey(const QString &keyOption, const QString &keyFile, QByteArray *key,

@@ -20,10 +20,6 @@
 #include <QJsonObject>
 #include <QTimer>
 #include <cstdio>
-#include <cstdlib>
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#endif
 
 extern "C" {
 #include <libavformat/avformat.h>
@@ -235,16 +231,5 @@ int run(int argc, char *argv[])
 
 int main(int argc, char *argv[])
 {
-    const int code = run(argc, argv);
-    // Every object of ours is gone by now (sinks stopped, files closed). The
-    // process ends here, before static destruction: Qt 6.4's PulseAudio
-    // engine, a global static, disconnects its context without its mainloop
-    // lock while the mainloop thread may still be handling the server's reply
-    // to the last sink's close, and libpulse then aborts ("Assertion 'pd'
-    // failed") now and then, turning a clean exit into a crash.
-    std::fflush(nullptr);
-#ifdef __SANITIZE_ADDRESS__
-    __lsan_do_leak_check(); // _Exit skips the leak check that atexit would run
-#endif
-    std::_Exit(code);
+    exitBeforeStaticTeardown(run(argc, argv));
 }

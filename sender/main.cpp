@@ -83,7 +83,8 @@ int fail(const QString &message, int code)
 
 } // namespace
 
-int main(int argc, char *argv[])
+// Everything the sender owns lives and dies in here; main() below only exits.
+static int run(int argc, char *argv[])
 {
     QCoreApplication::setApplicationName("sender");
     QCoreApplication::setOrganizationName("h264link"); // QSettings: ~/.config/h264link/sender.conf
@@ -232,4 +233,9 @@ int main(int argc, char *argv[])
     worker.quit();
     worker.wait();
     return exitCode;
+}
+
+int main(int argc, char *argv[])
+{
+    exitBeforeStaticTeardown(run(argc, argv));
 }
