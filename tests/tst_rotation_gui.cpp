@@ -17,6 +17,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QImage>
+#include <QScopeGuard>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -104,6 +105,7 @@ QString remuxWithMatrix(const QString &in, const QString &out, const std::array<
     h264link::OutputFormatPtr output(rawOut);
     if (ret < 0)
         return QStringLiteral("no mp4 muxer: %1").arg(h264link::averrorText(ret));
+    const auto closeFile = qScopeGuard([&] { avio_closep(&output->pb); }); // ours: before the context goes
     const AVStream *source = input->streams[0];
     AVStream *stream = avformat_new_stream(output.get(), nullptr);
     if (!stream || avcodec_parameters_copy(stream->codecpar, source->codecpar) < 0)
