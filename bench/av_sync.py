@@ -343,9 +343,15 @@ class TapRelay:
     """Forwards one TCP connection to the receiver and notes, on the wall clock,
     when each AUDIO message and each access unit's last MEDIA message passed."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, stall=None):
         self.target_port = target_port
+        # (after s, for s): the relay stops reading the sender for a while,
+        # as a link that stalls does, so the sender skips GOPs to stay live.
+        self.stall = stall
+        self.stalled = None  # wall clock (start, end) of the stall, once it happened
         self.server = socket.socket()
+        if stall:  # a small window, so the stall reaches the sender at once and not after megabytes
+            self.server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         self.server.bind(("127.0.0.1", 0))
         self.server.listen(1)
         self.port = self.server.getsockname()[1]
@@ -356,6 +362,7 @@ class TapRelay:
 
     def _serve(self):
         client, _ = self.server.accept()
+        self.connected = time.time()
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         for s in (client, upstream):
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -366,6 +373,9 @@ class TapRelay:
         pending = bytearray()
         try:
             while True:
+                if parse and self.stall and not self.stalled and time.time() >= self.connected + self.stall[0]:
+                    self.stalled = (time.time(), time.time() + self.stall[1])
+                    time.sleep(self.stall[1])
                 data = src.recv(65536)
                 now = time.time()
                 if not data:
@@ -471,8 +481,9 @@ def window_geometry(env, name="h264link receiver"):
     return int(g["X"]), int(g["Y"]), int(g["WIDTH"]), int(g["HEIGHT"])
 
 
-def run_ours(clip, passes, work, env, display):
-    """Our receiver's window and our sender in real time with --loop, stopped after `passes` passes."""
+def run_ours(clip, passes, work, env, display, stall=None):
+    """Our receiver's window and our sender in real time with --loop, stopped after `passes` passes;
+    with `stall` (after, for seconds) the relay stalls the link once."""
     procs, capture, output = [], None, []
     try:
         receiver = subprocess.Popen([str(RECEIVER), "--port", "0", "--once", "--stats"], env=env,
@@ -484,7 +495,7 @@ def run_ours(clip, passes, work, env, display):
             raise RuntimeError("receiver did not listen: " + first)
         threading.Thread(target=lambda: output.extend(receiver.stdout), daemon=True).start()
         x, y, w, h = window_geometry(env)
-        relay = TapRelay(int(m.group(1)))
+        relay = TapRelay(int(m.group(1)), stall)
         capture = Capture(work, env, display, x + w // 2 - REGION // 2, y + h // 2 - REGION // 2)
         sender = subprocess.Popen([str(SENDER), str(clip), "--host", "127.0.0.1", "--port", str(relay.port),
                                    "--loop"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -522,7 +533,8 @@ def run_ours(clip, passes, work, env, display):
             "underruns": int(summary_underruns[-1]) if summary_underruns else (max(underruns) if underruns else None),
             "sink_latency_ms": statistics.median(number("audioLatencyMs")) if number("audioLatencyMs") else None,
             "stats_av_offset_ms": statistics.median(number("avOffsetMs")) if number("avOffsetMs") else None,
-            "sender_audio": audio_line, "sender_exit": sender.returncode, "receiver_exit": receiver.returncode}
+            "sender_audio": audio_line, "sender_exit": sender.returncode, "receiver_exit": receiver.returncode,
+            "stalled": relay.stalled, "stats": stats}
 
 
 def resync(pairs, passes):
@@ -539,7 +551,29 @@ def resync(pairs, passes):
     return seams
 
 
-def measure(passes=3, audio="aac", first_display=41, players=("ffplay", "ours")):
+def after_stall(run, within_ms=BT1359[0] * -1):
+    """What the picture and sound did after the relay's stall: each flash-beep pair's
+    offset, seconds after the stall's end, and when they were back in sync for good
+    (|offset| within BT.1359's tighter bound, 45 ms, from that pair on)."""
+    if not run["stalled"]:
+        return None
+    start, end = run["stalled"]
+    after = [(f - end, o) for f, o in run["pairs"] if f >= end]
+    in_sync = next((t for i, (t, _) in enumerate(after) if all(abs(o) <= within_ms for _, o in after[i:])), None)
+    pairs_before = [o for f, o in run["pairs"] if f < start]
+    # Live again? sent→shown of the stream's last seconds, against before the stall.
+    shown = [s["latency_ms"]["end_to_end_displayed"]["median"] for s in run["stats"]
+             if isinstance(s.get("latency_ms", {}).get("end_to_end_displayed", {}).get("median"), (int, float))]
+    skipped = [s["skipped"]["sender"] for s in run["stats"] if "skipped" in s]
+    return {"stall_s": rounded(end - start), "frames_skipped_by_sender": max(skipped, default=None),
+            "sent_to_shown_ms": {"first_5s": rounded(statistics.median(shown[:5])) if shown else None,
+                                 "last_5s": rounded(statistics.median(shown[-5:])) if shown else None},
+            "offsets_before_ms": offset_summary(pairs_before),
+            "after_s_offset_ms": [[rounded(t), rounded(o)] for t, o in after[:6]],
+            "in_sync_s_after_stall": rounded(in_sync), "underruns": run["underruns"]}
+
+
+def measure(passes=3, audio="aac", first_display=41, players=("ffplay", "ours"), stall=None):
     results = {"av_offset_ms": {}, "audio_latency_ms": {}, "av_sync": {}}
     xserver = XServer(first_display)
     sound = None
@@ -569,6 +603,12 @@ def measure(passes=3, audio="aac", first_display=41, players=("ffplay", "ours"))
                         "sender_audio": run["sender_audio"]})
                 results["av_sync"][name] = detail
                 log(name, json.dumps(results["av_offset_ms"][name]))
+            if stall:
+                # A second run of ours, whose link stalls once: the sender skips
+                # GOPs to stay live; how soon are picture and sound together again?
+                run = run_ours(clip, passes, tmp, env, xserver.display, stall)
+                results["av_sync"]["gop_skip"] = after_stall(run)
+                log("gop skip:", json.dumps(results["av_sync"]["gop_skip"]))
     finally:
         if sound:
             sound.close()
@@ -587,11 +627,14 @@ def main():
     parser.add_argument("--receiver", help="default: build/receiver/receiver")
     parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--skip-ffplay", action="store_true")
+    parser.add_argument("--stall", metavar="AFTER:FOR", help="also a run of ours whose link stalls once, "
+                        "AFTER seconds into it, FOR seconds (the sender skips GOPs): e.g. 8:2")
     args = parser.parse_args()
+    stall = tuple(float(v) for v in args.stall.split(":")) if args.stall else None
     global SENDER, RECEIVER
     SENDER, RECEIVER = Path(args.sender or SENDER), Path(args.receiver or RECEIVER)
     players = [p for p in ("ffplay", "ours") if not getattr(args, "skip_" + p)]
-    results = measure(args.passes, args.audio, int(args.display.lstrip(":")), players)
+    results = measure(args.passes, args.audio, int(args.display.lstrip(":")), players, stall)
     print(json.dumps(results, separators=(",", ":")))
 
 

@@ -278,8 +278,8 @@ def main():
                                "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     finally:
         xvfb.kill()
-    log("sound: A/V offset and audio latency, ours and ffplay (about 2.5 minutes)")
-    sound = av_sync.measure()
+    log("sound: A/V offset and audio latency, ours and ffplay, and a stalled link (about 3.5 minutes)")
+    sound = av_sync.measure(stall=(8, 4))  # and a run whose link stalls 4 s: GOP skip, resync
     results.update(sound)
     log("screen: capture-to-screen latency, ours, ffmpeg → ffplay and GStreamer (about 2 minutes)")
     try:

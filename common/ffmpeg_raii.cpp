@@ -18,4 +18,34 @@ QString averrorDetail(int errnum)
                             : QStringLiteral("%1: %2").arg(averrorText(errnum), detail);
 }
 
+CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, bool sliceThreads,
+                            QString *error)
+{
+    const char *name = avcodec_get_name(par->codec_id);
+    const AVCodec *codec = avcodec_find_decoder(par->codec_id);
+    if (!codec) {
+        *error = QStringLiteral("this FFmpeg has no %1 decoder").arg(QString::fromUtf8(name));
+        return nullptr;
+    }
+    CodecContextPtr ctx(avcodec_alloc_context3(codec));
+    if (!ctx) {
+        *error = QStringLiteral("out of memory");
+        return nullptr;
+    }
+    int ret = avcodec_parameters_to_context(ctx.get(), par);
+    if (ret >= 0) {
+        ctx->pkt_timebase = packetTimeBase;
+        if (sliceThreads) {
+            ctx->thread_type = FF_THREAD_SLICE;
+            ctx->thread_count = 0; // one per core
+        }
+        ret = avcodec_open2(ctx.get(), codec, nullptr);
+    }
+    if (ret < 0) {
+        *error = QStringLiteral("the %1 decoder does not open: %2").arg(QString::fromUtf8(name), averrorDetail(ret));
+        return nullptr;
+    }
+    return ctx;
+}
+
 } // namespace h264link

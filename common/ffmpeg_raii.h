@@ -59,6 +59,14 @@ using SwrPtr = std::unique_ptr<SwrContext, SwrDeleter>;
 using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AudioFifoDeleter>;
 
 inline PacketPtr makePacket() { return PacketPtr(av_packet_alloc()); }
+
+// A decoder for `par`, opened. Packets will come in `packetTimeBase`;
+// `sliceThreads` gives it a thread per core for streams with several slices
+// (never frame threads here: each of those holds a frame back). Null, and
+// *error says why ("this FFmpeg has no hevc decoder", "the hevc decoder does
+// not open: ..."), if it cannot be opened.
+CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, bool sliceThreads,
+                            QString *error);
 inline FramePtr makeFrame() { return FramePtr(av_frame_alloc()); }
 
 } // namespace h264link

@@ -284,7 +284,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     const auto admit = [&](bool keyframe) {
         if (m_options.fast || rate.admit(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes(), keyframe))
             return true;
-        play.countSkipped(1); // the video only: the sound goes on
+        play.countSkipped(1);
         return false;
     };
     quint64 lateCounted = 0;
@@ -321,7 +321,13 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             return connection.lost(message);
 
         if (isAudio) {
-            // Sound is never skipped to stay live: it is small, and a gap is heard.
+            // Skipped with the video it goes with while the link catches up,
+            // so that both resume together, live.
+            if (!m_options.fast && !rate.admitAudio(clock.elapsed(), connection.handedToKernel(),
+                                                    connection.queuedBytes(), source.hasVideo())) {
+                play.skip(packet.get());
+                continue;
+            }
             const quint64 packetsBefore = framing.audioPacketsSent();
             const quint64 bytesBefore = framing.audioBytesSent();
             const AudioMuxer::Result written = audio->write(packet.get(), play.takeAudioDiscontinuity(), &error);

@@ -14,8 +14,9 @@
 // Bounds, written down (details beside each):
 //  --fast:  SenderConnection::kMaxQueuedBytes wait in the socket at most;
 //           beyond it the session BLOCKS (TCP backpressure).
-//  live:    LiveRateControl: about half a second of the link; beyond it the
-//           session SKIPS to the next keyframe and counts what it skipped.
+//  live:    LiveRateControl: what waits in the socket may have waited half a
+//           second; beyond it the session SKIPS video and sound to the next
+//           keyframe and counts what it skipped.
 #pragma once
 
 #include "exit_codes.h"

@@ -26,27 +26,8 @@ std::unique_ptr<AudioDecoder> AudioDecoder::open(const AVCodecParameters *codecp
 
 CodecContextPtr AudioDecoder::openContext(const AVCodecParameters *codecpar, QString *error)
 {
-    const AVCodec *codec = avcodec_find_decoder(codecpar->codec_id);
-    if (!codec) {
-        *error = QStringLiteral("this FFmpeg build has no %1 decoder").arg(avcodec_get_name(codecpar->codec_id));
-        return nullptr;
-    }
-    CodecContextPtr ctx(avcodec_alloc_context3(codec));
-    if (!ctx) {
-        *error = QStringLiteral("out of memory");
-        return nullptr;
-    }
-    int ret = avcodec_parameters_to_context(ctx.get(), codecpar);
-    if (ret < 0) {
-        *error = QStringLiteral("cannot configure the %1 decoder: %2").arg(codec->name, averrorText(ret));
-        return nullptr;
-    }
-    ctx->pkt_timebase = AudioDemuxer::kTimeBase; // the skip moves pts in this base
-    if ((ret = avcodec_open2(ctx.get(), codec, nullptr)) < 0) {
-        *error = QStringLiteral("cannot open the %1 decoder: %2").arg(codec->name, averrorText(ret));
-        return nullptr;
-    }
-    return ctx;
+    // The packet time base: the skip moves pts in it.
+    return openDecoder(codecpar, AudioDemuxer::kTimeBase, false, error);
 }
 
 // The frames the old decoder still holds go out first.

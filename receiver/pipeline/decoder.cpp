@@ -12,30 +12,15 @@ namespace h264link {
 std::unique_ptr<Decoder> Decoder::open(const AVCodecParameters *codecpar, PipelineCounters &counters,
                                        StreamStats *stats, QString *error)
 {
-    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
-    if (!codec) {
-        *error = QStringLiteral("this FFmpeg build has no H.264 decoder");
-        return nullptr;
-    }
     std::unique_ptr<Decoder> d(new Decoder(counters, stats));
-    d->m_ctx.reset(avcodec_alloc_context3(codec));
     d->m_frame = makeFrame();
-    if (!d->m_ctx || !d->m_frame) {
+    if (!d->m_frame) {
         *error = QStringLiteral("out of memory");
         return nullptr;
     }
-    int ret = avcodec_parameters_to_context(d->m_ctx.get(), codecpar);
-    if (ret < 0) {
-        *error = "cannot configure the H.264 decoder: " + averrorText(ret);
+    // Slice threads for streams with several slices per picture.
+    if (!(d->m_ctx = openDecoder(codecpar, Demuxer::kTimeBase, true, error)))
         return nullptr;
-    }
-    d->m_ctx->pkt_timebase = Demuxer::kTimeBase;
-    d->m_ctx->thread_type = FF_THREAD_SLICE;
-    d->m_ctx->thread_count = 0; // one per core, for streams with several slices
-    if ((ret = avcodec_open2(d->m_ctx.get(), codec, nullptr)) < 0) {
-        *error = "cannot open the H.264 decoder: " + averrorText(ret);
-        return nullptr;
-    }
     return d;
 }
 

@@ -2,33 +2,67 @@
 
 namespace h264link {
 
-void DrainRate::sample(qint64 nowMs, qint64 handedToKernel)
+void QueueWait::sample(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes)
 {
-    m_samples.push_back({nowMs, handedToKernel});
-    while (m_samples.size() > 2 && nowMs - m_samples.front().first > kWindowMs)
-        m_samples.pop_front();
+    // Bytes new since the last sample were written right after it (a
+    // sample comes before each packet is written).
+    const qint64 written = handedToKernel + queuedBytes;
+    if (m_marks.empty() || written > m_marks.back().bytes)
+        m_marks.push_back({written, m_lastMs >= 0 ? m_lastMs : nowMs});
+    if (m_marks.size() > kMaxMarks)
+        m_marks.pop_front();
+    // A mark whose bytes all reached the kernel no longer waits.
+    while (!m_marks.empty() && m_marks.front().bytes <= handedToKernel)
+        m_marks.pop_front();
+    m_ageMs = m_marks.empty() ? 0 : nowMs - m_marks.front().ms;
+    m_queued = queuedBytes;
+
+    // Busy since the last sample: the queue held bytes then, so the link
+    // drained as fast as it could.
+    if (m_lastMs >= 0 && m_lastQueued > 0 && nowMs > m_lastMs) {
+        m_busy.push_back({nowMs, nowMs - m_lastMs, handedToKernel - m_lastHanded});
+        m_busyMs += m_busy.back().spanMs;
+        m_busyBytes += m_busy.back().bytes;
+    }
+    while (!m_busy.empty() && nowMs - m_busy.front().ms > kWindowMs) {
+        m_busyMs -= m_busy.front().spanMs;
+        m_busyBytes -= m_busy.front().bytes;
+        m_busy.pop_front();
+    }
+    m_lastMs = nowMs;
+    m_lastHanded = handedToKernel;
+    m_lastQueued = queuedBytes;
 }
 
-// On a fast link that is half a second of video, on a slow one half a second
-// of the link.
-qint64 DrainRate::queueBound() const
+qint64 QueueWait::waitMs() const
 {
-    if (m_samples.size() < 2 || m_samples.back().first - m_samples.front().first < 500)
-        return kMaxQueueBound / 16; // no estimate yet
-    const qint64 ms = m_samples.back().first - m_samples.front().first;
-    const qint64 perSecond = (m_samples.back().second - m_samples.front().second) * 1000 / ms;
-    return qBound<qint64>(64 * 1024, perSecond / 2, kMaxQueueBound);
+    // A tenth of a second of busy link at least, for a rate to go by.
+    if (m_queued == 0 || m_busyMs < 100)
+        return m_ageMs;
+    if (m_busyBytes <= 0)
+        return qMax<qint64>(m_ageMs, kWindowMs); // busy, and nothing drained: stalled
+    return qMax(m_ageMs, m_queued * m_busyMs / m_busyBytes);
+}
+
+bool LiveRateControl::decide(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes, bool mayResume)
+{
+    m_wait.sample(nowMs, handedToKernel, queuedBytes);
+    const qint64 wait = m_wait.waitMs();
+    if (wait > kMaxWaitMs)
+        m_catchingUp = true;
+    if (m_catchingUp && mayResume && wait <= kMaxWaitMs / 2)
+        m_catchingUp = false;
+    return !m_catchingUp;
 }
 
 bool LiveRateControl::admit(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes, bool keyframe)
 {
-    m_rate.sample(nowMs, handedToKernel);
-    const qint64 bound = m_rate.queueBound();
-    if (queuedBytes > bound)
-        m_catchingUp = true;
-    if (m_catchingUp && keyframe && queuedBytes <= bound / 2)
-        m_catchingUp = false;
-    return !m_catchingUp;
+    return decide(nowMs, handedToKernel, queuedBytes, keyframe);
+}
+
+bool LiveRateControl::admitAudio(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes, bool hasVideo)
+{
+    return decide(nowMs, handedToKernel, queuedBytes, !hasVideo);
 }
 
 } // namespace h264link

@@ -26,24 +26,9 @@ std::unique_ptr<AudioTranscoder> AudioTranscoder::create(const AVCodecParameters
     std::unique_ptr<AudioTranscoder> t(new AudioTranscoder);
     t->m_inTimeBase = timeBase;
 
-    const AVCodec *decoder = avcodec_find_decoder(par->codec_id);
-    if (!decoder) {
-        *error = QStringLiteral("this FFmpeg has no %1 decoder").arg(codecName);
+    if (!(t->m_dec = openDecoder(par, timeBase, false, error)))
         return nullptr;
-    }
-    t->m_dec.reset(avcodec_alloc_context3(decoder));
-    if (!t->m_dec) {
-        *error = QStringLiteral("out of memory");
-        return nullptr;
-    }
-    int ret = avcodec_parameters_to_context(t->m_dec.get(), par);
-    t->m_dec->pkt_timebase = timeBase;
-    if (ret >= 0)
-        ret = avcodec_open2(t->m_dec.get(), decoder, nullptr);
-    if (ret < 0) {
-        *error = QStringLiteral("the %1 decoder does not open: %2").arg(codecName, averrorDetail(ret));
-        return nullptr;
-    }
+    int ret = 0;
     const int inChannels = t->m_dec->ch_layout.nb_channels;
     if (inChannels <= 0 || t->m_dec->sample_rate <= 0) {
         *error = QStringLiteral("the %1 stream gives no channel count or sample rate").arg(codecName);

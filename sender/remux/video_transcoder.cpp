@@ -125,33 +125,15 @@ std::unique_ptr<VideoTranscoder> VideoTranscoder::create(const AVCodecParameters
     // One frame in the time base: the pts of a source that has none.
     t->m_framePts = qMax<int64_t>(1, av_rescale_q(1, av_inv_q(t->m_frameRate), timeBase));
 
-    const AVCodec *decoder = avcodec_find_decoder(par->codec_id);
-    if (!decoder) {
-        *error = QStringLiteral("this FFmpeg has no %1 decoder").arg(t->m_sourceCodec);
+    if (!(t->m_dec = openDecoder(par, timeBase, true, error)))
         return nullptr;
-    }
-    t->m_dec.reset(avcodec_alloc_context3(decoder));
-    if (!t->m_dec) {
-        *error = QStringLiteral("out of memory");
-        return nullptr;
-    }
-    int ret = avcodec_parameters_to_context(t->m_dec.get(), par);
-    t->m_dec->pkt_timebase = timeBase;
-    // Slice threads, never frame threads: each of those holds a frame back.
-    t->m_dec->thread_count = 0;
-    t->m_dec->thread_type = FF_THREAD_SLICE;
-    if (ret >= 0)
-        ret = avcodec_open2(t->m_dec.get(), decoder, nullptr);
-    if (ret < 0) {
-        *error = QStringLiteral("the %1 decoder does not open: %2").arg(t->m_sourceCodec, averrorDetail(ret));
-        return nullptr;
-    }
     if (par->width <= 0 || par->height <= 0) {
         *error = QStringLiteral("the %1 stream gives no picture size").arg(t->m_sourceCodec);
         return nullptr;
     }
     if (!t->openEncoder(par->width, par->height, par->sample_aspect_ratio, error))
         return nullptr;
+    int ret = 0;
     if (!out)
         return t;
     AVCodecParameters *encoded = avcodec_parameters_alloc();
