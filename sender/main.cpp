@@ -105,7 +105,10 @@ static int run(int argc, char *argv[])
     const bool gui = parsed && !wantsHelp
         && (cli.parser.isSet(cli.gui)
             || (cli.parser.positionalArguments().isEmpty() && !cli.parser.isSet(cli.screen)));
-    auto app = makeApplication(argc, argv, gui);
+    const char *noWindow = "give FILE and --host to stream from the command line, or set DISPLAY";
+    if (gui && !displayAvailable(argc, argv))
+        return fail(noDisplayText(QString::fromUtf8(noWindow)), ExitFailure);
+    auto app = makeApplication(argc, argv, gui, "sender", noWindow);
     if (!parsed)
         return fail(cli.parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
     if (cli.parser.isSet(QStringLiteral("help")))
