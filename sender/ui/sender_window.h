@@ -53,6 +53,7 @@ private:
     QCheckBox *m_retry;
     QCheckBox *m_sound;
     QLineEdit *m_key;
+    QLineEdit *m_keyFile; // remembered (the path, not the key)
     SenderOptions m_initial; // what the window does not show (connect timeout)
     QPushButton *m_startStop;
     QProgressBar *m_progress;
