@@ -14,7 +14,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 for tool in Xvfb xdpyinfo import convert ffmpeg; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"
 done
 have_xdotool=1
 command -v xdotool >/dev/null || have_xdotool=0
