@@ -186,6 +186,11 @@ static int run(int argc, char *argv[])
     SignalWatcher signalWatcher;
     if (gui) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sender.png")));
+        // Not given: the window offers the last stream's (SenderWindow).
+        if (!cli.parser.isSet(cli.host))
+            options.host.clear();
+        if (!cli.parser.isSet(cli.port))
+            options.port = 0;
         SenderWindow window(options);
         // As the window's close button: Stop, then quit (the window's
         // destructor waits for the stream's clean end).

@@ -22,6 +22,7 @@ command -v xdotool >/dev/null || have_xdotool=0
   || { echo "FAIL: xdotool is not installed (CI=true: the statistics panel check must run)"; exit 1; }
 mkdir -p "$out"
 work=$(mktemp -d)
+export XDG_CONFIG_HOME="$work/config" # the sender window's QSettings: not the user's
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

@@ -80,14 +80,13 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     fileRow->addWidget(m_display, 1);
     fileRow->addWidget(m_fps);
 
-    m_host = new QLineEdit(initial.host != defaults.host ? initial.host
-                                                         : settings.value(kSettingHost, initial.host).toString(),
+    m_host = new QLineEdit(!initial.host.isEmpty() ? initial.host
+                                                   : settings.value(kSettingHost, defaults.host).toString(),
                            this);
     m_host->setPlaceholderText(tr("receiver address, e.g. 192.168.1.20"));
     m_port = new QSpinBox(this);
     m_port->setRange(1, 65535);
-    m_port->setValue(initial.port != defaults.port ? initial.port
-                                                   : settings.value(kSettingPort, initial.port).toInt());
+    m_port->setValue(initial.port != 0 ? initial.port : settings.value(kSettingPort, defaults.port).toInt());
     auto *target = new QHBoxLayout;
     target->addWidget(m_host, 1);
     target->addWidget(new QLabel(tr("port"), this));

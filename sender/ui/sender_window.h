@@ -21,6 +21,7 @@ namespace h264link {
 class SenderWindow : public QWidget {
     Q_OBJECT
 public:
+    // An empty initial host, port 0, no file and no key: the last stream's (QSettings).
     explicit SenderWindow(const SenderOptions &initial, QWidget *parent = nullptr);
     ~SenderWindow() override;
 
