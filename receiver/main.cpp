@@ -103,7 +103,7 @@ int run(int argc, char *argv[])
     auto app = makeApplication(argc, argv, gui, "receiver", "use --headless, or set DISPLAY");
     if (!parsed)
         return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
-    if (parser.isSet(QStringLiteral("help")))
+    if (parser.isSet(QStringLiteral("help")) || parser.isSet(QStringLiteral("help-all")))
         parser.showHelp(ExitOk);
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();

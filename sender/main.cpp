@@ -113,7 +113,7 @@ static int run(int argc, char *argv[])
     auto app = makeApplication(argc, argv, gui, "sender", noWindow);
     if (!parsed)
         return fail(cli.parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
-    if (cli.parser.isSet(QStringLiteral("help")))
+    if (cli.parser.isSet(QStringLiteral("help")) || cli.parser.isSet(QStringLiteral("help-all")))
         cli.parser.showHelp(ExitOk);
     if (cli.parser.isSet(QStringLiteral("version")))
         cli.parser.showVersion();

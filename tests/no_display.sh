@@ -23,6 +23,7 @@ for app in "$sender" "$receiver"; do
   name=$(basename "$app")
   check "$name --help" 0 "Usage: $app" "${nodisplay[@]}" "$app" --help
   check "$name --version" 0 "$name $version" "${nodisplay[@]}" "$app" --version
+  check "$name --help-all" 0 "Usage: $app" "${nodisplay[@]}" "$app" --help-all
   check "$name --bogus" 64 "Unknown option 'bogus'" "${nodisplay[@]}" "$app" --bogus
 done
 check "receiver window" 1 "receiver: no display: use --headless" "${nodisplay[@]}" "$receiver" --port 0
