@@ -10,8 +10,21 @@ namespace h264link {
 
 bool argvContains(int argc, char **argv, std::initializer_list<const char *> options);
 
+// Whether a window can open here, judged before any Q*Application exists:
+// the platform plugin Qt would pick (-platform, QT_QPA_PLATFORM, else xcb or
+// wayland) and the variable it needs (DISPLAY, WAYLAND_DISPLAY). Plugins that
+// need none (offscreen, vnc, eglfs ...) count as a display.
+bool displayAvailable(int argc, char **argv);
+
+// The sentence for a window mode without a display: "no display: " + advice.
+QString noDisplayText(const QString &advice);
+
 // A QApplication when `gui` is true, a plain QCoreApplication otherwise.
-std::unique_ptr<QCoreApplication> makeApplication(int &argc, char **argv, bool gui);
+// Should the platform plugin still fail (DISPLAY set, but no X server
+// answers), Qt's fatal error becomes `program`: noDisplayText(`advice`) and
+// exit code 1 instead of an abort.
+std::unique_ptr<QCoreApplication> makeApplication(int &argc, char **argv, bool gui, const char *program = "",
+                                                  const char *advice = "");
 
 // The access key from --key, else --key-file, else $H264LINK_KEY; empty if
 // none is given. Returns false with *error if the file cannot be read or is

@@ -6,7 +6,7 @@
 #   bench/run.sh [REPEATS]     (default 3; medians are reported)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh >/dev/null
+scripts/setup.sh --test >/dev/null
 need=(python3 time ffmpeg pulseaudio pulseaudio-utils xvfb x11-utils xdotool  # sound: bench/av_sync.py
       gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-libav

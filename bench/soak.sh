@@ -31,7 +31,7 @@ for bin in "$sender" "$receiver"; do
   [ -x "$bin" ] || { echo "soak: FAIL: '$bin' is not built (scripts/setup.sh builds it)"; exit 1; }
 done
 for tool in ffmpeg ffprobe; do
-  command -v "$tool" >/dev/null || { echo "soak: FAIL: $tool is not installed (scripts/setup.sh installs it)"; exit 1; }
+  command -v "$tool" >/dev/null || { echo "soak: FAIL: $tool is not installed (scripts/setup.sh --test installs it)"; exit 1; }
 done
 
 warmup=60

@@ -54,9 +54,6 @@ int run(int argc, char *argv[])
 {
     QCoreApplication::setApplicationName("receiver");
     QCoreApplication::setApplicationVersion(H264LINK_VERSION);
-    const bool gui = !argvContains(argc, argv, {"--headless", "-h", "--help", "--help-all", "-v", "--version"});
-    auto app = makeApplication(argc, argv, gui);
-
     QCommandLineParser parser;
     parser.setApplicationDescription(
         "Listens for an h264link sender and shows its H.264 stream live.\n"
@@ -93,9 +90,20 @@ int run(int argc, char *argv[])
                                    "(no re-encoding, the sender's timestamps).", "file");
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
                        record});
-    if (!parser.parse(app->arguments()))
+    // Parsed before any application exists: QApplication needs a display,
+    // and --help, --version and a bad command line must work without one.
+    QStringList arguments;
+    for (int i = 0; i < argc; ++i)
+        arguments << QString::fromLocal8Bit(argv[i]);
+    const bool parsed = parser.parse(arguments);
+    const bool gui = parsed && !parser.isSet(headless)
+        && !argvContains(argc, argv, {"-h", "--help", "--help-all", "-v", "--version"});
+    if (gui && !displayAvailable(argc, argv))
+        return fail(noDisplayText(QStringLiteral("use --headless, or set DISPLAY")), ExitFailure);
+    auto app = makeApplication(argc, argv, gui, "receiver", "use --headless, or set DISPLAY");
+    if (!parsed)
         return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
-    if (parser.isSet(QStringLiteral("help")))
+    if (parser.isSet(QStringLiteral("help")) || parser.isSet(QStringLiteral("help-all")))
         parser.showHelp(ExitOk);
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();

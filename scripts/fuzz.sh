@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
-scripts/setup.sh >/dev/null
+scripts/setup.sh --test >/dev/null
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DH264LINK_FUZZ=ON -DH264LINK_BUILD_TESTS=OFF -DH264LINK_WERROR=OFF >/dev/null
 cmake --build build-fuzz --target fuzz_framing

@@ -3,7 +3,7 @@
 # test suite there: the tests and the sender/receiver processes they start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh >/dev/null   # the packages
+scripts/setup.sh --test >/dev/null   # the packages
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DH264LINK_SANITIZE=ON
 cmake --build build-asan --parallel
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

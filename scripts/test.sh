@@ -3,6 +3,6 @@
 # own Xvfb server. Extra arguments go to ctest, e.g. `scripts/test.sh -L unit`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --test
 cd build
 ctest --output-on-failure --timeout 600 "$@"

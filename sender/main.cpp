@@ -11,6 +11,7 @@
 #include "source/media_source.h"
 #include "stream_session.h"
 #include "ui/sender_window.h"
+#include "ui/terminal_progress.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -46,6 +47,7 @@ struct CommandLine {
     // A flag: its optional DISPLAY comes as the positional argument.
     QCommandLineOption screen{"screen", "Capture the whole screen of the X display DISPLAY (default: $DISPLAY) "
                               "instead of a file: sender --screen [DISPLAY]."};
+    QCommandLineOption quiet{"quiet", "No progress line on the terminal (errors and notices are still printed)."};
     QCommandLineOption fps{"fps", "Frames per second to capture from the screen or a camera (default 30).",
                            "n", "30"};
     QCommandLineParser parser;
@@ -71,13 +73,13 @@ struct CommandLine {
                                      "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
                                      "[FILE | DISPLAY]");
         parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
-                           maxSize, screen, fps});
+                           maxSize, screen, fps, quiet});
     }
 };
 
 int fail(const QString &message, int code)
 {
-    std::fprintf(stderr, "sender: %s\n", qUtf8Printable(message));
+    TerminalProgress::printLine(stderr, QStringLiteral("sender: ") + message);
     return code;
 }
 
@@ -105,10 +107,13 @@ static int run(int argc, char *argv[])
     const bool gui = parsed && !wantsHelp
         && (cli.parser.isSet(cli.gui)
             || (cli.parser.positionalArguments().isEmpty() && !cli.parser.isSet(cli.screen)));
-    auto app = makeApplication(argc, argv, gui);
+    const char *noWindow = "give FILE and --host to stream from the command line, or set DISPLAY";
+    if (gui && !displayAvailable(argc, argv))
+        return fail(noDisplayText(QString::fromUtf8(noWindow)), ExitFailure);
+    auto app = makeApplication(argc, argv, gui, "sender", noWindow);
     if (!parsed)
         return fail(cli.parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
-    if (cli.parser.isSet(QStringLiteral("help")))
+    if (cli.parser.isSet(QStringLiteral("help")) || cli.parser.isSet(QStringLiteral("help-all")))
         cli.parser.showHelp(ExitOk);
     if (cli.parser.isSet(QStringLiteral("version")))
         cli.parser.showVersion();
@@ -169,6 +174,7 @@ static int run(int argc, char *argv[])
                                        "e.g. 1280").arg(cli.parser.value(cli.maxSize)), ExitUsage);
         options.maxSize = size;
     }
+    options.keyFile = cli.parser.value(cli.keyFile);
     QString keyError;
     if (!resolveAccessKey(cli.parser.value(cli.key), cli.parser.value(cli.keyFile), &options.key, &keyError))
         return fail(keyError, ExitUsage);
@@ -180,6 +186,11 @@ static int run(int argc, char *argv[])
     SignalWatcher signalWatcher;
     if (gui) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sender.png")));
+        // Not given: the window offers the last stream's (SenderWindow).
+        if (!cli.parser.isSet(cli.host))
+            options.host.clear();
+        if (!cli.parser.isSet(cli.port))
+            options.port = 0;
         SenderWindow window(options);
         // As the window's close button: Stop, then quit (the window's
         // destructor waits for the stream's clean end).
@@ -196,36 +207,49 @@ static int run(int argc, char *argv[])
     session.moveToThread(&worker);
     int exitCode = ExitFailure;
     QObject::connect(&worker, &QThread::started, &session, &StreamSession::run);
-    QObject::connect(&session, &StreamSession::connected, app.get(), [](const QString &peer) {
-        std::fprintf(stderr, "sender: connected to %s\n", qUtf8Printable(peer));
+    // The progress line lives on this thread; the session's signals arrive queued.
+    std::unique_ptr<TerminalProgress> progress;
+    if (TerminalProgress::wanted(cli.parser.isSet(cli.quiet))) {
+        progress = std::make_unique<TerminalProgress>();
+        QObject::connect(&session, &StreamSession::progress, progress.get(), &TerminalProgress::update);
+    }
+    const auto say = [](std::FILE *stream, const QString &line) { TerminalProgress::printLine(stream, line); };
+    QObject::connect(&session, &StreamSession::connected, app.get(), [&](const QString &peer) {
+        say(stderr, QStringLiteral("sender: connected to %1").arg(peer));
+        if (progress)
+            progress->setReceivers(1);
     });
     QString lastRetryReason;
     QObject::connect(&session, &StreamSession::retrying, app.get(), [&](const QString &reason) {
         if (reason != lastRetryReason) // once per cause, not once a second
-            std::fprintf(stderr, "sender: %s; retrying every second (Ctrl+C to stop)\n", qUtf8Printable(reason));
+            say(stderr, QStringLiteral("sender: %1; retrying every second (Ctrl+C to stop)").arg(reason));
         lastRetryReason = reason;
+        if (progress)
+            progress->setReceivers(0);
     });
-    QObject::connect(&session, &StreamSession::notice, app.get(), [](const QString &line) {
+    QObject::connect(&session, &StreamSession::notice, app.get(), [&](const QString &line) {
         // "audio: ..." and "video: ..." as they are: lines scripts can look for.
         const bool streamLine = line.startsWith(QLatin1String("audio: ")) || line.startsWith(QLatin1String("video: "));
-        std::fprintf(stderr, "%s%s\n", streamLine ? "" : "sender: ", qUtf8Printable(line));
+        say(stderr, streamLine ? line : QStringLiteral("sender: ") + line);
     });
-    QObject::connect(&session, &StreamSession::waitingForReceiver, app.get(), [] {
-        std::fprintf(stderr, "sender: everything sent; waiting for the receiver to finish decoding "
-                             "(Ctrl+C to stop)\n");
+    QObject::connect(&session, &StreamSession::waitingForReceiver, app.get(), [&] {
+        say(stderr, QStringLiteral("sender: everything sent; waiting for the receiver to finish decoding "
+                                   "(Ctrl+C to stop)"));
     });
     QObject::connect(&session, &StreamSession::finished, app.get(),
                      [&](int code, const QString &message) {
                          exitCode = code;
+                         if (progress)
+                             progress->finish();
                          if (code == ExitOk)
-                             std::fprintf(stdout, "sender: %s\n", qUtf8Printable(message));
+                             say(stdout, QStringLiteral("sender: ") + message);
                          else
                              fail(message, code);
                          app->quit();
                      });
-    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, app.get(), [&session](int signalNumber) {
-        std::fprintf(stderr, "sender: %s: ending the stream (again to quit at once)\n",
-                     signalNumber == SIGINT ? "interrupted" : "terminated");
+    QObject::connect(&signalWatcher, &SignalWatcher::terminationRequested, app.get(), [&](int signalNumber) {
+        say(stderr, QStringLiteral("sender: %1: ending the stream (again to quit at once)")
+                        .arg(signalNumber == SIGINT ? "interrupted" : "terminated"));
         session.stop(); // thread-safe; finished() follows
     });
     worker.start();

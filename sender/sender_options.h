@@ -21,6 +21,7 @@ struct SenderOptions {
     bool noAudio = false; // video only
     int connectTimeoutMs = 5000;
     QByteArray key; // access key; empty: none
+    QString keyFile; // where `key` came from (--key-file), remembered by the window
     bool transcode = false; // H.264 too is re-encoded (other codecs always are)
     int bitRate = 0;        // of the H.264 a transcoder makes, bits/s; 0: from the resolution
     int maxSize = 0;        // the longer side of a transcoded picture at most this; 0: the source's

@@ -16,7 +16,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 for tool in Xvfb xdpyinfo xdotool pulseaudio pactl ffmpeg python3; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"
 done
 ffmpeg -hide_banner -devices 2>/dev/null | grep -qw x11grab || skip "ffmpeg has no x11grab input"
 ffmpeg -hide_banner -devices 2>/dev/null | grep -qw pulse || skip "ffmpeg has no pulse input"

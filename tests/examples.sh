@@ -12,7 +12,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 for tool in ffmpeg ffprobe cmp; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

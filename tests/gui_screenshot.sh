@@ -14,7 +14,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 for tool in Xvfb xdpyinfo import convert ffmpeg; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"
 done
 have_xdotool=1
 command -v xdotool >/dev/null || have_xdotool=0
@@ -22,6 +22,7 @@ command -v xdotool >/dev/null || have_xdotool=0
   || { echo "FAIL: xdotool is not installed (CI=true: the statistics panel check must run)"; exit 1; }
 mkdir -p "$out"
 work=$(mktemp -d)
+export XDG_CONFIG_HOME="$work/config" # the sender window's QSettings: not the user's
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

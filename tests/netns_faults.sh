@@ -14,7 +14,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 [ "$(id -u)" = 0 ] || skip "network namespaces need root"
-for tool in ip nft tc ffmpeg; do command -v $tool >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"; done
+for tool in ip nft tc ffmpeg; do command -v $tool >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"; done
 
 n=$(( $$ % 200 + 20 ))
 A=h2l-a-$$ B=h2l-b-$$ ipA=10.231.$n.1 ipB=10.231.$n.2 vethA=h2la$$ vethB=h2lb$$

@@ -14,7 +14,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 for tool in Xvfb xdpyinfo ffmpeg ffprobe; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"
 done
 work=$(mktemp -d)
 pids=()

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <csignal>
 #include <functional>
+#include <memory>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,6 +65,42 @@ bool acceptQueueFull(int listener)
         && info.tcpi_unacked > info.tcpi_sacked;
 }
 
+// A loopback port that drops SYNs as a firewall does: a listener whose
+// accept queue is full, so a connect hangs as it does for an unreachable
+// host, without leaving loopback.
+class DroppingPort {
+public:
+    DroppingPort()
+    {
+        m_listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof addr;
+        if (::bind(m_listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 || ::listen(m_listener, 0) != 0
+            || ::getsockname(m_listener, reinterpret_cast<sockaddr *>(&addr), &length) != 0)
+            return;
+        for (int i = 0; i < 3; ++i) { // never accepted
+            m_fillers.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+            ::connect(m_fillers.back(), reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+        }
+        m_port = ntohs(addr.sin_port);
+    }
+    ~DroppingPort()
+    {
+        for (int fd : m_fillers)
+            ::close(fd);
+        ::close(m_listener);
+    }
+    quint16 port() const { return m_port; } // 0 if it could not be set up
+    bool dropping() const { return acceptQueueFull(m_listener); }
+
+private:
+    int m_listener = -1;
+    std::vector<int> m_fillers;
+    quint16 m_port = 0;
+};
+
 } // namespace
 
 class TestFaults : public QObject {
@@ -80,6 +117,7 @@ private slots:
     void receiverFailureReachesTheSender_data();
     void receiverFailureReachesTheSender();
     void stopEndsAConnectWait();
+    void connectTimeoutNamesTheFirewall();
     void unconfirmedEndIsNotDone_data();
     void unconfirmedEndIsNotDone();
 
@@ -256,26 +294,13 @@ void TestFaults::receiverFailureReachesTheSender()
 // not answer ends the wait at once, not when --connect-timeout runs out.
 void TestFaults::stopEndsAConnectWait()
 {
-    // A listener whose accept queue is full drops new SYNs, so connect()
-    // hangs as it does for an unreachable host, without leaving loopback.
-    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof addr;
-    QVERIFY(::bind(listener, reinterpret_cast<sockaddr *>(&addr), sizeof addr) == 0);
-    QVERIFY(::listen(listener, 0) == 0);
-    QVERIFY(::getsockname(listener, reinterpret_cast<sockaddr *>(&addr), &length) == 0);
-    std::vector<int> fillers; // never accepted
-    for (int i = 0; i < 3; ++i) {
-        fillers.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-        ::connect(fillers.back(), reinterpret_cast<sockaddr *>(&addr), sizeof addr);
-    }
-    QTRY_VERIFY_WITH_TIMEOUT(acceptQueueFull(listener), 2000);
+    auto dropping = std::make_unique<DroppingPort>();
+    QVERIFY(dropping->port());
+    QTRY_VERIFY_WITH_TIMEOUT(dropping->dropping(), 2000);
 
     QProcess sender;
     sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--host", "127.0.0.1", "--port",
-                                                     QString::number(ntohs(addr.sin_port)),
+                                                     QString::number(dropping->port()),
                                                      "--connect-timeout", "30"});
     QVERIFY(sender.waitForStarted());
     // The wait is real: the sender's connect is in SYN_SENT.
@@ -286,15 +311,28 @@ void TestFaults::stopEndsAConnectWait()
     sender.terminate();
     const bool finished = sender.waitForFinished(5000);
     const qint64 stopMs = sinceStop.elapsed();
-    for (int fd : fillers)
-        ::close(fd);
-    ::close(listener);
+    dropping.reset();
     QVERIFY(stillWaiting);
     QVERIFY(finished);
     QVERIFY2(stopMs < 1000, qPrintable(QString("stopping took %1 ms").arg(stopMs)));
     QCOMPARE(sender.exitCode(), int(ExitOk));
     const QString out = QString::fromUtf8(sender.readAllStandardOutput() + sender.readAllStandardError());
     QVERIFY2(out.contains("stopped: sent 0 frames"), qPrintable(out));
+}
+
+void TestFaults::connectTimeoutNamesTheFirewall()
+{
+    // A port that drops the SYN, as a firewall does: the timeout says so.
+    DroppingPort dropping;
+    QVERIFY(dropping.port());
+    QTRY_VERIFY_WITH_TIMEOUT(dropping.dropping(), 2000);
+    const QString port = QString::number(dropping.port());
+    const SenderRun run = runSender({m_clip, "--host", "127.0.0.1", "--port", port, "--connect-timeout", "1"});
+    QCOMPARE(run.exitCode, int(ExitConnectionFailed));
+    // One line that says what happened and what may cause it.
+    QVERIFY2(run.err.contains(QStringLiteral("sender: no answer from 127.0.0.1:%1 within 1 s: is the host reachable, "
+                                             "and does a firewall let port %1 through?\n").arg(port)),
+             qPrintable(run.err));
 }
 
 void TestFaults::retryReconnectsAndContinues()

@@ -21,7 +21,7 @@ skip() {
   echo "SKIP: $*"; exit 77
 }
 for tool in tcpdump tshark text2pcap ffmpeg ffprobe ss; do
-  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh installs it)"
+  command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"
 done
 [ "$(id -u)" -eq 0 ] || skip "capturing on loopback needs root (tcpdump)"
 work=$(mktemp -d)

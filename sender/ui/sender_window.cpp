@@ -1,5 +1,7 @@
 #include "ui/sender_window.h"
 
+#include "app_mode.h"
+
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
@@ -26,6 +28,11 @@ namespace {
 constexpr auto kSettingSource = "source/kind"; // "file" or "screen"
 constexpr auto kSettingDisplay = "source/display";
 constexpr auto kSettingFps = "source/fps";
+// The last stream's, offered again unless the command line gives its own.
+constexpr auto kSettingFile = "source/file";
+constexpr auto kSettingHost = "receiver/host";
+constexpr auto kSettingPort = "receiver/port";
+constexpr auto kSettingKeyFile = "receiver/keyFile"; // the path only, never the key
 
 QString clock(qint64 us)
 {
@@ -51,7 +58,8 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
         : !initial.file.isEmpty()       ? QStringLiteral("file")
                                         : settings.value(kSettingSource, QStringLiteral("file")).toString();
     m_source->setCurrentIndex(std::max(0, m_source->findData(kind)));
-    m_file = new QLineEdit(initial.file, this);
+    const SenderOptions defaults;
+    m_file = new QLineEdit(initial.file.isEmpty() ? settings.value(kSettingFile).toString() : initial.file, this);
     m_file->setPlaceholderText(tr("Drop a video file here, or browse (- reads stdin, /dev/video0 a camera)"));
     m_browse = new QPushButton(tr("Browse…"), this);
     connect(m_browse, &QPushButton::clicked, this, &SenderWindow::browse);
@@ -72,11 +80,13 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     fileRow->addWidget(m_display, 1);
     fileRow->addWidget(m_fps);
 
-    m_host = new QLineEdit(initial.host, this);
+    m_host = new QLineEdit(!initial.host.isEmpty() ? initial.host
+                                                   : settings.value(kSettingHost, defaults.host).toString(),
+                           this);
     m_host->setPlaceholderText(tr("receiver address, e.g. 192.168.1.20"));
     m_port = new QSpinBox(this);
     m_port->setRange(1, 65535);
-    m_port->setValue(initial.port);
+    m_port->setValue(initial.port != 0 ? initial.port : settings.value(kSettingPort, defaults.port).toInt());
     auto *target = new QHBoxLayout;
     target->addWidget(m_host, 1);
     target->addWidget(new QLabel(tr("port"), this));
@@ -99,14 +109,18 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     flags->addWidget(m_fast);
     flags->addStretch();
 
-    m_key = new QLineEdit(QString::fromUtf8(initial.key), this);
+    m_key = new QLineEdit(initial.keyFile.isEmpty() ? QString::fromUtf8(initial.key) : QString(), this);
     m_key->setEchoMode(QLineEdit::Password);
     m_key->setPlaceholderText(tr("only if the receiver requires one"));
+    const bool keyGiven = !initial.key.isEmpty() || !initial.keyFile.isEmpty();
+    m_keyFile = new QLineEdit(keyGiven ? initial.keyFile : settings.value(kSettingKeyFile).toString(), this);
+    m_keyFile->setPlaceholderText(tr("or a file holding the key"));
 
     auto *form = new QFormLayout;
     form->addRow(tr("Source"), fileRow);
     form->addRow(tr("Receiver"), target);
     form->addRow(tr("Access key"), m_key);
+    form->addRow(tr("Key file"), m_keyFile);
     form->addRow(QString(), flags);
 
     m_startStop = new QPushButton(tr("Start"), this);
@@ -180,6 +194,13 @@ void SenderWindow::start()
     options.fps = m_fps->value();
     options.file = options.screen ? QString() : m_file->text().trimmed();
     options.key = m_key->text().toUtf8();
+    options.keyFile = m_keyFile->text().trimmed();
+    QString keyError;
+    if (options.key.isEmpty() && !options.keyFile.isEmpty()
+        && !resolveAccessKey(QString(), options.keyFile, &options.key, &keyError)) {
+        showStatus(keyError, true);
+        return;
+    }
     options.host = m_host->text().trimmed();
     options.port = quint16(m_port->value());
     options.loop = m_loop->isChecked() && !options.screen;
@@ -196,6 +217,11 @@ void SenderWindow::start()
     }
     QSettings settings;
     settings.setValue(kSettingSource, options.screen ? "screen" : "file");
+    if (!options.screen)
+        settings.setValue(kSettingFile, options.file);
+    settings.setValue(kSettingHost, options.host);
+    settings.setValue(kSettingPort, options.port);
+    settings.setValue(kSettingKeyFile, options.keyFile);
     if (options.screen) {
         settings.setValue(kSettingDisplay, options.display);
         settings.setValue(kSettingFps, options.fps);
@@ -278,7 +304,7 @@ void SenderWindow::setRunning(bool running)
                        static_cast<QWidget *>(m_file), static_cast<QWidget *>(m_host),
                        static_cast<QWidget *>(m_port), static_cast<QWidget *>(m_loop),
                        static_cast<QWidget *>(m_fast), static_cast<QWidget *>(m_retry), static_cast<QWidget *>(m_sound),
-                       static_cast<QWidget *>(m_key)})
+                       static_cast<QWidget *>(m_key), static_cast<QWidget *>(m_keyFile)})
         w->setEnabled(!running);
     if (!running)
         m_loop->setEnabled(!screenChosen());

@@ -21,6 +21,7 @@ namespace h264link {
 class SenderWindow : public QWidget {
     Q_OBJECT
 public:
+    // An empty initial host, port 0, no file and no key: the last stream's (QSettings).
     explicit SenderWindow(const SenderOptions &initial, QWidget *parent = nullptr);
     ~SenderWindow() override;
 
@@ -53,6 +54,7 @@ private:
     QCheckBox *m_retry;
     QCheckBox *m_sound;
     QLineEdit *m_key;
+    QLineEdit *m_keyFile; // remembered (the path, not the key)
     SenderOptions m_initial; // what the window does not show (connect timeout)
     QPushButton *m_startStop;
     QProgressBar *m_progress;
