@@ -153,10 +153,9 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     // Activity anywhere in the application (the picture may be a child's
     // native window): the chrome of full screen and the cursor come back.
     m_idle->setSingleShot(true);
-    m_idle->setInterval(kIdleMs);
     connect(m_idle, &QTimer::timeout, this, &ReceiverWindow::onIdle);
     qApp->installEventFilter(this);
-    m_idle->start();
+    m_idle->start(kIdleMs);
 
     connect(slot, &FrameSlot::frameAvailable, this, &ReceiverWindow::showFrame, Qt::QueuedConnection);
     connect(m_video, &VideoView::frameShown, this, &ReceiverWindow::onFrameShown);
@@ -315,7 +314,8 @@ void ReceiverWindow::toast(const QString &text)
     m_toast = text;
     m_toastUntilMs = QDateTime::currentMSecsSinceEpoch() + kToastMs;
     m_status->setText(m_base + QStringLiteral(" · ") + text);
-    onActivity(); // in full screen too: the status line shows it
+    onActivity(); // in full screen too: the status line shows it, as long as it lasts
+    m_idle->start(kToastMs);
 }
 
 // Once a second: what the decoder did, so damage on the wire is visible.
@@ -455,7 +455,7 @@ void ReceiverWindow::onActivity()
         m_chromeShown = true;
         updateChrome();
     }
-    m_idle->start();
+    m_idle->start(kIdleMs);
 }
 
 void ReceiverWindow::onIdle()
@@ -533,7 +533,7 @@ void ReceiverWindow::changeEvent(QEvent *event)
     if (event->type() == QEvent::WindowStateChange) {
         m_chromeShown = !isFullScreen(); // into full screen: the picture alone, at once
         updateChrome();
-        m_idle->start();
+        m_idle->start(kIdleMs);
     }
     QWidget::changeEvent(event);
 }
