@@ -201,6 +201,9 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                 m_headline = (clean ? tr("Stream ended.") : tr("Stream interrupted.")) + QStringLiteral("<br><small>")
                     + summary.toHtmlEscaped() + QStringLiteral("</small>");
                 m_video->clear(); // the waiting page comes next: let the last frame go
+                m_lastFrame.reset();
+                if (m_frozen)
+                    toggleFreeze();
             });
     auto *statsTimer = new QTimer(this);
     connect(statsTimer, &QTimer::timeout, this, &ReceiverWindow::updateStats);
@@ -411,7 +414,8 @@ void ReceiverWindow::keyPressEvent(QKeyEvent *event)
             updateStats();
         return;
     case Qt::Key_Space:
-        toggleFreeze();
+        if (m_frozen || m_pages->currentWidget() == m_video) // only a picture freezes
+            toggleFreeze();
         return;
     case Qt::Key_P:
         takeSnapshot();
