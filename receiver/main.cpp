@@ -1,5 +1,6 @@
 // receiver: accepts one sender at a time and shows its H.264 stream live.
-//   receiver [--port P] [--renderer software|opengl]   window
+//   receiver [--port P] [--listen ADDR] [--renderer software|opengl]   window
+//            [--fullscreen] [--window-size WxH] [--always-on-top]
 //   receiver --headless [--once] [--framemd5 F] no window (servers, tests)
 #include "app_mode.h"
 #include "audio_output.h"
@@ -88,8 +89,14 @@ int run(int argc, char *argv[])
                                 "file");
     const QCommandLineOption record("record", "Write what arrives, video and sound, to FILE.mkv or FILE.mp4 "
                                    "(no re-encoding, the sender's timestamps).", "file");
+    const QCommandLineOption listen("listen", "Accept senders on this one address of this machine only "
+                                    "(default: all of them).", "address");
+    const QCommandLineOption fullscreen("fullscreen", "Start full screen: the picture alone (f or F11 toggles).");
+    const QCommandLineOption windowSize("window-size", "The window's inside size at the start, e.g. 1280x720.",
+                                        "WxH");
+    const QCommandLineOption alwaysOnTop("always-on-top", "Keep the window above other windows.");
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
-                       record});
+                       record, listen, fullscreen, windowSize, alwaysOnTop});
     // Parsed before any application exists: QApplication needs a display,
     // and --help, --version and a bad command line must work without one.
     QStringList arguments;
@@ -115,6 +122,20 @@ int run(int argc, char *argv[])
     if (!ok || portValue > 65535)
         return fail(QStringLiteral("invalid port '%1': use 0-65535").arg(parser.value(port)), ExitUsage);
     options.port = quint16(portValue);
+    if (parser.isSet(listen) && !options.listenAddress.setAddress(parser.value(listen)))
+        return fail(QStringLiteral("--listen '%1' is not an IP address (e.g. 192.168.1.20 or fd00::5)")
+                        .arg(parser.value(listen)), ExitUsage);
+    QSize windowSizeValue;
+    if (parser.isSet(windowSize)) {
+        const QStringList wh = parser.value(windowSize).split(QLatin1Char('x'));
+        bool okW = false, okH = false;
+        if (wh.size() == 2)
+            windowSizeValue = QSize(wh[0].toInt(&okW), wh[1].toInt(&okH));
+        if (!okW || !okH || windowSizeValue.width() < 160 || windowSizeValue.height() < 120
+            || windowSizeValue.width() > 16384 || windowSizeValue.height() > 16384)
+            return fail(QStringLiteral("--window-size '%1': use WIDTHxHEIGHT in pixels, from 160x120 "
+                                       "to 16384x16384, e.g. 1280x720").arg(parser.value(windowSize)), ExitUsage);
+    }
     options.headless = parser.isSet(headless);
     options.once = parser.isSet(once);
     options.md5Path = parser.value(framemd5);
@@ -221,10 +242,19 @@ int run(int argc, char *argv[])
     if (!options.headless) {
         QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/receiver.png")));
         QApplication::setQuitOnLastWindowClosed(false); // closed() quits, after the goodbye
-        window = std::make_unique<ReceiverWindow>(&slot, &controller, *rendererValue);
+        window = std::make_unique<ReceiverWindow>(&slot, &controller, *rendererValue,
+                                                  WaitingPageOptions{options.listenAddress,
+                                                                     !options.accessKey.isEmpty()});
         QObject::connect(window.get(), &ReceiverWindow::closeRequested, &controller,
                          &ReceiverController::shutDown);
-        window->show();
+        if (parser.isSet(alwaysOnTop))
+            window->setWindowFlag(Qt::WindowStaysOnTopHint);
+        if (windowSizeValue.isValid())
+            window->resize(windowSizeValue); // the person's size: not refitted to the picture
+        if (parser.isSet(fullscreen))
+            window->showFullScreen();
+        else
+            window->show();
     }
     const QString error = controller.start();
     if (!error.isEmpty())

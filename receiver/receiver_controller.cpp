@@ -47,7 +47,7 @@ QString ReceiverController::start()
     QString error;
     const quint16 port = m_options.port;
     QMetaObject::invokeMethod(m_server, [&] {
-        error = m_server->listen(port);
+        error = m_server->listen(m_options.listenAddress, port);
         m_port = m_server->port();
     }, Qt::BlockingQueuedConnection);
     if (error.isEmpty())

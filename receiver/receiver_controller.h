@@ -20,6 +20,7 @@
 #include "media_pipeline.h"
 #include "receiver_connection.h"
 
+#include <QHostAddress>
 #include <QObject>
 #include <QThread>
 #include <memory>
@@ -34,6 +35,7 @@ class StreamServer;
 
 struct ReceiverOptions {
     quint16 port = 8264;
+    QHostAddress listenAddress = QHostAddress::Any; // --listen
     bool headless = false;
     bool once = false; // exit after the first stream
     QString md5Path;   // --framemd5

@@ -14,6 +14,7 @@ packages=(
   qt6-qpa-plugins qml6-module-qtmultimedia
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libavdevice-dev   # live sources: x11grab (the screen), v4l2 (a camera)
+  libqrencode-dev   # the receiver's waiting page: a QR code of the sender's command line
   libssl3           # the access key's TLS-PSK: Qt's OpenSSL backend (in libqt6network6) loads it at run time
   fonts-dejavu-core
 )
@@ -21,6 +22,7 @@ packages=(
 test_packages=(
   ffmpeg            # the CLI: test oracle, test clip generator
   xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses
+  openbox zbar-tools                # projector test: a window manager (full screen), a QR code reader
   pulseaudio pulseaudio-utils      # sound tests: a real sound server with a null sink, parec
   iproute2 nftables                 # two-host tests in network namespaces
   gdb                               # a test that finds a process hung prints its threads' stacks

@@ -44,10 +44,14 @@ StreamServer::StreamServer(QByteArray accessKey, bool display, bool audio, QObje
 
 StreamServer::~StreamServer() = default;
 
-QString StreamServer::listen(quint16 port)
+QString StreamServer::listen(const QHostAddress &address, quint16 port)
 {
-    if (m_server->listen(QHostAddress::Any, port))
+    if (m_server->listen(address, port))
         return {};
+    if (m_server->serverError() == QAbstractSocket::SocketAddressNotAvailableError)
+        return QStringLiteral("cannot listen on %1: no interface of this machine has that address. "
+                              "Leave out --listen, or give one of the addresses 'ip address' lists.")
+            .arg(address.toString());
     if (m_server->serverError() == QAbstractSocket::AddressInUseError)
         return QStringLiteral("cannot listen on port %1: it is already in use (another receiver?). "
                               "Choose a free port with --port.").arg(port);

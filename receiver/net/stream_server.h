@@ -11,6 +11,7 @@
 
 #include "receiver_connection.h"
 
+#include <QHostAddress>
 #include <QObject>
 #include <QPointer>
 #include <memory>
@@ -38,7 +39,8 @@ public:
     ~StreamServer() override;
 
     // Call on the network thread. Returns an actionable error, or "".
-    QString listen(quint16 port);
+    // `address`: one of this machine's (--listen), or Any (all of them).
+    QString listen(const QHostAddress &address, quint16 port);
     quint16 port() const;
     // The controller calls this once the previous stream's pipeline is done.
     void setIdle();

@@ -1,35 +1,66 @@
 #include "receiver_window.h"
 
 #include "frame_slot.h"
+#include "local_addresses.h"
 #include "logging.h"
+#include "qr_code.h"
 #include "receiver_controller.h"
+#include "snapshot.h"
 #include "stream_stats.h"
 
-#include <QFontDatabase>
+#include <QApplication>
 #include <QCloseEvent>
+#include <QDateTime>
+#include <QFileInfo>
+#include <QFontDatabase>
+#include <QHBoxLayout>
+#include <QHostInfo>
 #include <QKeyEvent>
 #include <QLabel>
-#include <QNetworkInterface>
+#include <QMouseEvent>
 #include <QProgressBar>
 #include <QScreen>
 #include <QStackedWidget>
 #include <QTimer>
 #include <QVBoxLayout>
+#include <cstdio>
 
 namespace h264link {
 namespace {
 
-// IPv4 addresses a sender on another machine can use; loopback last.
-QStringList localAddresses()
+constexpr int kToastMs = 6000;
+
+// The sender's program, named as this one is: "receiver" -> "sender",
+// "h264link-receiver" -> "h264link-sender".
+QString senderProgram()
 {
-    QStringList lan;
-    for (const QHostAddress &a : QNetworkInterface::allAddresses()) {
-        if (a.protocol() == QAbstractSocket::IPv4Protocol && !a.isLoopback())
-            lan << a.toString();
-    }
-    lan << QStringLiteral("127.0.0.1 (this machine)");
-    return lan;
+    QString name = QFileInfo(QCoreApplication::applicationFilePath()).fileName();
+    if (!name.contains(QLatin1String("receiver")))
+        return QStringLiteral("sender");
+    return name.replace(QLatin1String("receiver"), QLatin1String("sender"));
 }
+
+// The line the waiting page shows and its QR code holds: the real sender's
+// option names; the key itself never (a photo of the screen would leak it).
+QString senderCommandLine(const QHostAddress &host, quint16 port, bool keyRequired)
+{
+    QString line = QStringLiteral("%1 VIDEO.mp4 --host %2 --port %3").arg(senderProgram(), hostText(host)).arg(port);
+    if (keyRequired)
+        line += QStringLiteral(" --key-file KEY.txt");
+    return line;
+}
+
+const char *const kKeyList[][2] = {
+    {"f, F11", "full screen on / off"},
+    {"q", "quit"},
+    {"Esc", "leave full screen, else quit"},
+    {"space", "freeze the picture (the stream goes on)"},
+    {"S", "statistics"},
+    {"I", "inside view"},
+    {"M", "mute"},
+    {"p", "snapshot to the Pictures folder"},
+    {"?, F1", "this list (Esc closes it)"},
+};
 
 // dBFS to a meter position: -60 dB (and below) empty, 0 dB full.
 int meterValue(double db)
@@ -48,18 +79,26 @@ QString meterText(double db)
 } // namespace
 
 ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, Renderer renderer,
-                               QWidget *parent)
+                               WaitingPageOptions waiting, QWidget *parent)
     : QWidget(parent), m_slot(slot), m_controller(controller), m_pages(new QStackedWidget(this)),
-      m_waiting(new QLabel(this)), m_video(VideoView::create(renderer, this)), m_status(new QLabel(this)),
+      m_waitingPage(new QWidget(this)), m_waiting(new QLabel(m_waitingPage)), m_qr(new QLabel(m_waitingPage)),
+      m_video(VideoView::create(renderer, this)), m_status(new QLabel(this)),
       m_statsPanel(new QLabel(this)), m_audioOnly(new QWidget(this)), m_audioSource(new QLabel(m_audioOnly)),
-      m_audioMeter(new QProgressBar(m_audioOnly))
+      m_audioMeter(new QProgressBar(m_audioOnly)), m_waitingOptions(std::move(waiting)),
+      m_help(new QLabel(this)), m_frozenBadge(new QLabel(this)), m_idle(new QTimer(this))
 {
     setWindowTitle(tr("h264link receiver"));
+    m_waitingPage->setObjectName(QStringLiteral("waitingPage"));
+    m_waitingPage->setStyleSheet(QStringLiteral("#waitingPage { background: #263238; }"));
     m_waiting->setAlignment(Qt::AlignCenter);
     m_waiting->setWordWrap(true);
     m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_waiting->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1; font-size: 16px;"));
-    m_pages->addWidget(m_waiting);
+    auto *waitingLayout = new QHBoxLayout(m_waitingPage);
+    waitingLayout->setContentsMargins(24, 24, 24, 24);
+    waitingLayout->addWidget(m_waiting, 1);
+    waitingLayout->addWidget(m_qr, 0, Qt::AlignCenter);
+    m_pages->addWidget(m_waitingPage);
     m_pages->addWidget(m_video);
     m_audioOnly->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1;"));
     m_audioSource->setAlignment(Qt::AlignCenter);
@@ -96,6 +135,28 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     resize(960, 600);
     m_fittedSize = size();
 
+    // Overlays over the picture. Native windows of their own, so that they
+    // also stack above the opengl renderer's native GL window.
+    QString keys = tr("<h3>Keys</h3><table cellspacing='4'>");
+    for (const auto &k : kKeyList)
+        keys += QStringLiteral("<tr><td><b>%1</b></td><td>&nbsp;&nbsp;%2</td></tr>").arg(k[0], tr(k[1]));
+    m_help->setText(keys + QStringLiteral("</table>"));
+    m_help->setStyleSheet(QStringLiteral("background: #102027; color: #fff59d; font-size: 16px; padding: 16px;"
+                                         " border: 2px solid #fff59d;"));
+    m_help->hide();
+    m_frozenBadge->setText(tr("❚❚ paused — stream continues (space)"));
+    m_frozenBadge->setStyleSheet(QStringLiteral("background: #e65100; color: white; font-size: 16px; padding: 6px;"));
+    m_frozenBadge->hide();
+    for (QLabel *overlay : {m_help, m_frozenBadge})
+        overlay->setAttribute(Qt::WA_NativeWindow);
+
+    // Activity anywhere in the application (the picture may be a child's
+    // native window): the chrome of full screen and the cursor come back.
+    m_idle->setSingleShot(true);
+    connect(m_idle, &QTimer::timeout, this, &ReceiverWindow::onIdle);
+    qApp->installEventFilter(this);
+    m_idle->start(kIdleMs);
+
     connect(slot, &FrameSlot::frameAvailable, this, &ReceiverWindow::showFrame, Qt::QueuedConnection);
     connect(m_video, &VideoView::frameShown, this, &ReceiverWindow::onFrameShown);
     connect(m_video, &VideoView::frameFailed, this, &ReceiverWindow::onFrameFailed);
@@ -109,6 +170,9 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
         m_displayFailures = 0;
         m_pages->setCurrentWidget(m_video);
         m_audioOnlyStream = false;
+        m_lastFrame.reset();
+        if (m_frozen)
+            toggleFreeze(); // a new stream starts live
         m_peer = tr("Receiving from %1").arg(peer);
         setStatus(m_peer);
     });
@@ -137,6 +201,9 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                 m_headline = (clean ? tr("Stream ended.") : tr("Stream interrupted.")) + QStringLiteral("<br><small>")
                     + summary.toHtmlEscaped() + QStringLiteral("</small>");
                 m_video->clear(); // the waiting page comes next: let the last frame go
+                m_lastFrame.reset();
+                if (m_frozen)
+                    toggleFreeze();
             });
     auto *statsTimer = new QTimer(this);
     connect(statsTimer, &QTimer::timeout, this, &ReceiverWindow::updateStats);
@@ -151,23 +218,54 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
 
 void ReceiverWindow::showWaiting(quint16 port)
 {
-    const QStringList addresses = localAddresses();
+    const bool anyAddress = m_waitingOptions.listenAddress == QHostAddress(QHostAddress::Any);
+    const OfferedAddresses offered = anyAddress ? offeredAddresses(systemInterfaces())
+                                                : offeredAddresses(m_waitingOptions.listenAddress);
+    QStringList addresses;
+    for (const QHostAddress &a : offered.addresses)
+        addresses << hostText(a).toHtmlEscaped();
+    const QString command = senderCommandLine(offered.addresses.first(), port, m_waitingOptions.keyRequired);
     QString text;
     if (!m_headline.isEmpty())
         text += QStringLiteral("<p style='color:#ffcc80'>%1</p>").arg(m_headline);
     text += tr("<h2>Waiting for a sender on port %1</h2>").arg(port);
-    text += tr("<p>This machine's addresses:<br><b>%1</b></p>").arg(addresses.join(QStringLiteral("<br>")));
-    text += tr("<p>On the sending machine run:<br><code>sender VIDEO.mp4 --host %1 --port %2</code></p>")
-                .arg(addresses.first().section(' ', 0, 0)).arg(port);
+    text += tr("<p>This machine: <b>%1</b><br>its addresses:<br><b>%2</b></p>")
+                .arg(QHostInfo::localHostName().toHtmlEscaped(), addresses.join(QStringLiteral("<br>")));
+    if (offered.fallback == OfferedAddresses::Fallback::LoopbackOnly)
+        text += anyAddress ? tr("<p style='color:#ffcc80'>No network is up: only a sender on this machine "
+                                "can connect.</p>")
+                           : tr("<p style='color:#ffcc80'>Listening on loopback (--listen): only a sender "
+                                "on this machine can connect.</p>");
+    else if (offered.fallback == OfferedAddresses::Fallback::LinkLocalOnly)
+        text += tr("<p style='color:#ffcc80'>Only link-local IPv6: after the %, name the <i>sending</i> "
+                   "machine's interface.</p>");
+    text += tr("<p>On the sending machine run:<br><code>%1</code></p>").arg(command.toHtmlEscaped());
+    if (m_waitingOptions.keyRequired)
+        text += tr("<p>This receiver requires an access key: put it in KEY.txt there.</p>");
+    QString qrError;
+    const QImage qr = qrCodeImage(command, 4, &qrError);
+    if (qr.isNull())
+        qCWarning(lcReceiver).noquote() << "no QR code on the waiting page:" << qrError;
+    else
+        text += tr("<p><small>Scan the code to copy this line to a phone.</small></p>");
+    m_qr->setPixmap(QPixmap::fromImage(qr));
+    m_qr->setVisible(!qr.isNull());
     m_waiting->setText(text);
-    m_pages->setCurrentWidget(m_waiting);
-    setStatus(tr("Listening on port %1 · S: statistics · M: mute · F11: full screen").arg(port));
+    m_pages->setCurrentWidget(m_waitingPage);
+    setStatus(tr("Listening on port %1 · ? or F1: keys").arg(port));
 }
 
 void ReceiverWindow::showFrame()
 {
-    if (FramePtr frame = m_slot->take())
-        m_video->setFrame(std::move(frame));
+    FramePtr frame = m_slot->take();
+    if (!frame)
+        return;
+    if (m_frozen) { // taken all the same: decoding goes on, and the slot counts no skip
+        ++m_frozenNotShown;
+        return;
+    }
+    m_lastFrame.reset(av_frame_clone(frame.get())); // a reference, not a copy; null if out of memory
+    m_video->setFrame(std::move(frame));
 }
 
 // Players take the shape of the picture (ffplay sizes its window to it):
@@ -214,6 +312,15 @@ void ReceiverWindow::setStatus(const QString &text)
     m_status->setText(text);
 }
 
+void ReceiverWindow::toast(const QString &text)
+{
+    m_toast = text;
+    m_toastUntilMs = QDateTime::currentMSecsSinceEpoch() + kToastMs;
+    m_status->setText(m_base + QStringLiteral(" · ") + text);
+    onActivity(); // in full screen too: the status line shows it, as long as it lasts
+    m_idle->start(kToastMs);
+}
+
 // Once a second: what the decoder did, so damage on the wire is visible.
 void ReceiverWindow::updateStats()
 {
@@ -223,7 +330,7 @@ void ReceiverWindow::updateStats()
     if (const auto streamStats = m_controller->streamStats()) {
         streamStats->setDecodeErrors(stats->decodeErrors);
         const StatsReport report = streamStats->report(proto::nowMicros());
-        if (m_statsPanel->isVisible()) {
+        if (m_statsWanted) {
             QString text = report.toText();
             const QString turned = m_video->shownOrientation().description();
             if (!turned.isEmpty())
@@ -248,6 +355,10 @@ void ReceiverWindow::updateStats()
         line += tr(" · %1 frames could not be displayed").arg(m_displayFailures);
     if (stats->audio && m_controller->isMuted())
         line += tr(" · muted (M)");
+    if (m_frozen)
+        line += tr(" · paused — stream continues, %1 frames not shown (space: live)").arg(m_frozenNotShown);
+    if (!m_toast.isEmpty() && QDateTime::currentMSecsSinceEpoch() < m_toastUntilMs)
+        line += QStringLiteral(" · ") + m_toast;
     m_status->setText(line);
 }
 
@@ -261,24 +372,180 @@ void ReceiverWindow::updateMeter()
 
 void ReceiverWindow::keyPressEvent(QKeyEvent *event)
 {
-    if (event->key() == Qt::Key_M) {
-        m_controller->toggleMute();
-        updateStats();
-        return;
-    }
+    const int key = event->key();
+    const bool plain = !(event->modifiers() & (Qt::ControlModifier | Qt::AltModifier | Qt::MetaModifier));
     if (event->matches(QKeySequence::Quit)) { // Ctrl+Q: the same clean close as the window's X
         close();
         return;
     }
-    if (event->key() == Qt::Key_S) {
-        m_statsPanel->setVisible(!m_statsPanel->isVisible());
+    if (key == Qt::Key_F1 || (key == Qt::Key_Question && plain)) {
+        toggleHelp();
         return;
     }
-    if (event->key() == Qt::Key_F11 || (event->key() == Qt::Key_Escape && isFullScreen())) {
+    if (key == Qt::Key_Escape) { // one layer at a time: the key list, full screen, then the window
+        if (m_help->isVisible())
+            toggleHelp();
+        else if (isFullScreen())
+            setWindowState(windowState() & ~Qt::WindowFullScreen);
+        else
+            close();
+        return;
+    }
+    if (key == Qt::Key_F11 || (key == Qt::Key_F && plain)) {
         setWindowState(windowState() ^ Qt::WindowFullScreen);
         return;
     }
-    QWidget::keyPressEvent(event);
+    if (!plain) {
+        QWidget::keyPressEvent(event);
+        return;
+    }
+    switch (key) {
+    case Qt::Key_Q:
+        close();
+        return;
+    case Qt::Key_M:
+        m_controller->toggleMute();
+        updateStats();
+        return;
+    case Qt::Key_S:
+        m_statsWanted = !m_statsWanted;
+        updateChrome();
+        if (m_statsWanted)
+            updateStats();
+        return;
+    case Qt::Key_Space:
+        if (m_frozen || m_pages->currentWidget() == m_video) // only a picture freezes
+            toggleFreeze();
+        return;
+    case Qt::Key_P:
+        takeSnapshot();
+        return;
+    default:
+        QWidget::keyPressEvent(event);
+    }
+}
+
+bool ReceiverWindow::eventFilter(QObject *watched, QEvent *event)
+{
+    switch (event->type()) {
+    case QEvent::MouseMove: {
+        // Only a real move: a layout change under a still pointer must not
+        // bring the chrome back (and so change the layout again).
+        const QPointF at = static_cast<QMouseEvent *>(event)->globalPosition();
+        if (at != m_lastPointer) {
+            m_lastPointer = at;
+            onActivity();
+        }
+        break;
+    }
+    case QEvent::KeyPress:
+    case QEvent::MouseButtonPress:
+    case QEvent::Wheel:
+        onActivity();
+        break;
+    default:
+        break;
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+void ReceiverWindow::onActivity()
+{
+    if (m_cursorHidden) {
+        QGuiApplication::restoreOverrideCursor();
+        m_cursorHidden = false;
+    }
+    if (!m_chromeShown) {
+        m_chromeShown = true;
+        updateChrome();
+    }
+    m_idle->start(kIdleMs);
+}
+
+void ReceiverWindow::onIdle()
+{
+    if (!m_cursorHidden) {
+        QGuiApplication::setOverrideCursor(Qt::BlankCursor);
+        m_cursorHidden = true;
+    }
+    m_chromeShown = false;
+    updateChrome();
+}
+
+void ReceiverWindow::updateChrome()
+{
+    const bool chrome = !isFullScreen() || m_chromeShown;
+    m_status->setVisible(chrome);
+    m_statsPanel->setVisible(m_statsWanted && chrome);
+}
+
+void ReceiverWindow::toggleFreeze()
+{
+    m_frozen = !m_frozen;
+    m_frozenNotShown = 0;
+    m_frozenBadge->setVisible(m_frozen);
+    if (m_frozen)
+        m_frozenBadge->raise();
+    placeOverlays();
+    updateStats();
+}
+
+void ReceiverWindow::takeSnapshot()
+{
+    QString error;
+    const QString path = saveSnapshot(m_lastFrame.get(), m_video->shownOrientation(), &error);
+    if (path.isEmpty()) {
+        toast(tr("no snapshot: %1").arg(error));
+        std::fprintf(stdout, "receiver: no snapshot: %s\n", qUtf8Printable(error));
+    } else {
+        toast(tr("snapshot saved: %1").arg(path));
+        std::fprintf(stdout, "receiver: snapshot %s (pts %lld us)\n", qUtf8Printable(path),
+                     static_cast<long long>(m_lastFrame->pts));
+    }
+    std::fflush(stdout);
+}
+
+void ReceiverWindow::toggleHelp()
+{
+    m_help->setVisible(!m_help->isVisible());
+    if (m_help->isVisible()) {
+        m_help->adjustSize();
+        m_help->raise();
+    }
+    placeOverlays();
+}
+
+void ReceiverWindow::placeOverlays()
+{
+    const QRect area = m_pages->geometry();
+    if (m_help->isVisible())
+        m_help->move(area.center() - QPoint(m_help->width() / 2, m_help->height() / 2));
+    if (m_frozenBadge->isVisible()) {
+        m_frozenBadge->adjustSize();
+        m_frozenBadge->move(area.topLeft() + QPoint(12, 12));
+    }
+}
+
+void ReceiverWindow::resizeEvent(QResizeEvent *event)
+{
+    QWidget::resizeEvent(event);
+    placeOverlays();
+}
+
+void ReceiverWindow::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::WindowStateChange) {
+        m_chromeShown = !isFullScreen(); // into full screen: the picture alone, at once
+        updateChrome();
+        m_idle->start(kIdleMs);
+    }
+    QWidget::changeEvent(event);
+}
+
+ReceiverWindow::~ReceiverWindow()
+{
+    if (m_cursorHidden)
+        QGuiApplication::restoreOverrideCursor();
 }
 
 void ReceiverWindow::closeEvent(QCloseEvent *event)
