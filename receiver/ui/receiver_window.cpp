@@ -1,6 +1,7 @@
 #include "receiver_window.h"
 
 #include "frame_slot.h"
+#include "io_trace_controls.h"
 #include "logging.h"
 #include "receiver_controller.h"
 #include "stream_stats.h"
@@ -55,6 +56,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
       m_audioMeter(new QProgressBar(m_audioOnly))
 {
     setWindowTitle(tr("h264link receiver"));
+    addTraceIoAction(this);
     m_waiting->setAlignment(Qt::AlignCenter);
     m_waiting->setWordWrap(true);
     m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);
