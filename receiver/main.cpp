@@ -6,6 +6,8 @@
 #include "audio_output.h"
 #include "exit_codes.h"
 #include "frame_slot.h"
+#include "io_trace.h"
+#include "io_trace_controls.h"
 #include "logging.h"
 #include "receiver_controller.h"
 #include "receiver_window.h"
@@ -95,8 +97,9 @@ int run(int argc, char *argv[])
     const QCommandLineOption windowSize("window-size", "The window's inside size at the start, e.g. 1280x720.",
                                         "WxH");
     const QCommandLineOption alwaysOnTop("always-on-top", "Keep the window above other windows.");
+    const QCommandLineOption traceIo = traceIoOption();
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
-                       record, listen, fullscreen, windowSize, alwaysOnTop});
+                       record, listen, fullscreen, windowSize, alwaysOnTop, traceIo});
     // Parsed before any application exists: QApplication needs a display,
     // and --help, --version and a bad command line must work without one.
     QStringList arguments;
@@ -115,6 +118,9 @@ int run(int argc, char *argv[])
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();
     installFfmpegLogHandler();
+    trace::Tracer::instance(); // on this, the main thread: its summary timer lives here
+    if (parser.isSet(traceIo))
+        setIoTrace(true);
 
     ReceiverOptions options;
     bool ok = false;

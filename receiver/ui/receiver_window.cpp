@@ -2,6 +2,7 @@
 
 #include "frame_slot.h"
 #include "local_addresses.h"
+#include "io_trace_controls.h"
 #include "logging.h"
 #include "qr_code.h"
 #include "receiver_controller.h"
@@ -90,6 +91,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     setWindowTitle(tr("h264link receiver"));
     m_waitingPage->setObjectName(QStringLiteral("waitingPage"));
     m_waitingPage->setStyleSheet(QStringLiteral("#waitingPage { background: #263238; }"));
+    addTraceIoAction(this);
     m_waiting->setAlignment(Qt::AlignCenter);
     m_waiting->setWordWrap(true);
     m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);
