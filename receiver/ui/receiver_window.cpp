@@ -1,6 +1,7 @@
 #include "receiver_window.h"
 
 #include "frame_slot.h"
+#include "inside_view.h"
 #include "logging.h"
 #include "receiver_controller.h"
 #include "stream_stats.h"
@@ -93,6 +94,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     layout->addWidget(m_pages, 1);
     layout->addWidget(m_statsPanel);
     layout->addWidget(m_status);
+    inside::addInsideViewAction(this); // I: the custom I/O, live, in a window of its own
     resize(960, 600);
     m_fittedSize = size();
 

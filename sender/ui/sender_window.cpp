@@ -1,5 +1,7 @@
 #include "ui/sender_window.h"
 
+#include "inside_view.h"
+
 #include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
@@ -133,6 +135,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     layout->addWidget(m_audio);
     layout->addWidget(m_status);
     showSourceChoice();
+    inside::addInsideViewAction(this); // I: the custom I/O, live, in a window of its own
     resize(560, 290);
 }
 
