@@ -14,6 +14,7 @@
 #include <QLabel>
 #include <QLocale>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollBar>
 #include <QSplitter>
 #include <QTableView>
@@ -31,7 +32,7 @@ const QColor kProbe(0xff, 0xca, 0x28);    // header/probe phase, set apart from 
 const QColor kError(0xef, 0x9a, 0x9a);    // an AVERROR
 const QColor kSent(0x80, 0xde, 0xea);
 const QColor kReceived(0xc5, 0xe1, 0xa5);
-const QColor kKeyframe(0xff, 0xd5, 0x4f); // access units with an IDR
+const QColor kKeyframe(0xff, 0xee, 0x58); // access units with an IDR
 
 QLabel *sectionTitle(const QString &text, QWidget *parent)
 {
@@ -153,7 +154,9 @@ InsideView::InsideView(QWidget *owner)
     layout->addWidget(sectionTitle(tr("Bounded hand-offs (used / capacity)"), this));
     layout->addWidget(m_fills);
     layout->addWidget(sides, 1);
-    resize(1600, 900);
+    // Large for a projector, but never larger than the screen it opens on.
+    const QRect screen = owner && owner->screen() ? owner->screen()->availableGeometry() : QRect(0, 0, 1600, 900);
+    resize(std::min(1600, screen.width()), std::min(900, screen.height()));
 
     m_timer->setInterval(kRefreshMs); // 10 Hz: live to the eye, cheap for the GUI thread
     connect(m_timer, &QTimer::timeout, this, &InsideView::refresh);
