@@ -59,7 +59,7 @@ QString joinNames(const QStringList &names)
 
 QString direction(bool sent)
 {
-    return sent ? QStringLiteral("sent →") : QStringLiteral("→ received");
+    return sent ? QStringLiteral("sent →") : QStringLiteral("→ recv");
 }
 
 } // namespace

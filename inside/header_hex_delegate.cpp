@@ -6,6 +6,16 @@
 #include <QPainter>
 
 namespace h264link::inside {
+namespace {
+
+// A little smaller than the row's text, so that the whole 24-byte header fits beside the other columns.
+QFont hexFont(QFont font)
+{
+    font.setPointSizeF(font.pointSizeF() * 0.8);
+    return font;
+}
+
+} // namespace
 
 void HeaderHexDelegate::paint(QPainter *painter, const QStyleOptionViewItem &option,
                               const QModelIndex &index) const
@@ -18,9 +28,10 @@ void HeaderHexDelegate::paint(QPainter *painter, const QStyleOptionViewItem &opt
     painter->save();
     if (option.state & QStyle::State_Selected)
         painter->fillRect(option.rect, option.palette.highlight());
-    painter->setFont(option.font);
-    const QFontMetrics metrics(option.font);
-    const int cell = metrics.horizontalAdvance(QStringLiteral("00 "));
+    const QFont font = hexFont(option.font);
+    painter->setFont(font);
+    const QFontMetrics metrics(font);
+    const int cell = metrics.horizontalAdvance(QStringLiteral("00")) + 4;
     const QRect r = option.rect.adjusted(2, 2, -2, -2);
     for (int i = 0; i < bytes.size(); ++i) {
         const QRect box(r.left() + i * cell, r.top(), cell - 2, r.height());
@@ -37,8 +48,8 @@ void HeaderHexDelegate::paint(QPainter *painter, const QStyleOptionViewItem &opt
 QSize HeaderHexDelegate::sizeHint(const QStyleOptionViewItem &option, const QModelIndex &index) const
 {
     const QByteArray bytes = index.data(TimelineModel::BytesRole).toByteArray();
-    const QFontMetrics metrics(option.font);
-    return {metrics.horizontalAdvance(QStringLiteral("00 ")) * int(bytes.size()) + 4, metrics.height() + 6};
+    const QFontMetrics metrics(hexFont(option.font));
+    return {(metrics.horizontalAdvance(QStringLiteral("00")) + 4) * int(bytes.size()) + 4, metrics.height() + 6};
 }
 
 } // namespace h264link::inside

@@ -95,7 +95,7 @@ InsideView::InsideView(QWidget *owner)
     : QWidget(owner, Qt::Window), m_calls(new TimelineModel(ioCallColumns(), kMaxRows, this)),
       m_messages(new TimelineModel(messageColumns(), kMaxRows, this)),
       m_nals(new TimelineModel(nalColumns(), kMaxRows, this)), m_fills(new FillBars(this)),
-      m_pause(new QPushButton(tr("Pause"), this)), m_counters(new QLabel(this)), m_detail(new QTextBrowser(this)),
+      m_pause(new QPushButton(tr("Pause (P)"), this)), m_counters(new QLabel(this)), m_detail(new QTextBrowser(this)),
       m_timer(new QTimer(this))
 {
     setObjectName(QStringLiteral("insideView"));
@@ -118,22 +118,26 @@ InsideView::InsideView(QWidget *owner)
     setFont(big);
 
     m_pause->setCheckable(true);
-    m_pause->setShortcut(Qt::Key_Space);
-    m_pause->setToolTip(tr("Freeze the picture (Space); the stream goes on"));
+    m_pause->setShortcut(Qt::Key_P); // not Space: the timelines take it for selection
+    m_pause->setToolTip(tr("Freeze the picture (P); the stream goes on"));
     connect(m_pause, &QPushButton::toggled, this, &InsideView::setPaused);
+    // Its text grows while paused: it must not widen the window and move the frozen timelines.
+    m_counters->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     auto *top = new QHBoxLayout;
     top->addWidget(m_pause);
     top->addWidget(m_counters, 1);
 
-    m_callTable = makeTable(m_calls, {110, 210, 140, 260, 170, 110, 250});
-    m_messageTable = makeTable(m_messages, {110, 140, 150, 80, 330, 110});
+    m_callTable = makeTable(m_calls, {115, 245, 150, 250, 150, 110, 240});
+    m_messageTable = makeTable(m_messages, {115, 110, 100, 60, 370, 80});
     m_messageTable->setItemDelegateForColumn(kMessageHexColumn, new HeaderHexDelegate(m_messageTable));
-    m_nalTable = makeTable(m_nals, {110, 140, 120});
+    m_nalTable = makeTable(m_nals, {115, 110, 110});
     connect(m_messageTable, &QTableView::clicked, this, [this](const QModelIndex &i) { showMessage(i.row()); });
 
-    m_detail->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    QFont fixed = QFontDatabase::systemFont(QFontDatabase::FixedFont);
+    fixed.setPointSize(14);
+    m_detail->setFont(fixed);
     m_detail->setText(tr("Click a message to see it whole."));
-    m_detail->setMinimumWidth(360);
+    m_detail->setMinimumWidth(480);
 
     auto *timelines = new QSplitter(Qt::Vertical, this);
     timelines->addWidget(section(sectionTitle(tr("Custom I/O calls (amber: probing the header, before the first "
@@ -145,9 +149,11 @@ InsideView::InsideView(QWidget *owner)
                                  m_nalTable, nullptr, this));
     auto *sides = new QSplitter(Qt::Horizontal, this);
     sides->addWidget(timelines);
-    sides->addWidget(section(sectionTitle(tr("Message"), this), m_detail, nullptr, this));
+    m_detailPane = section(sectionTitle(tr("Message"), this), m_detail, nullptr, this);
+    m_detailPane->hide(); // until a message is clicked: the timelines get the whole width
+    sides->addWidget(m_detailPane);
     sides->setStretchFactor(0, 3);
-    sides->setStretchFactor(1, 1);
+    sides->setStretchFactor(1, 2);
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(top);
@@ -200,7 +206,7 @@ void InsideView::setPaused(bool paused)
     m_whilePaused = 0;
     const QSignalBlocker block(m_pause);
     m_pause->setChecked(paused);
-    m_pause->setText(paused ? tr("Resume") : tr("Pause"));
+    m_pause->setText(paused ? tr("Resume (P)") : tr("Pause (P)"));
     updateCounters();
 }
 
@@ -262,6 +268,7 @@ void InsideView::showMessage(int row)
     if (row < 0 || row >= m_messages->rowCount())
         return;
     m_detail->setHtml(messageDetailHtml(m_messages->row(row).message));
+    m_detailPane->show();
 }
 
 QString InsideView::detailText() const

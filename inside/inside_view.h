@@ -76,6 +76,7 @@ private:
     QPushButton *m_pause;
     QLabel *m_counters;
     QTextBrowser *m_detail;
+    QWidget *m_detailPane = nullptr;
     QTimer *m_timer;
     bool m_paused = false;
     quint64 m_events = 0;      // taken from the feed since the view first opened

