@@ -8,6 +8,7 @@
 #include <QFileDevice>
 #include <QIODevice>
 #include <sys/socket.h>
+#include <utility>
 
 extern "C" {
 #include <libavutil/error.h>
@@ -15,6 +16,29 @@ extern "C" {
 }
 
 namespace h264link {
+namespace {
+
+// Adds the time its scope lasts to *blockedUs, if that is measuring (>= 0).
+class WaitTimer {
+public:
+    explicit WaitTimer(qint64 &blockedUs)
+        : m_blockedUs(blockedUs), m_startUs(blockedUs >= 0 ? trace::Tracer::nowUs() : 0)
+    {
+    }
+    ~WaitTimer()
+    {
+        if (m_blockedUs >= 0)
+            m_blockedUs += trace::Tracer::nowUs() - m_startUs;
+    }
+    WaitTimer(const WaitTimer &) = delete;
+    WaitTimer &operator=(const WaitTimer &) = delete;
+
+private:
+    qint64 &m_blockedUs;
+    const qint64 m_startUs;
+};
+
+} // namespace
 
 std::unique_ptr<AvioBridge> AvioBridge::create(QIODevice *device, Direction direction,
                                                QString *error, int bufferSize)
@@ -93,9 +117,17 @@ void AvioBridge::cancel()
     }
 }
 
+// The callbacks: straight through, or measured and recorded when traced.
 int AvioBridge::readPacket(void *opaque, uint8_t *buf, int size)
 {
-    return static_cast<AvioBridge *>(opaque)->read(buf, size);
+    auto *bridge = static_cast<AvioBridge *>(opaque);
+    if (!bridge->m_traced || !trace::Tracer::enabled())
+        return bridge->read(buf, size);
+    const qint64 startUs = trace::Tracer::nowUs();
+    bridge->m_blockedUs = 0;
+    const int ret = bridge->read(buf, size);
+    bridge->traceCall(trace::Call::ReadPacket, size, -1, ret, startUs);
+    return ret;
 }
 
 #if LIBAVFORMAT_VERSION_MAJOR >= 61
@@ -104,12 +136,41 @@ int AvioBridge::writePacket(void *opaque, const uint8_t *buf, int size)
 int AvioBridge::writePacket(void *opaque, uint8_t *buf, int size)
 #endif
 {
-    return static_cast<AvioBridge *>(opaque)->write(buf, size);
+    auto *bridge = static_cast<AvioBridge *>(opaque);
+    if (!bridge->m_traced || !trace::Tracer::enabled())
+        return bridge->write(buf, size);
+    const qint64 startUs = trace::Tracer::nowUs();
+    bridge->m_blockedUs = 0;
+    const int ret = bridge->write(buf, size);
+    bridge->traceCall(trace::Call::WritePacket, size, -1, ret, startUs);
+    return ret;
 }
 
 int64_t AvioBridge::seekPacket(void *opaque, int64_t offset, int whence)
 {
-    return static_cast<AvioBridge *>(opaque)->seek(offset, whence);
+    auto *bridge = static_cast<AvioBridge *>(opaque);
+    if (!bridge->m_traced || !trace::Tracer::enabled())
+        return bridge->seek(offset, whence);
+    const qint64 startUs = trace::Tracer::nowUs();
+    const int64_t ret = bridge->seek(offset, whence);
+    bridge->m_blockedUs = 0; // a seek never waits for data
+    bridge->traceCall(trace::Call::Seek, whence, offset, ret, startUs);
+    return ret;
+}
+
+void AvioBridge::traceCall(trace::Call call, int size, qint64 offset, qint64 result, qint64 startUs)
+{
+    trace::IoCall record;
+    record.timeUs = startUs;
+    record.context = m_traceContext;
+    record.call = call;
+    record.size = size;
+    record.offset = offset;
+    record.result = result;
+    record.blockedUs = std::exchange(m_blockedUs, -1);
+    record.caller = trace::CallerScope::current();
+    record.probing = !m_steady;
+    trace::Tracer::instance().record(record);
 }
 
 // read_packet contract: return > 0 bytes, AVERROR_EOF, or another AVERROR.
@@ -137,7 +198,11 @@ int AvioBridge::read(uint8_t *buf, int size)
 
 int AvioBridge::readQueue(uint8_t *buf, int size)
 {
-    const int n = m_queue->read(reinterpret_cast<char *>(buf), size);
+    int n = 0;
+    {
+        WaitTimer wait(m_blockedUs); // read() blocks until bytes come
+        n = m_queue->read(reinterpret_cast<char *>(buf), size);
+    }
     if (n > 0) {
         m_bytesTransferred += n;
         return n;
@@ -165,7 +230,12 @@ int AvioBridge::readSequential(uint8_t *buf, int size)
             return endOrError();
         if (m_cancelled.load())
             return AVERROR_EXIT;
-        if (!m_device->waitForReadyRead(-1) && m_device->bytesAvailable() == 0) {
+        bool ready = false;
+        {
+            WaitTimer wait(m_blockedUs);
+            ready = m_device->waitForReadyRead(-1);
+        }
+        if (!ready && m_device->bytesAvailable() == 0) {
             if (m_cancelled.load())
                 return AVERROR_EXIT;
             return endOrError();
@@ -206,7 +276,11 @@ int AvioBridge::write(const uint8_t *buf, int size)
     while (done < size) {
         if (m_cancelled.load())
             return AVERROR_EXIT;
-        const qint64 n = m_device->write(data + done, size - done);
+        qint64 n = 0;
+        {
+            WaitTimer wait(m_blockedUs); // a framing device may wait for its transport's bound
+            n = m_device->write(data + done, size - done);
+        }
         if (n <= 0) {
             m_lastDeviceError = m_device->errorString();
             qCWarning(lcBridge) << "write failed after" << done << "of" << size

@@ -17,7 +17,13 @@
 // a peer's orderly close, a finished queue). A device that fails gives
 // AVERROR(EIO), with its errorString() kept in lastDeviceError(); a
 // cancelled read gives AVERROR_EXIT.
+//
+// Tracing (common/io_trace.h): a bridge given a context with
+// setTraceContext() records every callback while Tracer::enabled(); with
+// tracing off a callback costs one relaxed atomic load more.
 #pragma once
+
+#include "io_trace.h"
 
 #include <QString>
 #include <atomic>
@@ -67,6 +73,13 @@ public:
     QString lastDeviceError() const { return m_lastDeviceError; }
     qint64 bytesTransferred() const { return m_bytesTransferred; }
 
+    // Which context its trace records name; a bridge without one records nothing.
+    void setTraceContext(trace::Context context) { m_traceContext = context; m_traced = true; }
+    // The header/probe phase is over: the owner calls this right before its
+    // first av_read_frame / av_write_frame (callbacks' thread). Until then the
+    // records are marked probing.
+    void markSteady() { m_steady = true; }
+
 private:
     AvioBridge(QIODevice *device, ByteQueue *queue, Direction direction);
     static std::unique_ptr<AvioBridge> make(QIODevice *device, ByteQueue *queue, Direction direction,
@@ -78,6 +91,7 @@ private:
     int64_t seek(int64_t offset, int whence);
     int readQueue(uint8_t *buf, int size);
     int endOrError(); // a sequential device that has nothing more to give
+    void traceCall(trace::Call call, int size, qint64 offset, qint64 result, qint64 startUs);
 
     static int readPacket(void *opaque, uint8_t *buf, int size);
 #if LIBAVFORMAT_VERSION_MAJOR >= 61
@@ -94,6 +108,12 @@ private:
     std::atomic<bool> m_cancelled{false};
     QString m_lastDeviceError;
     qint64 m_bytesTransferred = 0;
+    bool m_traced = false;
+    trace::Context m_traceContext{};
+    bool m_steady = false;
+    // While a traced callback runs: microseconds spent waiting for the device
+    // or the queue; -1 when not measuring (tracing off), so no clock is read.
+    qint64 m_blockedUs = -1;
 };
 
 } // namespace h264link

@@ -1,6 +1,7 @@
 #include "framed_media_device.h"
 
 #include "annexb.h"
+#include "io_trace.h"
 #include "logging.h"
 
 #include <QDeadlineTimer>
@@ -58,6 +59,8 @@ bool FramedMediaDevice::endAccessUnit()
         flags |= ParameterSets;
     }
     ++m_accessUnitsSent;
+    if (trace::Tracer::enabled())
+        trace::Tracer::instance().record(trace::accessUnitNals(m_auBytes, m_auPts, true));
     return sendMedia(std::exchange(m_auBytes, {}), m_auPts, flags);
 }
 

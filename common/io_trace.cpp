@@ -8,6 +8,7 @@
 #include <QLoggingCategory>
 #include <QMutexLocker>
 #include <QTimer>
+#include <cstdio>
 
 extern "C" {
 #include <libavformat/avio.h>
@@ -63,12 +64,29 @@ QString milliseconds(qint64 us)
     return QLocale().toString(double(us) / 1000.0, 'f', 1) + QStringLiteral(" ms");
 }
 
+// Straight to stderr, whole lines (stdio locks the stream per call, so the
+// threads' lines never interleave), without Qt's "category: " prefix; the
+// category still switches it off (QT_LOGGING_RULES="h264link.trace=false").
 void printLine(const QString &line)
 {
-    qCInfo(lcTrace).noquote() << "trace-io" << line;
+    if (lcTrace().isInfoEnabled())
+        std::fprintf(stderr, "trace-io %s\n", qUtf8Printable(line));
 }
 
 } // namespace
+
+QString nalTypeName(int type)
+{
+    switch (type) {
+    case annexb::NonIdrSlice: return QStringLiteral("non-IDR");
+    case annexb::IdrSlice: return QStringLiteral("IDR");
+    case annexb::Sei: return QStringLiteral("SEI");
+    case annexb::Sps: return QStringLiteral("SPS");
+    case annexb::Pps: return QStringLiteral("PPS");
+    case annexb::AccessUnitDelimiter: return QStringLiteral("AUD");
+    default: return QStringLiteral("type %1").arg(type);
+    }
+}
 
 const char *contextName(Context c)
 {
@@ -208,11 +226,21 @@ void Tracer::record(const IoCall &call)
 
 void Tracer::record(const WireMessage &message)
 {
+    {
+        QMutexLocker lock(&m_mutex);
+        ++m_messages[message.sent][message.type];
+    }
     push(message);
 }
 
 void Tracer::record(const AccessUnitNals &au)
 {
+    {
+        QMutexLocker lock(&m_mutex);
+        ++m_accessUnits[au.sent];
+        for (const AccessUnitNals::Nal &n : au.nals)
+            ++m_nals[au.sent][n.type & 0x1F];
+    }
     push(au);
 }
 
@@ -267,6 +295,9 @@ std::vector<Fill> Tracer::sampleFills() const
 void Tracer::flushSummary()
 {
     QVector<Summary> perContext;
+    std::array<std::array<quint64, 256>, 2> messages{};
+    std::array<quint64, 2> accessUnits{};
+    std::array<std::array<quint64, 32>, 2> nals{};
     {
         QMutexLocker lock(&m_mutex);
         for (Summary &s : m_current) {
@@ -274,14 +305,39 @@ void Tracer::flushSummary()
                 perContext.append(s);
             s = Summary{s.context};
         }
+        messages = std::exchange(m_messages, {});
+        accessUnits = std::exchange(m_accessUnits, {});
+        nals = std::exchange(m_nals, {});
     }
-    if (perContext.isEmpty())
-        return;
     if (textOutput()) {
         for (const Summary &s : perContext)
             printLine(format(s));
+        const QLocale locale;
+        for (int sent = 1; sent >= 0; --sent) {
+            QStringList parts;
+            for (int type = 0; type < 256; ++type) {
+                if (messages[size_t(sent)][size_t(type)])
+                    parts << QStringLiteral("%1 %2").arg(QLatin1String(proto::typeName(proto::MessageType(type))),
+                                                         locale.toString(messages[size_t(sent)][size_t(type)]));
+            }
+            if (!parts.isEmpty())
+                printLine(QStringLiteral("summary messages %1: %2").arg(sent ? "sent" : "received", parts.join(", ")));
+        }
+        for (int sent = 1; sent >= 0; --sent) {
+            if (!accessUnits[size_t(sent)])
+                continue;
+            QStringList parts;
+            for (int type = 0; type < 32; ++type) {
+                if (nals[size_t(sent)][size_t(type)])
+                    parts << QStringLiteral("%1 %2").arg(nalTypeName(type), locale.toString(nals[size_t(sent)][size_t(type)]));
+            }
+            printLine(QStringLiteral("summary access units %1: %2 (NAL units: %3)")
+                          .arg(sent ? "sent" : "received", locale.toString(accessUnits[size_t(sent)]),
+                               parts.join(", ")));
+        }
     }
-    emit secondSummary(perContext);
+    if (!perContext.isEmpty())
+        emit secondSummary(perContext);
 }
 
 QString Tracer::format(const IoCall &c)

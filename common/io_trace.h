@@ -75,6 +75,7 @@ struct Summary {             // one second of one context
 // its encoded bytes (header first, as on the wire), and an access unit split
 // at its start codes by common/annexb.
 WireMessage wireMessage(const char *data, int size, bool sent);
+QString nalTypeName(int type); // "IDR", "non-IDR", "SPS", "PPS", "SEI", "AUD", else "type N"
 AccessUnitNals accessUnitNals(const QByteArray &accessUnit, qint64 ptsUs, bool sent);
 
 // Process-wide. Recording is cheap when disabled: one relaxed atomic load, no formatting, no allocation.
@@ -125,6 +126,11 @@ private:
     std::deque<Event> m_ring;
     quint64 m_dropped = 0;
     std::array<Summary, kContextCount> m_current{};
+    // The text summary's other lines: messages per type, each way [sent][type],
+    // and access units with their NAL units per type, each way.
+    std::array<std::array<quint64, 256>, 2> m_messages{};
+    std::array<quint64, 2> m_accessUnits{};
+    std::array<std::array<quint64, 32>, 2> m_nals{};
 
     mutable QMutex m_probeMutex; // held while a probe runs, so removal waits for it
     std::map<int, std::function<Fill()>> m_probes;

@@ -1,5 +1,7 @@
 #include "message_decoder.h"
 
+#include "io_trace.h"
+
 namespace h264link::proto {
 
 bool MessageDecoder::feed(const char *data, qsizetype size)
@@ -66,6 +68,9 @@ bool MessageDecoder::parseOne()
         ++m_sequenceGaps;
     m_lastSequence = h.sequence;
     ++m_messagesDecoded;
+    // Every message either app receives is parsed here: the one place to trace them.
+    if (trace::Tracer::enabled())
+        trace::Tracer::instance().record(trace::wireMessage(start, kHeaderSize + int(h.payloadLength), false));
     if (m.type == MessageType::Hello && !m_helloSeen) {
         // Decided here, not by the handshake, so that the messages behind
         // HELLO in this same read are already checked against it.

@@ -1,5 +1,7 @@
 #include "protocol.h"
 
+#include "io_trace.h"
+
 #include <QDataStream>
 #include <QIODevice>
 #include <QtEndian>
@@ -336,7 +338,11 @@ QByteArray MessageWriter::encode(MessageType type, const QByteArray &payload, qu
     m.sequence = m_sequence++;
     m.timestampUs = nowMicros();
     m.payload = payload;
-    return proto::encode(m);
+    QByteArray wire = proto::encode(m);
+    // Every message either app sends is encoded here: the one place to trace them.
+    if (trace::Tracer::enabled())
+        trace::Tracer::instance().record(trace::wireMessage(wire.constData(), int(wire.size()), true));
+    return wire;
 }
 
 } // namespace h264link::proto

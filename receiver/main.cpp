@@ -5,6 +5,8 @@
 #include "audio_output.h"
 #include "exit_codes.h"
 #include "frame_slot.h"
+#include "io_trace.h"
+#include "io_trace_controls.h"
 #include "logging.h"
 #include "receiver_controller.h"
 #include "receiver_window.h"
@@ -91,8 +93,9 @@ int run(int argc, char *argv[])
                                 "file");
     const QCommandLineOption record("record", "Write what arrives, video and sound, to FILE.mkv or FILE.mp4 "
                                    "(no re-encoding, the sender's timestamps).", "file");
+    const QCommandLineOption traceIo = traceIoOption();
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
-                       record});
+                       record, traceIo});
     if (!parser.parse(app->arguments()))
         return fail(parser.errorText() + QStringLiteral(" (see --help)"), ExitUsage);
     if (parser.isSet(QStringLiteral("help")))
@@ -100,6 +103,9 @@ int run(int argc, char *argv[])
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();
     installFfmpegLogHandler();
+    trace::Tracer::instance(); // on this, the main thread: its summary timer lives here
+    if (parser.isSet(traceIo))
+        setIoTrace(true);
 
     ReceiverOptions options;
     bool ok = false;

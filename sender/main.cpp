@@ -4,6 +4,8 @@
 //   sender [FILE] --gui                                  opens the window
 #include "app_mode.h"
 #include "exit_codes.h"
+#include "io_trace.h"
+#include "io_trace_controls.h"
 #include "logging.h"
 #include "remux/video_transcoder.h"
 #include "secure_channel.h"
@@ -48,6 +50,7 @@ struct CommandLine {
                               "instead of a file: sender --screen [DISPLAY]."};
     QCommandLineOption fps{"fps", "Frames per second to capture from the screen or a camera (default 30).",
                            "n", "30"};
+    QCommandLineOption traceIo = traceIoOption();
     QCommandLineParser parser;
 
     CommandLine()
@@ -71,7 +74,7 @@ struct CommandLine {
                                      "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
                                      "[FILE | DISPLAY]");
         parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
-                           maxSize, screen, fps});
+                           maxSize, screen, fps, traceIo});
     }
 };
 
@@ -113,6 +116,9 @@ static int run(int argc, char *argv[])
     if (cli.parser.isSet(QStringLiteral("version")))
         cli.parser.showVersion();
     installFfmpegLogHandler();
+    trace::Tracer::instance(); // on this, the main thread: its summary timer lives here
+    if (cli.parser.isSet(cli.traceIo))
+        setIoTrace(true);
 
     SenderOptions options;
     const QStringList files = cli.parser.positionalArguments();
@@ -232,6 +238,7 @@ static int run(int argc, char *argv[])
     app->exec();
     worker.quit();
     worker.wait();
+    trace::Tracer::instance().flushSummary(); // the worker's last calls
     return exitCode;
 }
 

@@ -1,12 +1,17 @@
 // The tracer on its own: the bounded ring (drop oldest, counted), the
 // per-second summaries, the caller scopes, fill probes and the text lines.
+#include "avio_bridge.h"
+#include "ffmpeg_raii.h"
 #include "io_trace.h"
 #include "test_support.h"
 
+#include <QBuffer>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QtTest>
 
 extern "C" {
+#include <libavformat/avformat.h>
 #include <libavformat/avio.h>
 #include <libavutil/error.h>
 }
@@ -234,6 +239,67 @@ private slots:
             QCOMPARE(nals.nals[size_t(i)].size, sizes[i]);
             QCOMPARE(nals.nals[size_t(i)].startCodeLength, codes[i]);
         }
+    }
+
+    // A real bridge over an mp4 in memory: what libavformat asked, as the
+    // bridge itself counts it.
+    void bridgeRecordsEveryCallback()
+    {
+        QTemporaryDir dir;
+        const QString clip = dir.filePath("clip.mp4");
+        QCOMPARE(testsupport::makeClip(clip), QString());
+        QByteArray bytes = testsupport::readFile(clip);
+        QBuffer buffer(&bytes);
+        QVERIFY(buffer.open(QIODevice::ReadOnly));
+        QString error;
+        auto bridge = h264link::AvioBridge::create(&buffer, h264link::AvioBridge::Direction::Read, &error);
+        QVERIFY2(bridge, qPrintable(error));
+        bridge->setTraceContext(Context::SenderInput);
+        Tracer &t = Tracer::instance();
+        t.flushSummary();
+        QSignalSpy spy(&t, &Tracer::secondSummary);
+
+        AVFormatContext *raw = avformat_alloc_context();
+        raw->pb = bridge->context();
+        int ret = 0;
+        {
+            CallerScope scope("avformat_open_input");
+            ret = avformat_open_input(&raw, nullptr, nullptr, nullptr);
+        }
+        h264link::InputFormatPtr input(raw);
+        QCOMPARE(ret, 0);
+        bridge->markSteady();
+        h264link::PacketPtr packet = h264link::makePacket();
+        int packets = 0;
+        for (;;) {
+            CallerScope scope("av_read_frame");
+            if (av_read_frame(input.get(), packet.get()) < 0)
+                break;
+            ++packets;
+            av_packet_unref(packet.get());
+        }
+        QCOMPARE(packets, testsupport::ffprobeVideoPacketCount(clip));
+
+        qint64 readBytes = 0;
+        bool sizeAsked = false, steadyRead = false;
+        for (const Event &e : t.takeEvents()) {
+            const auto *c = std::get_if<IoCall>(&e);
+            QVERIFY(c);
+            QCOMPARE(c->context, Context::SenderInput);
+            const QByteArray caller(c->caller);
+            QCOMPARE(c->probing, caller == "avformat_open_input");
+            if (c->call == Call::ReadPacket && c->result > 0)
+                readBytes += c->result;
+            if (c->call == Call::Seek && c->size == AVSEEK_SIZE)
+                sizeAsked |= c->result == bytes.size() && caller == "avformat_open_input";
+            steadyRead |= c->call == Call::ReadPacket && caller == "av_read_frame";
+        }
+        QVERIFY(sizeAsked); // the mov demuxer asks the size while it opens
+        QVERIFY(steadyRead);
+        QCOMPARE(readBytes, bridge->bytesTransferred());
+        t.flushSummary();
+        QCOMPARE(spy.count(), 1);
+        QCOMPARE(spy.at(0).at(0).value<QVector<Summary>>().at(0).bytes, bridge->bytesTransferred());
     }
 
     void disabledRecordsNothingByConvention()

@@ -16,6 +16,7 @@ std::unique_ptr<AudioDemuxer> AudioDemuxer::open(AudioInput &input, quint32 code
     d->m_bridge = AvioBridge::create(&input.bytes, error, 4096); // small: frames are a few hundred bytes
     if (!d->m_bridge)
         return nullptr;
+    d->m_bridge->setTraceContext(trace::Context::ReceiverAudio);
     AVFormatContext *raw = avformat_alloc_context();
     if (!raw) {
         *error = QStringLiteral("out of memory");
@@ -23,7 +24,11 @@ std::unique_ptr<AudioDemuxer> AudioDemuxer::open(AudioInput &input, quint32 code
     }
     raw->pb = d->m_bridge->context();
     raw->flags |= AVFMT_FLAG_NOBUFFER;
-    const int ret = avformat_open_input(&raw, nullptr, av_find_input_format(name), nullptr);
+    int ret = 0;
+    {
+        trace::CallerScope scope("avformat_open_input");
+        ret = avformat_open_input(&raw, nullptr, av_find_input_format(name), nullptr);
+    }
     d->m_format.reset(raw);
     if (ret < 0) {
         *error = QStringLiteral("cannot start the %1 demuxer: %2").arg(QLatin1String(name), averrorText(ret));
@@ -41,8 +46,13 @@ int AudioDemuxer::run(PacketSink &sink)
     PacketPtr packet = makePacket();
     if (!packet)
         return AVERROR(ENOMEM);
+    m_bridge->markSteady();
     for (;;) {
-        const int ret = av_read_frame(m_format.get(), packet.get());
+        int ret = 0;
+        {
+            trace::CallerScope scope("av_read_frame");
+            ret = av_read_frame(m_format.get(), packet.get());
+        }
         if (ret < 0) {
             sink.flush();
             return ret == AVERROR_EOF ? 0 : ret;

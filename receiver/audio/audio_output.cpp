@@ -1,5 +1,6 @@
 #include "audio_output.h"
 
+#include "io_trace.h"
 #include "logging.h"
 #include "protocol.h"
 
@@ -40,10 +41,15 @@ QAudioFormat AudioOutput::formatFor(const QAudioDevice &device, int sampleRate, 
 AudioOutput::AudioOutput(const QAudioDevice &device, AudioClock *clock) : m_device(device), m_clock(clock)
 {
     m_thread.setObjectName(QStringLiteral("audio output"));
+    m_fillProbe = trace::Tracer::instance().addFillProbe([this] {
+        return trace::Fill{QStringLiteral("audio buffer"), m_bufferedUs.load() / 1000, kQueueMs + kSinkBufferMs,
+                           QStringLiteral("ms")};
+    });
 }
 
 AudioOutput::~AudioOutput()
 {
+    trace::Tracer::instance().removeFillProbe(m_fillProbe);
     stop();
     if (m_thread.isRunning()) {
         QMetaObject::invokeMethod(this, [this] {

@@ -99,6 +99,7 @@ private:
     std::atomic<bool> m_muted{false};
     std::atomic<bool> m_lost{false};
     std::atomic<qint64> m_bufferedUs{0};
+    int m_fillProbe = 0;
     std::atomic<qint64> m_sinkLatencyUs{0};
     std::atomic<quint64> m_underruns{0};
     std::atomic<double> m_levelDb{-100};

@@ -1,6 +1,21 @@
 #include "frame_slot.h"
 
+#include "io_trace.h"
+
 namespace h264link {
+
+FrameSlot::FrameSlot(QObject *parent) : QObject(parent)
+{
+    m_fillProbe = trace::Tracer::instance().addFillProbe([this] {
+        QMutexLocker lock(&m_mutex);
+        return trace::Fill{QStringLiteral("frame slot"), m_pending ? 1 : 0, 1, QStringLiteral("frames")};
+    });
+}
+
+FrameSlot::~FrameSlot()
+{
+    trace::Tracer::instance().removeFillProbe(m_fillProbe); // before the mutex it reads goes
+}
 
 void FrameSlot::put(FramePtr frame)
 {

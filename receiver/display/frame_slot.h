@@ -21,7 +21,8 @@ namespace h264link {
 class FrameSlot : public QObject {
     Q_OBJECT
 public:
-    using QObject::QObject;
+    explicit FrameSlot(QObject *parent = nullptr);
+    ~FrameSlot() override;
 
     void put(FramePtr frame); // producer thread
     FramePtr take();          // display thread; null if nothing new
@@ -35,6 +36,7 @@ private:
     FramePtr m_pending;
     bool m_notified = false;
     quint64 m_skipped = 0;
+    int m_fillProbe = 0;
 };
 
 } // namespace h264link

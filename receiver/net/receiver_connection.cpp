@@ -1,6 +1,7 @@
 #include "receiver_connection.h"
 
 #include "annexb.h"
+#include "io_trace.h"
 #include "logging.h"
 #include "secure_channel.h"
 
@@ -86,10 +87,20 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<Strea
                                   Qt::QueuedConnection);
     apply(m_handshake.start());
     QMetaObject::invokeMethod(this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
+    // ByteQueue is thread-safe: the probes may read it from the GUI thread.
+    const auto queueFill = [](const ByteQueue &queue, const QString &name) {
+        return trace::Fill{name, qint64(queue.queuedBytes()), qint64(queue.capacity()), QStringLiteral("bytes")};
+    };
+    m_fillProbes[0] = trace::Tracer::instance().addFillProbe(
+        [input = m_input, queueFill] { return queueFill(input->bytes, QStringLiteral("receiver video queue")); });
+    m_fillProbes[1] = trace::Tracer::instance().addFillProbe(
+        [input = m_input, queueFill] { return queueFill(input->audio.bytes, QStringLiteral("receiver audio queue")); });
 }
 
 ReceiverConnection::~ReceiverConnection()
 {
+    for (const int id : m_fillProbes)
+        trace::Tracer::instance().removeFillProbe(id);
     finishQueues();
 }
 
@@ -258,6 +269,12 @@ void ReceiverConnection::apply(const HandshakeStep &step)
 void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteArray data)
 {
     static const QByteArray kAccessUnitDelimiter("\0\0\0\1\x09\xf0", 6);
+    if (trace::Tracer::enabled()) { // the unit as the sender sent it, for its NAL units
+        if (message.flags & AccessUnitStart)
+            m_traceAuBytes.clear();
+        if (m_traceAuBytes.size() < qsizetype(kMaxPayloadSize))
+            m_traceAuBytes += data;
+    }
     if (message.flags & AccessUnitStart) {
         m_auSentUs = message.timestampUs;
         m_auBytes = 0;
@@ -274,6 +291,8 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
         // cannot emit its packet earlier, so the demuxer always finds it.
         const qint64 id = m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes);
         m_input->units.add(AccessUnitMark{m_auOffset, m_auPtsUs, id, (message.flags & DecodeOnly) != 0});
+        if (trace::Tracer::enabled())
+            trace::Tracer::instance().record(trace::accessUnitNals(std::exchange(m_traceAuBytes, {}), m_auPtsUs, false));
         data += kAccessUnitDelimiter;
         m_audAppended = true;
     }

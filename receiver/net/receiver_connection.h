@@ -117,6 +117,8 @@ private:
     QString m_peer;
     proto::MessageDecoder m_decoder;
     proto::MessageWriter m_writer;
+    QByteArray m_traceAuBytes; // only while tracing: the current unit's bytes
+    int m_fillProbes[2] = {0, 0}; // the two queues' fills, for the Inside view
     QTimer *m_handshakeTimer;
     QTimer *m_pingTimer;
     QTimer *m_idleTimer;

@@ -11,6 +11,7 @@ std::unique_ptr<Demuxer> Demuxer::open(StreamInput &input, PipelineCounters &cou
     d->m_bridge = AvioBridge::create(&input.bytes, error);
     if (!d->m_bridge)
         return nullptr;
+    d->m_bridge->setTraceContext(trace::Context::ReceiverVideo);
     AVFormatContext *raw = avformat_alloc_context();
     if (!raw) {
         *error = QStringLiteral("out of memory");
@@ -18,7 +19,11 @@ std::unique_ptr<Demuxer> Demuxer::open(StreamInput &input, PipelineCounters &cou
     }
     raw->pb = d->m_bridge->context();
     const AVInputFormat *h264 = av_find_input_format("h264");
-    const int ret = avformat_open_input(&raw, nullptr, h264, nullptr);
+    int ret = 0;
+    {
+        trace::CallerScope scope("avformat_open_input");
+        ret = avformat_open_input(&raw, nullptr, h264, nullptr);
+    }
     d->m_input.reset(raw);
     if (ret < 0) {
         *error = "cannot start the h264 demuxer: " + averrorText(ret);
@@ -43,8 +48,13 @@ bool isLoneDelimiter(const AVPacket *packet)
 int Demuxer::run(PacketSink &sink)
 {
     PacketPtr packet = makePacket();
+    m_bridge->markSteady();
     for (;;) {
-        const int ret = av_read_frame(m_input.get(), packet.get());
+        int ret = 0;
+        {
+            trace::CallerScope scope("av_read_frame");
+            ret = av_read_frame(m_input.get(), packet.get());
+        }
         if (ret < 0) {
             sink.flush();
             return ret == AVERROR_EOF ? 0 : ret;

@@ -2,6 +2,7 @@
 
 #include "frame_slot.h"
 #include "inside_view.h"
+#include "io_trace_controls.h"
 #include "logging.h"
 #include "receiver_controller.h"
 #include "stream_stats.h"
@@ -56,6 +57,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
       m_audioMeter(new QProgressBar(m_audioOnly))
 {
     setWindowTitle(tr("h264link receiver"));
+    addTraceIoAction(this);
     m_waiting->setAlignment(Qt::AlignCenter);
     m_waiting->setWordWrap(true);
     m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);

@@ -1,6 +1,7 @@
 #include "net/sender_connection.h"
 
 #include "exit_codes.h"
+#include "io_trace.h"
 
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
@@ -24,9 +25,17 @@ SenderConnection::SenderConnection(const SenderOptions &options, const std::atom
     m_socket.setReadBufferSize(kMaxInboundBytes); // a receiver only sends small control messages
     connect(&m_framing, &FramedMediaDevice::controlMessageReceived, this,
             &SenderConnection::onControlMessage, Qt::DirectConnection);
+    // The socket belongs to the worker thread: the probe reads its last sample.
+    m_fillProbe = trace::Tracer::instance().addFillProbe([this] {
+        return trace::Fill{QStringLiteral("sender socket queue"), m_queuedSample.load(std::memory_order_relaxed),
+                           kMaxQueuedBytes, QStringLiteral("bytes")};
+    });
 }
 
-SenderConnection::~SenderConnection() = default;
+SenderConnection::~SenderConnection()
+{
+    trace::Tracer::instance().removeFillProbe(m_fillProbe);
+}
 
 QString SenderConnection::where() const
 {
@@ -319,6 +328,8 @@ bool SenderConnection::waitUntil(qint64 delayUs)
 bool SenderConnection::afterAccessUnit(QString *message)
 {
     m_socket.flush();
+    if (trace::Tracer::enabled())
+        m_queuedSample.store(queuedBytes(), std::memory_order_relaxed);
     if (!drain(kMaxQueuedBytes, -1)) {
         lost(message, QStringLiteral("the receiver closed the connection"));
         return false;

@@ -122,6 +122,8 @@ private:
     const std::atomic<bool> &m_stop;
     std::function<quint64()> m_framesSkipped;
     QSslSocket m_socket;
+    std::atomic<qint64> m_queuedSample{0}; // queuedBytes() after the last access unit, while tracing
+    int m_fillProbe = 0;
     SecureChannel *m_channel = nullptr; // with a key; owned by m_socket
     FramedMediaDevice m_framing;
     SenderHandshake m_handshake;

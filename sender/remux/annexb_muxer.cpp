@@ -14,6 +14,7 @@ std::unique_ptr<AnnexBMuxer> AnnexBMuxer::create(const AVCodecParameters *codecp
     muxer->m_bridge = AvioBridge::create(out, AvioBridge::Direction::Write, error);
     if (!muxer->m_bridge)
         return nullptr;
+    muxer->m_bridge->setTraceContext(trace::Context::SenderVideoOutput);
 
     AVFormatContext *raw = nullptr;
     int ret = avformat_alloc_output_context2(&raw, nullptr, "h264", nullptr);
@@ -32,7 +33,11 @@ std::unique_ptr<AnnexBMuxer> AnnexBMuxer::create(const AVCodecParameters *codecp
     }
     st->codecpar->codec_tag = 0; // "avc1" from mp4 means nothing to a raw stream
     st->time_base = timeBase;
-    if ((ret = avformat_write_header(oc, nullptr)) < 0) {
+    {
+        trace::CallerScope scope("avformat_write_header");
+        ret = avformat_write_header(oc, nullptr);
+    }
+    if (ret < 0) {
         *error = "cannot start the h264 muxer: " + averrorText(ret);
         return nullptr;
     }
@@ -51,13 +56,22 @@ AnnexBMuxer::Result AnnexBMuxer::writeAccessUnit(AVPacket *packet, QString *erro
     // A packet the demuxer marks to discard (before an mp4/mov edit list's
     // start) is still sent, since later frames refer to it, flagged DECODE_ONLY.
     m_out->beginAccessUnit(ptsUs, packet->flags & AV_PKT_FLAG_KEY, packet->flags & AV_PKT_FLAG_DISCARD);
-    const int ret = av_write_frame(m_output.get(), packet);
+    m_bridge->markSteady();
+    int ret = 0;
+    {
+        trace::CallerScope scope("av_write_frame");
+        ret = av_write_frame(m_output.get(), packet);
+    }
     if (ret < 0) {
         *error = "the h264 muxer rejected it: " + averrorDetail(ret);
         m_out->endAccessUnit();
         return Result::BadPacket;
     }
-    avio_flush(m_output->pb); // push this access unit through write_packet now
+    {
+        // The raw muxer only fills the buffer; write_packet runs here.
+        trace::CallerScope scope("avio_flush after av_write_frame");
+        avio_flush(m_output->pb); // push this access unit through write_packet now
+    }
     if (m_out->endAccessUnit())
         return Result::Ok;
     *error = "sending failed: " + m_out->errorString();
@@ -66,6 +80,7 @@ AnnexBMuxer::Result AnnexBMuxer::writeAccessUnit(AVPacket *packet, QString *erro
 
 bool AnnexBMuxer::finish(QString *error)
 {
+    trace::CallerScope scope("av_write_trailer");
     const int ret = av_write_trailer(m_output.get());
     if (ret < 0) {
         *error = "cannot finish the h264 stream: " + averrorText(ret);

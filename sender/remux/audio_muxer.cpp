@@ -29,6 +29,7 @@ std::unique_ptr<AudioMuxer> AudioMuxer::create(const AVCodecParameters *codecpar
     muxer->m_bridge = AvioBridge::create(out, AvioBridge::Direction::Write, error);
     if (!muxer->m_bridge)
         return nullptr;
+    muxer->m_bridge->setTraceContext(trace::Context::SenderAudioOutput);
 
     AVFormatContext *raw = nullptr;
     int ret = avformat_alloc_output_context2(&raw, nullptr, format, nullptr);
@@ -54,13 +55,14 @@ std::unique_ptr<AudioMuxer> AudioMuxer::create(const AVCodecParameters *codecpar
         av_dict_set(&options, "id3v2_version", "0", 0);
         av_dict_set(&options, "write_xing", "0", 0);
     }
+    trace::CallerScope scope("avformat_write_header");
     ret = avformat_write_header(oc, &options);
     av_dict_free(&options);
     if (ret < 0) {
         *error = QStringLiteral("cannot start the %1 muxer: %2").arg(format, averrorDetail(ret));
         return nullptr;
     }
-    avio_flush(oc->pb);
+    avio_flush(oc->pb); // still the header's bytes
     return muxer;
 }
 
@@ -86,14 +88,22 @@ AudioMuxer::Result AudioMuxer::writePacket(AVPacket *packet, quint16 flags, QStr
     if (packet->flags & AV_PKT_FLAG_DISCARD)
         flags |= kDecodeOnly;
     m_out->beginAudioPacket(ptsUs, skipStart, discardEnd, flags);
-    const int ret = av_write_frame(m_output.get(), packet);
+    m_bridge->markSteady();
+    int ret = 0;
+    {
+        trace::CallerScope scope("av_write_frame");
+        ret = av_write_frame(m_output.get(), packet);
+    }
     if (ret < 0) {
         *error = QStringLiteral("the %1 muxer rejected it: %2")
                      .arg(m_output->oformat->name, averrorDetail(ret));
         m_out->endAudioPacket();
         return Result::BadPacket;
     }
-    avio_flush(m_output->pb); // push this packet through write_packet now
+    {
+        trace::CallerScope scope("avio_flush after av_write_frame");
+        avio_flush(m_output->pb); // push this packet through write_packet now
+    }
     if (m_out->endAudioPacket())
         return Result::Ok;
     *error = "sending failed: " + m_out->errorString();
@@ -103,8 +113,9 @@ AudioMuxer::Result AudioMuxer::writePacket(AVPacket *packet, quint16 flags, QStr
 bool AudioMuxer::finish(QString *error)
 {
     m_out->beginAudioPacket(proto::kNoPts, 0, 0, 0); // a trailer would be stream bytes too
+    trace::CallerScope scope("av_write_trailer");
     const int ret = av_write_trailer(m_output.get());
-    avio_flush(m_output->pb);
+    avio_flush(m_output->pb); // still the trailer's bytes
     const bool sent = m_out->endAudioPacket();
     if (ret < 0) {
         *error = QStringLiteral("cannot finish the %1 stream: %2").arg(m_output->oformat->name, averrorText(ret));

@@ -120,7 +120,11 @@ bool MediaSource::openDevice(const char *format, const QString &url, AVDictionar
     }
     AVFormatContext *raw = nullptr;
     takeLastFfmpegError();
-    const int ret = avformat_open_input(&raw, url.toUtf8().constData(), input, options);
+    int ret = 0;
+    {
+        trace::CallerScope scope("avformat_open_input");
+        ret = avformat_open_input(&raw, url.toUtf8().constData(), input, options);
+    }
     m_input.reset(raw);
     if (ret < 0) {
         QString detail = averrorDetail(ret);
@@ -156,6 +160,7 @@ bool MediaSource::openStdin(QString *error)
     m_bridge = AvioBridge::create(m_pipe.get(), AvioBridge::Direction::Read, error);
     if (!m_bridge)
         return false;
+    m_bridge->setTraceContext(trace::Context::SenderInput);
     AVFormatContext *raw = avformat_alloc_context();
     if (!raw) {
         *error = QStringLiteral("out of memory");
@@ -163,7 +168,11 @@ bool MediaSource::openStdin(QString *error)
     }
     raw->pb = m_bridge->context();
     takeLastFfmpegError();
-    const int ret = avformat_open_input(&raw, "pipe:", nullptr, nullptr);
+    int ret = 0;
+    {
+        trace::CallerScope scope("avformat_open_input");
+        ret = avformat_open_input(&raw, "pipe:", nullptr, nullptr);
+    }
     m_input.reset(raw);
     if (ret < 0) {
         if (PipeDevice::interrupted())
@@ -197,6 +206,7 @@ bool MediaSource::openInput(QString *error)
     m_bridge = AvioBridge::create(&m_file, AvioBridge::Direction::Read, error);
     if (!m_bridge)
         return false;
+    m_bridge->setTraceContext(trace::Context::SenderInput);
 
     AVFormatContext *raw = avformat_alloc_context();
     if (!raw) {
@@ -207,7 +217,11 @@ bool MediaSource::openInput(QString *error)
     // The file name is only a hint for probing (.h264 has no header to find);
     // every byte still comes through the bridge.
     takeLastFfmpegError(); // forget anything older than this call
-    int ret = avformat_open_input(&raw, m_file.fileName().toUtf8().constData(), nullptr, nullptr);
+    int ret = 0;
+    {
+        trace::CallerScope scope("avformat_open_input");
+        ret = avformat_open_input(&raw, m_file.fileName().toUtf8().constData(), nullptr, nullptr);
+    }
     m_input.reset(raw); // null on failure: avformat_open_input freed it
     if (ret < 0) {
         *error = QStringLiteral("'%1' is not a media file FFmpeg can read: %2")
@@ -220,7 +234,11 @@ bool MediaSource::openInput(QString *error)
 bool MediaSource::pickStreams(const QString &name, QString *error)
 {
     int ret = 0;
-    if ((ret = avformat_find_stream_info(m_input.get(), nullptr)) < 0) {
+    {
+        trace::CallerScope scope("avformat_find_stream_info");
+        ret = avformat_find_stream_info(m_input.get(), nullptr);
+    }
+    if (ret < 0) {
         *error = QStringLiteral("cannot read the streams of '%1': %2").arg(name, averrorDetail(ret));
         return false;
     }
@@ -308,6 +326,9 @@ qint64 MediaSource::durationUs() const
 int MediaSource::readPacket(AVPacket *packet)
 {
     takeLastFfmpegError(); // so an error message quotes this read's reason only
+    if (m_bridge)
+        m_bridge->markSteady();
+    trace::CallerScope scope("av_read_frame");
     for (;;) {
         const int ret = av_read_frame(m_input.get(), packet);
         if (ret < 0 || packet->stream_index == m_videoIndex || packet->stream_index == m_audioIndex)

@@ -1,6 +1,7 @@
 #include "ui/sender_window.h"
 
 #include "inside_view.h"
+#include "io_trace_controls.h"
 
 #include <QCheckBox>
 #include <QCloseEvent>
@@ -44,6 +45,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
 {
     setWindowTitle(tr("h264link sender"));
     setAcceptDrops(true);
+    addTraceIoAction(this);
 
     QSettings settings;
     m_source = new QComboBox(this);
