@@ -2,6 +2,7 @@
 
 #include "frame_slot.h"
 #include "local_addresses.h"
+#include "inside_view.h"
 #include "io_trace_controls.h"
 #include "logging.h"
 #include "qr_code.h"
@@ -134,6 +135,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     layout->addWidget(m_pages, 1);
     layout->addWidget(m_statsPanel);
     layout->addWidget(m_status);
+    inside::addInsideViewAction(this); // I: the custom I/O, live, in a window of its own
     resize(960, 600);
     m_fittedSize = size();
 

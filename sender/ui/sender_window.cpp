@@ -1,6 +1,7 @@
 #include "ui/sender_window.h"
 
 #include "app_mode.h"
+#include "inside_view.h"
 #include "io_trace_controls.h"
 
 #include <QCheckBox>
@@ -149,6 +150,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     layout->addWidget(m_audio);
     layout->addWidget(m_status);
     showSourceChoice();
+    inside::addInsideViewAction(this); // I: the custom I/O, live, in a window of its own
     resize(560, 290);
 }
 
