@@ -131,6 +131,8 @@ WireMessage wireMessage(const char *data, int size, bool sent)
     m.seq = h.sequence;
     m.length = h.payloadLength;
     m.head = QByteArray(data, qMin(size, proto::kHeaderSize + 32));
+    if (Tracer::keepWholeMessages())
+        m.whole = QByteArray(data, size);
     return m;
 }
 
@@ -149,6 +151,7 @@ AccessUnitNals accessUnitNals(const QByteArray &accessUnit, qint64 ptsUs, bool s
 }
 
 std::atomic<bool> Tracer::s_enabled{false};
+std::atomic<bool> Tracer::s_keepWhole{false};
 
 Tracer &Tracer::instance()
 {
@@ -244,14 +247,30 @@ void Tracer::record(const AccessUnitNals &au)
     push(au);
 }
 
+namespace {
+qint64 wholeBytes(const Event &event)
+{
+    const auto *m = std::get_if<WireMessage>(&event);
+    return m ? m->whole.size() : 0;
+}
+} // namespace
+
 void Tracer::push(Event event)
 {
     QMutexLocker lock(&m_mutex);
     if (int(m_ring.size()) >= kRingCapacity) { // drop oldest: the view wants the newest
+        m_wholeBytes -= wholeBytes(m_ring.front());
         m_ring.pop_front();
         ++m_dropped;
     }
+    m_wholeBytes += wholeBytes(event);
     m_ring.push_back(std::move(event));
+    for (auto it = m_ring.begin(); m_wholeBytes > kWholeBytesBudget && it != m_ring.end(); ++it) {
+        if (auto *m = std::get_if<WireMessage>(&*it)) {
+            m_wholeBytes -= m->whole.size();
+            m->whole.clear();
+        }
+    }
 }
 
 std::vector<Event> Tracer::takeEvents()
@@ -259,6 +278,7 @@ std::vector<Event> Tracer::takeEvents()
     QMutexLocker lock(&m_mutex);
     std::vector<Event> events(std::make_move_iterator(m_ring.begin()), std::make_move_iterator(m_ring.end()));
     m_ring.clear();
+    m_wholeBytes = 0;
     return events;
 }
 

@@ -54,6 +54,7 @@ struct WireMessage {
     quint16 flags = 0;
     quint32 seq = 0, length = 0;   // length: payload bytes
     QByteArray head;         // the 24-byte header + up to the first 32 payload bytes
+    QByteArray whole;        // the whole message while keepWholeMessages() (the Inside view is open), else empty
 };
 struct AccessUnitNals {      // one video access unit's NAL units, found at the start codes
     qint64 timeUs = 0;
@@ -91,6 +92,13 @@ public:
     void setEnabled(bool on);               // any thread; the windows' toggle and --trace-io
     void setTextOutput(bool on);            // --trace-io: one line per call to stderr (category h264link.trace) + once-a-second summaries
     bool textOutput() const { return m_text.load(std::memory_order_relaxed); }
+    // The Inside view shows a clicked message whole, so while it is open the
+    // messages are kept whole; the ring's hold on them is bounded in bytes
+    // (kWholeBytesBudget: past it the oldest lose their whole copy, never
+    // their head).
+    static constexpr qint64 kWholeBytesBudget = 16 * 1024 * 1024;
+    static bool keepWholeMessages() { return s_keepWhole.load(std::memory_order_relaxed); }
+    void setKeepWholeMessages(bool on) { s_keepWhole.store(on, std::memory_order_relaxed); }
     void record(const IoCall &call);        // any thread
     void record(const WireMessage &message);
     void record(const AccessUnitNals &au);
@@ -118,6 +126,8 @@ private:
     void startTimer(bool on);
 
     static std::atomic<bool> s_enabled;
+    static std::atomic<bool> s_keepWhole;
+    qint64 m_wholeBytes = 0; // of the events in m_ring (under m_mutex)
     std::atomic<bool> m_text{false};
     QElapsedTimer m_clock;
     QTimer *m_second = nullptr;

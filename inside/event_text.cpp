@@ -197,7 +197,7 @@ QStringList nalCells(const trace::AccessUnitNals &au)
 QString messageDetailHtml(const trace::WireMessage &m)
 {
     const QLocale locale;
-    const QByteArray &b = m.head;
+    const QByteArray &b = m.whole.isEmpty() ? m.head : m.whole;
     QString html = QStringLiteral("<h3>%1 %2, sequence %3</h3><table cellpadding=3>")
                        .arg(messageTypeName(m.type).toHtmlEscaped(), direction(m.sent).toHtmlEscaped())
                        .arg(m.seq);
@@ -234,23 +234,35 @@ QString messageDetailHtml(const trace::WireMessage &m)
                         .arg(qFromBigEndian<quint32>(payload.constData() + 12));
         html += QStringLiteral("</p>");
     }
+    // The header and the payload's first bytes coloured byte by byte; the
+    // rest plain, 16 bytes a line, up to kDetailDumpLimit (a text pane of
+    // megabytes of hex would take seconds to lay out).
+    constexpr int kColoured = proto::kHeaderSize + 40;
+    constexpr int kDetailDumpLimit = 256 * 1024;
+    const int shown = qMin(int(b.size()), kDetailDumpLimit);
     html += QStringLiteral("<pre>");
-    for (int at = 0; at < b.size(); at += 8) {
-        html += QStringLiteral("%1  ").arg(at, 4, 10, QLatin1Char('0'));
-        for (int i = at; i < qMin(at + 8, int(b.size())); ++i) {
+    for (int at = 0; at < qMin(shown, kColoured); at += 8) {
+        html += QStringLiteral("%1  ").arg(at, 6, 10, QLatin1Char('0'));
+        for (int i = at; i < qMin(at + 8, qMin(shown, kColoured)); ++i) {
             const HeaderField *f = headerFieldAt(i);
             html += QStringLiteral("<span style='background:%1;color:black'>%2</span> ")
                         .arg((f ? f->colour : payloadColour()).name(), hexBytes(b.mid(i, 1)));
         }
         html += QLatin1Char('\n');
     }
+    for (int at = kColoured; at < shown; at += 16)
+        html += QStringLiteral("%1  %2\n").arg(at, 6, 10, QLatin1Char('0')).arg(hexBytes(b.mid(at, qMin(16, shown - at))));
     html += QStringLiteral("</pre>");
     const qint64 whole = qint64(proto::kHeaderSize) + m.length;
     if (b.size() < whole)
         html += QStringLiteral("<p>%1 of the message's %2 bytes are kept: the header and the start of the payload. "
-                               "A MEDIA message holds up to 1 MiB, and the view keeps hundreds of rows, "
-                               "so keeping whole messages would let its memory grow with the stream.</p>")
-                    .arg(locale.toString(b.size()), locale.toString(whole));
+                               "Messages are kept whole while this view is open, up to %3 MiB of them; "
+                               "this one arrived before it opened, or is among the oldest.</p>")
+                    .arg(locale.toString(b.size()), locale.toString(whole))
+                    .arg(trace::Tracer::kWholeBytesBudget / (1024 * 1024));
+    else if (shown < b.size())
+        html += QStringLiteral("<p>The whole message is kept, %1 bytes; the first %2 are shown.</p>")
+                    .arg(locale.toString(whole), locale.toString(shown));
     else
         html += QStringLiteral("<p>The whole message: %1 bytes.</p>").arg(locale.toString(whole));
     return html;

@@ -278,6 +278,7 @@ QString InsideView::detailText() const
 
 void InsideView::showEvent(QShowEvent *event)
 {
+    trace::Tracer::instance().setKeepWholeMessages(true);
     trace::Tracer::instance().setEnabled(true);
     m_timer->start();
     QWidget::showEvent(event);
@@ -291,6 +292,7 @@ void InsideView::hideEvent(QHideEvent *event)
         return;
     }
     m_timer->stop();
+    trace::Tracer::instance().setKeepWholeMessages(false);
     if (!trace::Tracer::instance().textOutput()) // --trace-io or the toggle still want it
         trace::Tracer::instance().setEnabled(false);
     QWidget::hideEvent(event);

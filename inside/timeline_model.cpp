@@ -30,6 +30,14 @@ void TimelineModel::append(std::vector<Row> rows)
     beginInsertRows({}, int(m_rows.size()), int(m_rows.size()) + adding - 1);
     m_rows.insert(m_rows.end(), std::make_move_iterator(first), std::make_move_iterator(rows.end()));
     endInsertRows();
+    // The oldest rows give up their whole message first (their head stays).
+    qint64 whole = 0;
+    for (const Row &r : m_rows)
+        whole += r.message.whole.size();
+    for (auto it = m_rows.begin(); whole > kWholeBytesBudget && it != m_rows.end(); ++it) {
+        whole -= it->message.whole.size();
+        it->message.whole.clear();
+    }
 }
 
 int TimelineModel::countMatching(const QString &pattern) const

@@ -22,6 +22,9 @@ public:
         QColor foreground;             // invalid: the view's text colour
         trace::WireMessage message{}; // message rows: what the detail pane shows
     };
+    // Whole messages kept for the detail pane, at most: past it the oldest
+    // rows keep only the message's first bytes.
+    static constexpr qint64 kWholeBytesBudget = 32 * 1024 * 1024;
     // The hex column's bytes (QByteArray), for HeaderHexDelegate.
     static constexpr int BytesRole = Qt::UserRole + 1;
 

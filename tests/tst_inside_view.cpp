@@ -167,6 +167,16 @@ private slots:
         QVERIFY2(detail.contains("0x48324c4b \"H2LK\"") && detail.contains("KEYFRAME")
                      && detail.contains(QString::number(messages->row(row).message.seq)),
                  qPrintable(detail));
+        // Whole: the message kept is, byte for byte, one the sender wrote on
+        // the wire, as long as its header says, and the pane ends with its last bytes.
+        const trace::WireMessage &shown = messages->row(row).message;
+        QCOMPARE(shown.whole.size(), qsizetype(proto::kHeaderSize) + qsizetype(shown.length));
+        QVERIFY(m_wire.data().contains(shown.whole));
+        QCOMPARE(shown.whole.left(shown.head.size()), shown.head);
+        QVERIFY2(detail.contains(QStringLiteral("The whole message")), qPrintable(detail.right(400)));
+        const qsizetype tail = (shown.whole.size() - (proto::kHeaderSize + 40)) % 16; // its last line, 16 bytes a line
+        const QByteArray last = shown.whole.right(tail ? tail : 16);
+        QVERIFY2(detail.contains(hexBytes(last)), qPrintable(hexBytes(last)));
     }
 
     void pauseFreezesAndCounts()
@@ -216,7 +226,9 @@ private:
     // over it.
     void stream()
     {
-        QBuffer wire;
+        QBuffer &wire = m_wire;
+        wire.close();
+        wire.setData(QByteArray());
         wire.open(QIODevice::ReadWrite);
         {
             FramedMediaDevice framing(&wire);
@@ -236,6 +248,7 @@ private:
             qFatal("read back %d packets of %d: %s", packets, m_frames, qPrintable(error));
     }
 
+    QBuffer m_wire; // what the sender's stages wrote, the last stream()
     QTemporaryDir m_dir;
     QString m_clip;
     int m_keyframes = 0;
