@@ -23,6 +23,7 @@ test_packages=(
   ffmpeg            # the CLI: test oracle, test clip generator
   xvfb xauth imagemagick x11-utils xdotool  # GUI tests: a real X server, screenshots, key presses
   openbox zbar-tools                # projector test: a window manager (full screen), a QR code reader
+  libxfixes-dev                     # projector test: whether the X cursor is hidden (tests/cursor_shown.c)
   pulseaudio pulseaudio-utils      # sound tests: a real sound server with a null sink, parec
   iproute2 nftables                 # two-host tests in network namespaces
   gdb                               # a test that finds a process hung prints its threads' stacks

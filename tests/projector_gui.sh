@@ -7,11 +7,13 @@
 # first, q quits with 0; the waiting page's QR code holds the sender's
 # command line; --window-size, --always-on-top and --listen.
 # Each check polls the screen until it holds or its deadline passes.
-#   projector_gui.sh SENDER RECEIVER OUTDIR   (exit 77 = skipped)
+# The mouse cursor hides after 2 s without movement (read from the X server
+# by CURSOR_SHOWN: screenshots never show the cursor).
+#   projector_gui.sh SENDER RECEIVER OUTDIR CURSOR_SHOWN   (exit 77 = skipped)
 # A missing tool skips, except in CI (CI=true), where it fails.
 # H264LINK_XVFB_DISPLAY (e.g. :73) picks the display number.
 set -euo pipefail
-sender=$1 receiver=$2 out=$3
+sender=$1 receiver=$2 out=$3 cursor_shown=$4
 skip() {
   if [ "${CI:-}" = true ]; then echo "FAIL: $* (CI=true: this test must run, not skip)"; exit 1; fi
   echo "SKIP: $*"; exit 77
@@ -126,6 +128,14 @@ shoot_until 20 "$out/fullscreen.png" edge_to_edge || fail "full screen is not th
 xdotool mousemove 400 300 && sleep 0.1 && xdotool mousemove 420 310
 shoot_until 5 "$out/fullscreen_moved.png" chrome_shown || fail "a mouse move did not show the status line ($why)"
 shoot_until 8 "$out/fullscreen_idle.png" edge_to_edge || fail "the status line did not hide again: $why"
+# The cursor: shown on a move, hidden after 2 s still, shown again on the next move.
+cursor_hidden() { [ "$("$cursor_shown")" = 0 ]; }
+cursor_visible() { ! cursor_hidden; }
+until_true 8 cursor_hidden || fail "the mouse cursor did not hide after 2 s without movement"
+xdotool mousemove 500 400
+until_true 3 cursor_visible || fail "the mouse cursor did not come back on a mouse move"
+until_true 8 cursor_hidden || fail "the mouse cursor did not hide again"
+echo "cursor: hidden after 2 s still, shown on a move"
 
 # The --stats lines (one a second): fps decoded and displayed in the last one.
 stats_lines() { grep -c '"fps":' "$work/receiver.log" || true; }
