@@ -45,19 +45,6 @@ QString averrorName(qint64 code)
                 : QStringLiteral("AVERROR %1 \"%2\"").arg(e).arg(QString::fromUtf8(text));
 }
 
-QString whenceName(int whence)
-{
-    const bool force = whence & AVSEEK_FORCE;
-    QString name;
-    switch (whence & ~AVSEEK_FORCE) {
-    case SEEK_SET: name = QStringLiteral("SEEK_SET"); break;
-    case SEEK_CUR: name = QStringLiteral("SEEK_CUR"); break;
-    case SEEK_END: name = QStringLiteral("SEEK_END"); break;
-    case AVSEEK_SIZE: name = QStringLiteral("AVSEEK_SIZE"); break;
-    default: name = QStringLiteral("whence %1").arg(whence & ~AVSEEK_FORCE); break;
-    }
-    return force ? name + QStringLiteral("|AVSEEK_FORCE") : name;
-}
 
 QString milliseconds(qint64 us)
 {
@@ -75,6 +62,20 @@ void printLine(const QString &line)
 
 } // namespace
 
+QString whenceName(int whence)
+{
+    const bool force = whence & AVSEEK_FORCE;
+    QString name;
+    switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET: name = QStringLiteral("SEEK_SET"); break;
+    case SEEK_CUR: name = QStringLiteral("SEEK_CUR"); break;
+    case SEEK_END: name = QStringLiteral("SEEK_END"); break;
+    case AVSEEK_SIZE: name = QStringLiteral("AVSEEK_SIZE"); break;
+    default: name = QStringLiteral("whence %1").arg(whence & ~AVSEEK_FORCE); break;
+    }
+    return force ? name + QStringLiteral("|AVSEEK_FORCE") : name;
+}
+
 QString nalTypeName(int type)
 {
     switch (type) {
@@ -84,6 +85,9 @@ QString nalTypeName(int type)
     case annexb::Sps: return QStringLiteral("SPS");
     case annexb::Pps: return QStringLiteral("PPS");
     case annexb::AccessUnitDelimiter: return QStringLiteral("AUD");
+    case 10: return QStringLiteral("end of sequence");
+    case 11: return QStringLiteral("end of stream");
+    case 12: return QStringLiteral("filler");
     default: return QStringLiteral("type %1").arg(type);
     }
 }

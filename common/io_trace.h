@@ -76,7 +76,8 @@ struct Summary {             // one second of one context
 // its encoded bytes (header first, as on the wire), and an access unit split
 // at its start codes by common/annexb.
 WireMessage wireMessage(const char *data, int size, bool sent);
-QString nalTypeName(int type); // "IDR", "non-IDR", "SPS", "PPS", "SEI", "AUD", else "type N"
+QString nalTypeName(int type); // "IDR", "non-IDR", "SPS", "PPS", "SEI", "AUD", …, else "type N"
+QString whenceName(int whence); // "SEEK_SET", "AVSEEK_SIZE", "SEEK_CUR|AVSEEK_FORCE", …
 AccessUnitNals accessUnitNals(const QByteArray &accessUnit, qint64 ptsUs, bool sent);
 
 // Process-wide. Recording is cheap when disabled: one relaxed atomic load, no formatting, no allocation.

@@ -24,19 +24,6 @@ QString milliseconds(qint64 us)
     return QLocale().toString(double(us) / 1000.0, 'f', 1) + QStringLiteral(" ms");
 }
 
-QString whenceName(int whence)
-{
-    QString name;
-    switch (whence & ~AVSEEK_FORCE) {
-    case SEEK_SET: name = QStringLiteral("SEEK_SET"); break;
-    case SEEK_CUR: name = QStringLiteral("SEEK_CUR"); break;
-    case SEEK_END: name = QStringLiteral("SEEK_END"); break;
-    case AVSEEK_SIZE: name = QStringLiteral("AVSEEK_SIZE"); break;
-    default: name = QStringLiteral("whence %1").arg(whence & ~AVSEEK_FORCE); break;
-    }
-    return whence & AVSEEK_FORCE ? name + QStringLiteral("|AVSEEK_FORCE") : name;
-}
-
 // The constant a reader finds in FFmpeg's headers, where there is one.
 QString resultText(qint64 result)
 {
@@ -125,21 +112,6 @@ QString flagNames(quint8 type, quint16 flags)
     return joinNames(names);
 }
 
-QString nalTypeName(int type)
-{
-    switch (type) {
-    case 1: return QStringLiteral("non-IDR");
-    case 5: return QStringLiteral("IDR");
-    case 6: return QStringLiteral("SEI");
-    case 7: return QStringLiteral("SPS");
-    case 8: return QStringLiteral("PPS");
-    case 9: return QStringLiteral("AUD");
-    case 10: return QStringLiteral("end of sequence");
-    case 11: return QStringLiteral("end of stream");
-    case 12: return QStringLiteral("filler");
-    default: return QStringLiteral("type %1").arg(type);
-    }
-}
 
 QString hexBytes(const QByteArray &bytes)
 {
@@ -156,7 +128,7 @@ QStringList ioCallCells(const trace::IoCall &c)
 {
     const QLocale locale;
     const QString asked = c.call == trace::Call::Seek
-        ? QStringLiteral("offset %1 %2").arg(locale.toString(c.offset), whenceName(c.size))
+        ? QStringLiteral("offset %1 %2").arg(locale.toString(c.offset), trace::whenceName(c.size))
         : locale.toString(c.size);
     const QString caller = c.caller && *c.caller ? QString::fromLatin1(c.caller) : QObject::tr("(none)");
     return {seconds(c.timeUs), QString::fromLatin1(trace::contextName(c.context)),
@@ -189,7 +161,7 @@ QStringList nalCells(const trace::AccessUnitNals &au)
     const QLocale locale;
     QStringList units;
     for (const trace::AccessUnitNals::Nal &n : au.nals)
-        units << QStringLiteral("%1 %2 B (%3)").arg(nalTypeName(n.type), locale.toString(n.size)).arg(n.startCodeLength);
+        units << QStringLiteral("%1 %2 B (%3)").arg(trace::nalTypeName(n.type), locale.toString(n.size)).arg(n.startCodeLength);
     const QString pts = au.ptsUs == proto::kNoPts ? QObject::tr("none") : seconds(au.ptsUs);
     return {seconds(au.timeUs), direction(au.sent), pts, units.join(QStringLiteral("  ·  "))};
 }

@@ -27,8 +27,6 @@ QColor payloadColour();
 // "AU_START|AU_END|KEYFRAME", by the message type's own flag names; "-" for none.
 QString flagNames(quint8 type, quint16 flags);
 QString messageTypeName(quint8 type); // "MEDIA", or "type 0x2A" for an unknown one
-// "IDR", "non-IDR", "SPS" …, or "type 14".
-QString nalTypeName(int type);
 // "48 32 4C 4B 03 …": the bytes, spaced.
 QString hexBytes(const QByteArray &bytes);
 
