@@ -5,6 +5,8 @@
 #include "protocol.h"
 
 #include <QAudioSink>
+#include <QCoreApplication>
+#include <QDeadlineTimer>
 #include <QMediaDevices>
 #include <QTimer>
 #include <cmath>
@@ -53,8 +55,19 @@ AudioOutput::~AudioOutput()
     stop();
     if (m_thread.isRunning()) {
         QMetaObject::invokeMethod(this, [this] {
-            if (m_sink)
+            if (m_sink) {
                 m_sink->stop();
+                // Qt 6.4's PulseAudio sink still takes the server's replies to
+                // the stop on PulseAudio's own thread, into itself: deleted at
+                // once, it was used after its end (a crash, 1 in about 5 runs
+                // of tst_receiver_audio). Those replies come within a round
+                // trip to the local server; this waits well past it.
+                QDeadlineTimer settle(kSinkSettleMs);
+                while (!settle.hasExpired()) {
+                    QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+                    QThread::msleep(10);
+                }
+            }
             delete m_sink; // on the thread that made it
             m_sink = nullptr;
             delete m_timer;

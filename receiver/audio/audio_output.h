@@ -35,6 +35,7 @@ class AudioOutput : public QObject {
     Q_OBJECT
 public:
     static constexpr int kSinkBufferMs = 50;
+    static constexpr int kSinkSettleMs = 200; // after its stop, before the sink is deleted (see ~AudioOutput)
     static constexpr int kQueueMs = 60;
     static constexpr int kTickMs = 10;
     static constexpr int kStallMs = 2000;
