@@ -45,8 +45,20 @@ kill -0 "$xvfb_pid" 2>/dev/null && xdpyinfo >/dev/null 2>&1 || { echo "FAIL: Xvf
 export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config
 unset XDG_PICTURES_DIR
 mkdir -p "$HOME"
-openbox --sm-disable >"$work/openbox.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q "window id" && break; sleep 0.1; done
+# The window manager, up before any window: once in CI it could not open a
+# display that xdpyinfo had just reached, and without it full screen does
+# nothing. So it is started again if it ends, and must be up in 10 s.
+wm_up() { xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q "window id"; }
+for attempt in 1 2 3; do
+  openbox --sm-disable >>"$work/openbox.log" 2>&1 & pids+=($!)
+  wm_pid=$!
+  for _ in $(seq 50); do wm_up && break; kill -0 "$wm_pid" 2>/dev/null || break; sleep 0.2; done
+  wm_up && break
+  kill "$wm_pid" 2>/dev/null || true
+  echo "openbox did not come up (attempt $attempt): $(tail -1 "$work/openbox.log")"
+  sleep 1
+done
+wm_up || { echo "FAIL: no window manager on $display:"; cat "$work/openbox.log"; exit 1; }
 
 why=""
 shoot_until() { # SECONDS FILE CHECK: screenshots into FILE until CHECK FILE holds
