@@ -19,7 +19,24 @@ done
 mkdir -p "$out"
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+# Newest first (the sender, the receiver, then the X server they use), each
+# given 20 s to end; one that does not is named, killed, and fails the test.
+cleanup() {
+  local status=$? i p
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    p=${pids[i]}
+    kill "$p" 2>/dev/null || continue
+    for _ in $(seq 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then
+      echo "FAIL: $(ps -o args= -p "$p" | cut -c1-80) did not end within 20 s of SIGTERM"
+      kill -9 "$p" 2>/dev/null || true
+      status=1
+    fi
+  done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+  exit "$status"
+}
 trap cleanup EXIT
 
 display=${H264LINK_XVFB_DISPLAY:-}
