@@ -199,6 +199,7 @@ QByteArray serialize(const StreamInfo &v)
             out << m;
         out << v.videoReorderDepth;
         writeString(out, v.videoDescription);
+        out << v.streamFlags;
     });
 }
 
@@ -269,6 +270,9 @@ std::optional<StreamInfo> parseStreamInfo(const QByteArray &payload)
             in >> m;
         in >> v.videoReorderDepth;
         v.videoDescription = readString(in);
+        if (in.atEnd()) // a sender from before stream_flags
+            return;
+        in >> v.streamFlags;
     });
 }
 

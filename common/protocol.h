@@ -137,6 +137,13 @@ constexpr quint32 kCodecMp3 = 0x4D503320;     // "MP3 ": MPEG audio layer III fr
 // FFmpeg's display matrix layout: 16.16 fixed point, w in 2.30.
 constexpr std::array<qint32, 9> kIdentityMatrix{1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30};
 
+// STREAM_INFO's stream_flags.
+enum StreamFlag : quint8 {
+    // Paced in real time (not --fast): a receiver that falls behind may skip
+    // to the next keyframe rather than slow the sender down.
+    StreamLive = 0x01,
+};
+
 struct StreamInfo {
     quint32 codec = kCodecH264; // kCodecNone: an audio-only stream
     quint16 width = 0;
@@ -159,9 +166,12 @@ struct StreamInfo {
     std::array<qint32, 9> displayMatrix = kIdentityMatrix;
     quint8 videoReorderDepth = 0; // frames the decoder must hold back (B-frames); 0: as the SPS says
     QString videoDescription;     // what the sender did, e.g. "hevc 1920x1080 → H.264 2.5 Mb/s"
+    // Appended later in v3 (absent: 0, every frame wanted).
+    quint8 streamFlags = 0; // StreamFlag bits
 
     bool hasVideo() const { return codec != kCodecNone; }
     bool hasAudio() const { return audioCodec != kCodecNone; }
+    bool isLive() const { return streamFlags & StreamLive; }
 };
 
 struct Media {

@@ -28,9 +28,12 @@ QString humanBytes(quint64 bytes)
     return QStringLiteral("%1 kB").arg(double(bytes) / 1e3, 0, 'f', 1);
 }
 
-StreamInfo makeStreamInfo(const MediaSource &source, const VideoStage *videoStage, const AudioStage *audio)
+StreamInfo makeStreamInfo(const MediaSource &source, const VideoStage *videoStage, const AudioStage *audio,
+                          bool live)
 {
     StreamInfo info;
+    if (live)
+        info.streamFlags |= StreamLive;
     if (const AVStream *video = source.stream()) {
         info.width = quint16(videoStage ? videoStage->width() : video->codecpar->width); // what is sent
         info.height = quint16(videoStage ? videoStage->height() : video->codecpar->height);
@@ -258,7 +261,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         connection.abort(*message);
         return ExitFailure;
     }
-    connection.sendStreamInfo(makeStreamInfo(source, video.get(), audio.get()));
+    connection.sendStreamInfo(makeStreamInfo(source, video.get(), audio.get(), !m_options.fast));
     // After a reconnect the receiver's decoder starts from nothing: frames up
     // to the next keyframe are skipped, and SPS/PPS go in front of it (they
     // may appear only once in the file).

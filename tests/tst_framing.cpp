@@ -201,7 +201,9 @@ void TestFraming::typedPayloadsRoundTrip()
 void TestFraming::truncatedTypedPayloadsAreRejected()
 {
     const QByteArray info = serialize(StreamInfo{});
-    QVERIFY(!parseStreamInfo(info.left(info.size() - 1)));
+    // Without its last byte (stream_flags) it is an older sender's; one byte
+    // less cuts the video description's length in half.
+    QVERIFY(!parseStreamInfo(info.left(info.size() - 2)));
     QVERIFY(!parseHello(QByteArray(3, '\0')));
     QVERIFY(!parseMedia(QByteArray(7, '\0')));
     QVERIFY(!parseEndOfStream(QByteArray(15, '\0')));
@@ -281,7 +283,7 @@ void TestFraming::v3AudioFieldsRoundTripAndV2PayloadsStillParse()
     v2.sourceName = QStringLiteral("clip.mp4");
     const QByteArray v3Bytes = serialize(v2);
     const qsizetype audioFieldsSize = 4 + 4 + 1 + 4 + 2; // codec, rate, channels, bit rate, empty string
-    const qsizetype pictureFieldsSize = 9 * 4 + 1 + 2;    // matrix, reorder depth, empty string
+    const qsizetype pictureFieldsSize = 9 * 4 + 1 + 2 + 1; // matrix, reorder depth, empty string, flags
     const auto old = parseStreamInfo(v3Bytes.left(v3Bytes.size() - pictureFieldsSize - audioFieldsSize));
     QVERIFY(old && !old->hasAudio() && old->hasVideo());
     QCOMPARE(old->sourceName, v2.sourceName);
@@ -299,11 +301,21 @@ void TestFraming::v3AudioFieldsRoundTripAndV2PayloadsStillParse()
     QCOMPARE(withPicture->videoReorderDepth, quint8(2));
     QCOMPARE(withPicture->videoDescription, picture.videoDescription);
     QCOMPARE(withPicture->audioDescription, info.audioDescription);
-    const auto early = parseStreamInfo(full.left(full.size() - (9 * 4 + 1 + 2 + picture.videoDescription.toUtf8().size())));
+    QVERIFY(!withPicture->isLive());
+    const auto early = parseStreamInfo(full.left(full.size() - (9 * 4 + 1 + 2 + picture.videoDescription.toUtf8().size() + 1)));
     QVERIFY(early);
     QCOMPARE(early->displayMatrix, kIdentityMatrix);
     QCOMPARE(early->videoReorderDepth, quint8(0));
     QCOMPARE(early->audioDescription, info.audioDescription);
+
+    // stream_flags: LIVE round-trips; a sender from before it sent none (0).
+    StreamInfo live = picture;
+    live.streamFlags = StreamLive;
+    const QByteArray liveBytes = serialize(live);
+    QVERIFY(parseStreamInfo(liveBytes)->isLive());
+    const auto beforeFlags = parseStreamInfo(liveBytes.left(liveBytes.size() - 1));
+    QVERIFY(beforeFlags && !beforeFlags->isLive());
+    QCOMPARE(beforeFlags->videoDescription, picture.videoDescription);
 
     const auto eos = parseEndOfStream(serialize(EndOfStream{10, 1000, 7}));
     QVERIFY(eos);

@@ -168,6 +168,12 @@ check_session() { # NAME RECEIVER_PORT CLIP [tshark options...]
   # (its 9 values and the rotation the dissector computes from them).
   [ "$(field_sum "$name" h264link.info.video_reorder_depth "$@")" = "$(( depth * sessions ))" ] \
     || fail "$name: STREAM_INFO does not say a reorder depth of $depth"
+  # stream_flags: LIVE on a real-time stream, not with --fast.
+  local live_infos
+  live_infos=$(tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") \
+      && h264link.info.stream_flags.live == 1" -T fields -e frame.number | wc -l)
+  [ "$live_infos" = "$(( realtime * sessions ))" ] \
+    || fail "$name: $live_infos STREAM_INFO flagged LIVE, expected $(( realtime * sessions ))"
   local matrix expected_matrix
   matrix=$(tsh -r "$work/$name.pcap" "$@" -Y "tcp.port == $(cat "$work/$name.port") && h264link.info.display_matrix" \
     -T fields -E occurrence=a -E aggregator=' ' -e h264link.info.display_matrix.value | head -1)

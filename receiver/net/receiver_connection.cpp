@@ -289,8 +289,9 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
     if (message.flags & AccessUnitEnd) {
         // Indexed before the unit's last bytes reach the queue: the parser
         // cannot emit its packet earlier, so the demuxer always finds it.
-        const qint64 id = m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes);
-        m_input->units.add(AccessUnitMark{m_auOffset, m_auPtsUs, id, (message.flags & DecodeOnly) != 0});
+        const qint64 arrivedUs = nowMicros();
+        const qint64 id = m_streamStats->onAccessUnit(m_auSentUs, arrivedUs, m_auBytes);
+        m_input->units.add(AccessUnitMark{m_auOffset, m_auPtsUs, id, (message.flags & DecodeOnly) != 0, arrivedUs});
         if (trace::Tracer::enabled())
             trace::Tracer::instance().record(trace::accessUnitNals(std::exchange(m_traceAuBytes, {}), m_auPtsUs, false));
         data += kAccessUnitDelimiter;

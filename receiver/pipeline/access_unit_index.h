@@ -27,6 +27,7 @@ struct AccessUnitMark {
     qint64 ptsUs = 0;  // proto::kNoPts if the sender had none
     qint64 statsId = -1;
     bool decodeOnly = false; // DECODE_ONLY: decode, never show
+    qint64 arrivalUs = -1;   // receiver clock (proto::nowMicros) when its last byte arrived
 };
 
 class AccessUnitIndex {

@@ -85,6 +85,9 @@ local f = {
     reorder_depth = ProtoField.uint8("h264link.info.video_reorder_depth", "Video reorder depth (0: as the SPS says)",
                                      base.DEC),
     video_desc = ProtoField.string("h264link.info.video_description", "Video description", base.UNICODE),
+    stream_flags = ProtoField.uint8("h264link.info.stream_flags", "Stream flags", base.HEX),
+    flag_live = ProtoField.bool("h264link.info.stream_flags.live", "LIVE (a receiver behind may skip to a keyframe)",
+                                8, nil, 0x01),
 
     pts = ProtoField.int64("h264link.media.pts_us", "PTS (µs)", base.DEC),
     media_data = ProtoField.bytes("h264link.media.data", "Annex B bytes"),
@@ -307,12 +310,20 @@ readers[T.STREAM_INFO] = function(range, tree)
     local depth = range:len() > o and range(o, 1):uint() or 0
     o = add_fixed(tree, range, o, f.reorder_depth, 1)
     o, description = add_string(tree, range, o, f.video_desc)
+    local live = false
+    if range:len() > o then -- a sender from before stream_flags ends here
+        local flags_tree = tree:add(f.stream_flags, range(o, 1))
+        flags_tree:add(f.flag_live, range(o, 1))
+        live = bit.band(range(o, 1):uint(), 0x01) ~= 0
+        o = o + 1
+    end
     trailing(tree, range, o)
     if degrees ~= 0 or mirrored then
         summary = summary .. string.format(", rotation %g°%s", degrees, mirrored and " mirrored" or "")
     end
     if depth > 0 then summary = summary .. ", reorder depth " .. depth end
     if description ~= "" then summary = summary .. ", video: " .. description end
+    summary = summary .. (live and ", live" or ", every frame")
     return summary
 end
 
