@@ -176,6 +176,7 @@ void ReceiverConnection::handle(const Message &message)
                 m_audioQueued = m_audioWanted && info->hasAudio();
             m_streamInfoSeen = true;
             m_input->videoReorderDepth.store(info->videoReorderDepth);
+            m_input->maySkip.store(info->isLive());
             emit streamInfoReceived(*info);
         } else
             ++m_stats.malformedMessages;

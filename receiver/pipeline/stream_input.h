@@ -20,6 +20,10 @@ struct StreamInput {
     // STREAM_INFO's video_reorder_depth (0: as the SPS says). Set before the
     // first MEDIA byte is queued, so the decoder sees it with its first packet.
     std::atomic<int> videoReorderDepth{0};
+    // The stream is live (STREAM_INFO's LIVE) and nothing here asks for
+    // every frame: the pipeline may skip frames to keep up. Set as
+    // videoReorderDepth is.
+    std::atomic<bool> maySkip{false};
 };
 
 } // namespace h264link
