@@ -36,6 +36,17 @@ void ByteQueue::finish()
     m_readable.wakeAll();
 }
 
+bool ByteQueue::truncate(qint64 offset)
+{
+    QMutexLocker lock(&m_mutex);
+    const qint64 readOffset = m_pushed - (m_data.size() - m_readPos);
+    if (offset < readOffset || offset > m_pushed)
+        return false;
+    m_data.truncate(m_data.size() - qsizetype(m_pushed - offset));
+    m_pushed = offset;
+    return true;
+}
+
 void ByteQueue::cancel()
 {
     QMutexLocker lock(&m_mutex);
@@ -85,6 +96,12 @@ qint64 ByteQueue::bytesPushed() const
 {
     QMutexLocker lock(&m_mutex);
     return m_pushed;
+}
+
+qint64 ByteQueue::readOffset() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_pushed - (m_data.size() - m_readPos);
 }
 
 quint64 ByteQueue::readerWakeups() const

@@ -9,7 +9,10 @@
 // its socket while full and resumes on drained(), emitted once the reader has
 // emptied a full queue to half. Nothing is dropped, because a hole in an
 // H.264 byte stream breaks every frame until the next keyframe; the wait
-// becomes TCP backpressure instead.
+// becomes TCP backpressure instead. A producer that must stay live instead
+// reads on past the bound and cuts what the reader has not reached with
+// truncate(), at a point where the stream may restart (ReceiverConnection
+// cuts at an access unit start, then pushes a keyframe).
 //
 // The reader blocks on a condition variable: it wakes for bytes, finish() or
 // cancel(), never to poll.
@@ -33,6 +36,12 @@ public:
     bool isFull() const;
     // No more data: the reader drains what is queued, then sees the end.
     void finish();
+    // Drops the queued bytes from stream offset `offset` on, so the next byte
+    // pushed takes that offset: bytesPushed() becomes `offset`, and the
+    // offsets the reader sees (packet->pos) stay continuous. False, and
+    // nothing changes, if the reader has already read past `offset` or it is
+    // beyond what was pushed.
+    bool truncate(qint64 offset);
 
     // Consumer side. Blocks until at least one byte is there and copies up to
     // `size` bytes: returns how many, or 0 at the end (finished and drained),
@@ -44,8 +53,11 @@ public:
 
     qsizetype capacity() const { return m_capacity; }
     qsizetype queuedBytes() const;
-    // Bytes pushed since the start: the stream offset of the next byte pushed.
+    // The stream offset of the next byte pushed: the bytes pushed since the
+    // start, less those truncate() cut.
     qint64 bytesPushed() const;
+    // The stream offset of the next byte the reader will get.
+    qint64 readOffset() const;
     // How many times a blocked reader woke up (for tests: an idle reader must not).
     quint64 readerWakeups() const;
 

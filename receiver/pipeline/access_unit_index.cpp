@@ -1,5 +1,7 @@
 #include "access_unit_index.h"
 
+#include <algorithm>
+
 namespace h264link {
 
 void AccessUnitIndex::add(const AccessUnitMark &mark)
@@ -33,6 +35,34 @@ std::optional<AccessUnitMark> AccessUnitIndex::take(qint64 pos, qint64 size)
         m_marks.pop_front();
     }
     return mark;
+}
+
+std::optional<AccessUnitMark> AccessUnitIndex::oldest() const
+{
+    QMutexLocker lock(&m_mutex);
+    if (m_marks.empty())
+        return std::nullopt;
+    return m_marks.front();
+}
+
+std::optional<qint64> AccessUnitIndex::firstStartFrom(qint64 offset) const
+{
+    QMutexLocker lock(&m_mutex);
+    const auto it = std::find_if(m_marks.begin(), m_marks.end(),
+                                 [offset](const AccessUnitMark &m) { return m.offset >= offset; });
+    if (it == m_marks.end())
+        return std::nullopt;
+    return it->offset;
+}
+
+std::vector<AccessUnitMark> AccessUnitIndex::dropFrom(qint64 offset)
+{
+    QMutexLocker lock(&m_mutex);
+    const auto it = std::find_if(m_marks.begin(), m_marks.end(),
+                                 [offset](const AccessUnitMark &m) { return m.offset >= offset; });
+    std::vector<AccessUnitMark> dropped(it, m_marks.end());
+    m_marks.erase(it, m_marks.end());
+    return dropped;
 }
 
 std::size_t AccessUnitIndex::pending() const

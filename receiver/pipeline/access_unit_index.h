@@ -11,7 +11,8 @@
 //
 // Threads: the network thread adds, the pipeline thread takes; one mutex.
 // Bound: the entries are those of the units still in the byte queue or the
-// demuxer (the queue's byte bound bounds them too); kMaxPending caps a
+// demuxer (the queue's byte bound bounds them too; a live stream's queue
+// is cut, and its marks with it, by dropFrom()); kMaxPending caps a
 // pathological stream of empty units, dropping the oldest, which only costs
 // those units their pts, not the matching of the others.
 #pragma once
@@ -19,6 +20,7 @@
 #include <QMutex>
 #include <deque>
 #include <optional>
+#include <vector>
 
 namespace h264link {
 
@@ -40,6 +42,13 @@ public:
     // oldest unit.
     std::optional<AccessUnitMark> take(qint64 pos, qint64 size);
     std::size_t pending() const;
+    // The oldest unit not yet taken (the demuxer's next one), if any.
+    std::optional<AccessUnitMark> oldest() const;
+    // Where the first unit that starts at or after `offset` starts, if any.
+    std::optional<qint64> firstStartFrom(qint64 offset) const;
+    // Drops the marks of the units that start at or after `offset` (their
+    // bytes were cut from the queue) and returns them, oldest first.
+    std::vector<AccessUnitMark> dropFrom(qint64 offset);
 
 private:
     mutable QMutex m_mutex;
