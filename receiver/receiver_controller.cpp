@@ -32,7 +32,9 @@ ReceiverController::~ReceiverController()
 
 QString ReceiverController::start()
 {
-    m_server = new StreamServer(m_options.accessKey, m_display != nullptr, !m_options.noAudio);
+    // --framemd5 and --record want every frame: no skipping to stay live.
+    const bool everyFrameWanted = !m_options.md5Path.isEmpty() || !m_options.recordPath.isEmpty();
+    m_server = new StreamServer(m_options.accessKey, m_display != nullptr, !m_options.noAudio, everyFrameWanted);
     m_server->moveToThread(&m_network);
     connect(m_server, &StreamServer::sessionStarted, this, &ReceiverController::onSessionStarted);
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
@@ -254,8 +256,10 @@ void ReceiverController::completeIfDone()
     const PipelineResult &r = *s.result;
     const quint64 lost = s.endOfStream && s.sent.accessUnits > s.stats.accessUnits
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
-    // The same rule as the sender's for "done": every frame arrived and was decoded.
-    const quint64 undecoded = s.stats.accessUnits > r.framesDecoded() ? s.stats.accessUnits - r.framesDecoded() : 0;
+    // The same rule as the sender's for "done": every frame arrived and was
+    // decoded, or was skipped on purpose to stay live.
+    const quint64 accounted = r.framesDecoded() + s.stats.skippedToStayLive;
+    const quint64 undecoded = s.stats.accessUnits > accounted ? s.stats.accessUnits - accounted : 0;
     // The sound counts too: a failed audio pipeline or sound dropped on the way.
     const bool audioClean = !s.audio || ((!s.audioResult || s.audioResult->ok) && s.stats.audioDropped == 0);
     const bool clean = s.endOfStream && r.ok && lost == 0 && undecoded == 0 && audioClean;
@@ -271,6 +275,9 @@ void ReceiverController::completeIfDone()
                        .arg(r.decodeOnlyFrames);
     if (r.concealedFrames)
         summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);
+    if (s.stats.skippedToStayLive)
+        summary += QStringLiteral(", %1 skipped by the receiver to stay live (this machine decodes slower "
+                                  "than the video)").arg(s.stats.skippedToStayLive);
     if (s.audio)
         summary += QStringLiteral(", %1 audio frames decoded, %2 underruns").arg(r.audioFrames).arg(r.audioUnderruns);
     if (r.audioDecodeErrors)

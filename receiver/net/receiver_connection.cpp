@@ -25,10 +25,11 @@ QString peerName(const QAbstractSocket &socket)
 
 ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
-                                       Channel channel, bool audioWanted, QObject *parent)
+                                       Channel channel, bool audioWanted, bool everyFrameWanted,
+                                       QObject *parent)
     : QObject(parent), m_socket(socket), m_input(std::move(input)), m_streamStats(std::move(stats)),
       m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)), m_idleTimer(new QTimer(this)),
-      m_audioWanted(audioWanted),
+      m_audioWanted(audioWanted), m_everyFrameWanted(everyFrameWanted),
       m_handshake(key, QStringLiteral("h264link-receiver " H264LINK_VERSION), channel)
 {
     qRegisterMetaType<ConnectionStats>();
@@ -125,7 +126,9 @@ void ReceiverConnection::onReadyRead()
         // leave the bytes in the socket (its read buffer is bounded, so TCP
         // slows the sender down) and come back when the queue has drained.
         // This thread stays free to answer PING and to refuse other senders.
-        if (m_input->bytes.isFull() || (m_audioQueued && m_input->audio.bytes.isFull())) {
+        // A live stream is read on: its bound is in time (pushMedia).
+        if (!m_input->maySkip.load()
+            && (m_input->bytes.isFull() || (m_audioQueued && m_input->audio.bytes.isFull()))) {
             m_idleTimer->stop(); // waiting on our own decoder, not on the sender
             return;
         }
@@ -176,7 +179,7 @@ void ReceiverConnection::handle(const Message &message)
                 m_audioQueued = m_audioWanted && info->hasAudio();
             m_streamInfoSeen = true;
             m_input->videoReorderDepth.store(info->videoReorderDepth);
-            m_input->maySkip.store(info->isLive());
+            m_input->maySkip.store(info->isLive() && !m_everyFrameWanted);
             emit streamInfoReceived(*info);
         } else
             ++m_stats.malformedMessages;
@@ -280,6 +283,7 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
         m_auSentUs = message.timestampUs;
         m_auBytes = 0;
         m_auPtsUs = ptsUs;
+        m_dropUnit = m_input->maySkip.load() && !keepsUnit(message.flags & Keyframe);
         // The stream's own delimiter would now be a second one: drop it.
         const auto units = annexb::split(data, true);
         if (m_audAppended && units.size() > 1 && units[0].type == annexb::AccessUnitDelimiter)
@@ -287,6 +291,13 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
         m_auOffset = m_input->bytes.bytesPushed();
     }
     m_auBytes += data.size();
+    if (m_dropUnit) {
+        if (message.flags & AccessUnitEnd) {
+            m_traceAuBytes.clear();
+            skippedToStayLive(m_streamStats->onAccessUnit(m_auSentUs, nowMicros(), m_auBytes));
+        }
+        return;
+    }
     if (message.flags & AccessUnitEnd) {
         // Indexed before the unit's last bytes reach the queue: the parser
         // cannot emit its packet earlier, so the demuxer always finds it.
@@ -301,6 +312,55 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
     m_input->bytes.push(data); // false only once the pipeline is over; its result says why
 }
 
+// Live (StreamInput::maySkip), at the start of each access unit: whether
+// it is queued. Keyframes always are, and one that finds the decoder behind
+// first cuts what it has not reached; past the byte bound the units that
+// follow are dropped until the next keyframe (the newest go: without a
+// keyframe, nothing older can be cut at a point the decoder could restart).
+bool ReceiverConnection::keepsUnit(bool keyframe)
+{
+    const auto oldest = m_input->units.oldest();
+    const qint64 backlogUs = oldest && oldest->arrivalUs >= 0 ? nowMicros() - oldest->arrivalUs : 0;
+    m_streamStats->onBacklog(backlogUs);
+    if (keyframe) {
+        m_dropUntilKeyframe = false;
+        if (backlogUs > kMaxBacklogUs)
+            cutBeforeKeyframe();
+        return true;
+    }
+    if (!m_dropUntilKeyframe && m_input->bytes.queuedBytes() > kMaxLiveQueueBytes)
+        m_dropUntilKeyframe = true;
+    return !m_dropUntilKeyframe;
+}
+
+// The demuxer's AVIO buffer and the h264 parser hold bytes up to the queue's
+// read offset: the unit they are in completes, and the cut is at the first
+// unit start after it, just after the delimiter pushMedia appended to the
+// unit before. The reader may pass that start meanwhile; then truncate()
+// refuses, and the next start is tried.
+void ReceiverConnection::cutBeforeKeyframe()
+{
+    for (;;) {
+        const auto cut = m_input->units.firstStartFrom(m_input->bytes.readOffset());
+        if (!cut)
+            return; // nothing queued whole: the reader holds all of it
+        if (!m_input->bytes.truncate(*cut))
+            continue;
+        for (const AccessUnitMark &mark : m_input->units.dropFrom(*cut))
+            skippedToStayLive(mark.statsId);
+        return;
+    }
+}
+
+void ReceiverConnection::skippedToStayLive(qint64 statsId)
+{
+    ++m_stats.skippedToStayLive;
+    m_streamStats->onSkippedToStayLive(statsId);
+    if (!std::exchange(m_toldSkipping, true))
+        qCInfo(lcReceiver).noquote()
+            << "this machine decodes slower than the video: skipping to the next keyframe to stay live";
+}
+
 // Indexed before its bytes are queued, as pushMedia does, so the audio
 // demuxer always finds the packet's pts and trim.
 void ReceiverConnection::pushAudio(const Message &message, Audio audio)
@@ -309,9 +369,15 @@ void ReceiverConnection::pushAudio(const Message &message, Audio audio)
         ++m_stats.audioDropped; // --no-audio, or a stream that announced none
         return;
     }
+    if (m_input->maySkip.load() && m_input->audio.bytes.isFull()) {
+        ++m_stats.audioDropped; // live: the socket is read on, so this packet goes
+        m_audioGap = true;
+        return;
+    }
+    const bool discontinuity = (message.flags & 0x0001) != 0 || std::exchange(m_audioGap, false);
     m_input->audio.packets.add(AudioPacketMark{m_input->audio.bytes.bytesPushed(), audio.ptsUs,
                                                audio.skipStartSamples, audio.discardEndSamples,
-                                               (message.flags & 0x0001) != 0, (message.flags & 0x0002) != 0});
+                                               discontinuity, (message.flags & 0x0002) != 0});
     if (!m_input->audio.bytes.push(audio.data))
         ++m_stats.audioDropped; // the audio pipeline gave up (its warning says why)
 }

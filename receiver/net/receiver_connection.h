@@ -11,9 +11,23 @@
 // sound the audio pipeline gave up on (audioDropped).
 //
 // Event-driven (readyRead), so PING is answered at once however busy the
-// decoder is. While the byte queue is full it leaves bytes in the socket
-// (the sender then feels TCP backpressure) and resumes on drained(); the
-// same for the audio queue while sound is queued.
+// decoder is. Two queue policies:
+// - Every frame counts (the stream is not live, i.e. the sender is --fast,
+//   or --framemd5 / --record here wants every frame): while the byte queue is
+//   full it leaves bytes in the socket (the sender then feels TCP
+//   backpressure) and resumes on drained(); the same for the audio queue
+//   while sound is queued.
+// - Live (StreamInput::maySkip): it always reads its socket, so a PONG is
+//   read as it arrives and the sender never mistakes a slow decoder for a
+//   slow link. The bound is in time instead: once the oldest access unit not
+//   yet demuxed has waited kMaxBacklogUs, the next keyframe cuts the queue
+//   back to the first unit start the demuxer has not reached (the unit it is
+//   reading completes) and follows it, so the decoder goes from what it
+//   decodes now straight to the newest keyframe. Past kMaxLiveQueueBytes (a
+//   stream with keyframes too far apart) units are dropped as they arrive,
+//   until the next keyframe. Either way the units skipped are counted
+//   (skippedToStayLive) and their statistics records let go of. A full audio
+//   queue drops the AUDIO packet (audioDropped).
 //
 // How it ends: finished() once. After END_OF_STREAM it waits for the
 // pipeline's result (onPipelineFinished) and answers RECEIVED or ERROR 9.
@@ -50,7 +64,8 @@ struct ConnectionStats {
     quint64 mediaBytes = 0;
     quint64 audioMessages = 0; // AUDIO received (RECEIVED's audioPackets)
     quint64 audioBytes = 0;
-    quint64 audioDropped = 0;  // queued for nobody: --no-audio, or the audio pipeline gave up
+    quint64 audioDropped = 0;  // queued for nobody: --no-audio, or the audio pipeline gave up, or live and its queue full
+    quint64 skippedToStayLive = 0; // live access units received but never queued for the decoder (see above)
     quint64 malformedMessages = 0;
     quint64 sequenceGaps = 0;
     quint64 bytesDropped = 0; // arrived after this side failed and told the sender
@@ -72,13 +87,19 @@ public:
     static constexpr int kFailingGraceMs = 2000;
     static constexpr qint64 kMaxUnsentBytes = 256 * 1024;  // replies the peer has not read
     static constexpr qint64 kSocketReadBuffer = 256 * 1024; // Qt's buffer, before the kernel's
+    // Live: how long the oldest access unit not yet demuxed may wait before
+    // the next keyframe skips to itself, and the queue's hard bound for a
+    // stream whose keyframes are too far apart (seconds of any real stream).
+    static constexpr qint64 kMaxBacklogUs = 200'000;
+    static constexpr qint64 kMaxLiveQueueBytes = 64 * 1024 * 1024;
 
     // `socket` is a QSslSocket; `channel` what IncomingChannel found it to
     // be (Keyed: TLS-PSK done). A keyed receiver refuses a Plain sender
-    // after its HELLO (ERROR 6).
+    // after its HELLO (ERROR 6). `everyFrameWanted` (--framemd5, --record):
+    // never skip, even on a live stream.
     ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                        std::shared_ptr<StreamStats> stats, const QByteArray &key, Channel channel,
-                       bool audioWanted = true, QObject *parent = nullptr);
+                       bool audioWanted = true, bool everyFrameWanted = false, QObject *parent = nullptr);
     ~ReceiverConnection() override;
 
     QString peer() const { return m_peer; }
@@ -106,6 +127,9 @@ private:
     void apply(const HandshakeStep &step);
     void pushMedia(const proto::Message &message, qint64 ptsUs, QByteArray data);
     void pushAudio(const proto::Message &message, proto::Audio audio);
+    bool keepsUnit(bool keyframe); // live: whether the unit starting now is queued
+    void cutBeforeKeyframe();
+    void skippedToStayLive(qint64 statsId);
     void finishQueues();
     void sayGoodbye(proto::ErrorCode code, const QString &reason, const QString &finishReason);
     void failQuietly(const QString &finishReason);
@@ -128,6 +152,11 @@ private:
     qint64 m_auPtsUs = proto::kNoPts;
     bool m_audAppended = false;
     const bool m_audioWanted;
+    const bool m_everyFrameWanted;
+    bool m_dropUnit = false;             // live: this access unit is dropped as it arrives
+    bool m_dropUntilKeyframe = false;    // live: past kMaxLiveQueueBytes
+    bool m_toldSkipping = false;
+    bool m_audioGap = false; // live: an AUDIO packet was dropped, the next one queued starts after a gap
     bool m_audioQueued = false; // STREAM_INFO announced sound, and it is wanted
     bool m_streamInfoSeen = false;
     bool m_senderGone = false; // closed its side; we may still be reading its last bytes

@@ -33,9 +33,10 @@ protected:
 
 } // namespace
 
-StreamServer::StreamServer(QByteArray accessKey, bool display, bool audio, QObject *parent)
+StreamServer::StreamServer(QByteArray accessKey, bool display, bool audio, bool everyFrameWanted,
+                           QObject *parent)
     : QObject(parent), m_server(new SslServer(this)), m_accessKey(std::move(accessKey)),
-      m_display(display), m_audio(audio)
+      m_display(display), m_audio(audio), m_everyFrameWanted(everyFrameWanted)
 {
     qRegisterMetaType<std::shared_ptr<StreamInput>>();
     qRegisterMetaType<std::shared_ptr<StreamStats>>();
@@ -103,7 +104,8 @@ void StreamServer::startSession(QTcpSocket *socket, Channel channel)
     m_busy = true;
     auto input = std::make_shared<StreamInput>(kQueueCapacity);
     auto streamStats = std::make_shared<StreamStats>(m_display);
-    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, channel, m_audio, this);
+    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, channel, m_audio,
+                                    m_everyFrameWanted, this);
     connect(m_live, &ReceiverConnection::streamInfoReceived, this, &StreamServer::streamInfoReceived);
     connect(m_live, &ReceiverConnection::finished, this,
             [this, connection = m_live.data()](bool eos, const QString &reason,

@@ -27,7 +27,8 @@ class StreamServer : public QObject {
 public:
     // The byte queue's bound (elementary stream between the network and
     // pipeline threads). Policy: stop reading the socket while full, i.e.
-    // TCP backpressure; see ByteQueue.
+    // TCP backpressure (see ByteQueue); for a live stream a bound in time
+    // instead (see ReceiverConnection).
     static constexpr qsizetype kQueueCapacity = 4 * 1024 * 1024;
     // A refused sender: how long and how much of it is read, its HELLO and
     // then until it hangs up, so that our ERROR is not lost to a reset.
@@ -35,7 +36,9 @@ public:
     static constexpr qint64 kRefuseMaxBytes = 64 * 1024;
 
     // `audio`: queue the sound of streams that have it (false: --no-audio).
-    StreamServer(QByteArray accessKey, bool display, bool audio = true, QObject *parent = nullptr);
+    // `everyFrameWanted` (--framemd5, --record): never skip frames of a live stream.
+    StreamServer(QByteArray accessKey, bool display, bool audio = true, bool everyFrameWanted = false,
+                 QObject *parent = nullptr);
     ~StreamServer() override;
 
     // Call on the network thread. Returns an actionable error, or "".
@@ -72,6 +75,7 @@ private:
     QByteArray m_accessKey; // empty: anyone may send
     bool m_display;
     bool m_audio;
+    bool m_everyFrameWanted;
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained

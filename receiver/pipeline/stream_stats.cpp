@@ -135,6 +135,19 @@ void StreamStats::onDecodeOnly(qint64 id)
     m_inFlight.erase(id);
 }
 
+void StreamStats::onBacklog(qint64 backlogUs)
+{
+    QMutexLocker lock(&m_mutex);
+    m_backlogMaxUs = qMax(m_backlogMaxUs, backlogUs);
+}
+
+void StreamStats::onSkippedToStayLive(qint64 id)
+{
+    QMutexLocker lock(&m_mutex);
+    ++m_skippedToStayLive;
+    m_inFlight.erase(id);
+}
+
 void StreamStats::onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal)
 {
     QMutexLocker lock(&m_mutex);
@@ -208,6 +221,9 @@ StatsReport StreamStats::report(qint64 nowUs)
     r.endToEndDecoded = summarize(m_window.e2eDecoded);
     r.endToEndDisplayed = summarize(m_window.e2eDisplayed);
     r.rttMs = m_clock.hasEstimate() ? double(m_clock.rttUs()) / 1000.0 : -1;
+    r.skippedToStayLive = m_skippedToStayLive;
+    r.backlogMaxMs = m_backlogMaxUs < 0 ? -1 : double(m_backlogMaxUs) / 1000.0;
+    m_backlogMaxUs = -1;
     m_window = Window{};
     return r;
 }
@@ -231,6 +247,7 @@ QString StreamStats::summaryJson() const
         {"latency_ms", QJsonObject{{"end_to_end_decoded", latencyJson(summarize(decoded))},
                                    {"end_to_end_displayed", latencyJson(summarize(displayed))}}},
         {"skipped", QJsonObject{{"sender", qint64(m_senderSkipped)}, {"display", qint64(m_skippedTotal)}}},
+        {"stay_live", QJsonObject{{"skipped", qint64(m_skippedToStayLive)}}},
     };
     return QString::fromUtf8(QJsonDocument(QJsonObject{{"summary", summary}}).toJson(QJsonDocument::Compact));
 }
@@ -249,6 +266,7 @@ QString StatsReport::toJson() const
                                    {"end_to_end_decoded", latencyJson(endToEndDecoded)},
                                    {"end_to_end_displayed", latencyJson(endToEndDisplayed)}}},
         {"rtt_ms", number(rttMs)},
+        {"stay_live", QJsonObject{{"skipped", qint64(skippedToStayLive)}, {"backlog_max_ms", number(backlogMaxMs)}}},
     };
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }

@@ -54,6 +54,11 @@ struct StatsReport {
     quint64 decodeErrors = 0;      // total
     LatencySummary network, decode, endToEndDecoded, endToEndDisplayed;
     double rttMs = -1;
+    // Staying live (ReceiverConnection): units skipped by the receiver so
+    // far, and the longest backlog (how long the oldest unit not yet
+    // demuxed had waited) seen in the window.
+    quint64 skippedToStayLive = 0;
+    double backlogMaxMs = -1;
     QString toJson() const;
     QString toText() const;
 };
@@ -74,6 +79,11 @@ public:
     // GUI thread.
     void onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal);
     void setDecodeErrors(quint64 total);
+    // Network thread, staying live: the backlog at a unit's start, and a
+    // unit skipped to stay live (cut from the queue, or dropped on arrival),
+    // whose record is let go of, as a decode-only one's: not lost.
+    void onBacklog(qint64 backlogUs);
+    void onSkippedToStayLive(qint64 id);
 
     StatsReport report(qint64 nowUs); // the last second; call about once a second
     // The whole stream: time to the first decoded picture after the TCP
@@ -115,6 +125,8 @@ private:
     quint64 m_framesDecoded = 0;
     quint64 m_framesDisplayed = 0;
     quint64 m_framesDecodeOnly = 0;
+    quint64 m_skippedToStayLive = 0;
+    qint64 m_backlogMaxUs = -1; // this window's
     // The whole stream's end-to-end latencies, for the summary's percentiles:
     // a uniform sample of at most kCapacity values (reservoir sampling, fixed
     // seed), so that memory stays flat however long the stream runs.
