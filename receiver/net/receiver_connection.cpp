@@ -203,6 +203,11 @@ void ReceiverConnection::handle(const Message &message)
         // waits for our close, still hears why. PINGs go on meanwhile.
         m_sent = parseEndOfStream(message.payload).value_or(EndOfStream{});
         m_endOfStreamReceived = true;
+        // No keyframe will come to skip to: a live decoder behind drops the
+        // rest of the last GOP rather than show it seconds late (nothing
+        // after it refers to it, so the cut is clean).
+        if (m_input->maySkip.load() && backlogUs() > kMaxBacklogUs)
+            cutUnread();
         m_idleTimer->stop();
         finishQueues();
         break;
@@ -319,13 +324,12 @@ void ReceiverConnection::pushMedia(const Message &message, qint64 ptsUs, QByteAr
 // keyframe, nothing older can be cut at a point the decoder could restart).
 bool ReceiverConnection::keepsUnit(bool keyframe)
 {
-    const auto oldest = m_input->units.oldest();
-    const qint64 backlogUs = oldest && oldest->arrivalUs >= 0 ? nowMicros() - oldest->arrivalUs : 0;
-    m_streamStats->onBacklog(backlogUs);
+    const qint64 backlog = backlogUs();
+    m_streamStats->onBacklog(backlog);
     if (keyframe) {
         m_dropUntilKeyframe = false;
-        if (backlogUs > kMaxBacklogUs)
-            cutBeforeKeyframe();
+        if (backlog > kMaxBacklogUs)
+            cutUnread();
         return true;
     }
     if (!m_dropUntilKeyframe && m_input->bytes.queuedBytes() > kMaxLiveQueueBytes)
@@ -333,12 +337,19 @@ bool ReceiverConnection::keepsUnit(bool keyframe)
     return !m_dropUntilKeyframe;
 }
 
+// How long the oldest access unit not yet demuxed has waited (0: none waits).
+qint64 ReceiverConnection::backlogUs() const
+{
+    const auto oldest = m_input->units.oldest();
+    return oldest && oldest->arrivalUs >= 0 ? nowMicros() - oldest->arrivalUs : 0;
+}
+
 // The demuxer's AVIO buffer and the h264 parser hold bytes up to the queue's
 // read offset: the unit they are in completes, and the cut is at the first
 // unit start after it, just after the delimiter pushMedia appended to the
 // unit before. The reader may pass that start meanwhile; then truncate()
 // refuses, and the next start is tried.
-void ReceiverConnection::cutBeforeKeyframe()
+void ReceiverConnection::cutUnread()
 {
     for (;;) {
         const auto cut = m_input->units.firstStartFrom(m_input->bytes.readOffset());

@@ -25,9 +25,10 @@
 //   reading completes) and follows it, so the decoder goes from what it
 //   decodes now straight to the newest keyframe. Past kMaxLiveQueueBytes (a
 //   stream with keyframes too far apart) units are dropped as they arrive,
-//   until the next keyframe. Either way the units skipped are counted
-//   (skippedToStayLive) and their statistics records let go of. A full audio
-//   queue drops the AUDIO packet (audioDropped).
+//   until the next keyframe. At END_OF_STREAM a decoder that is behind has
+//   no keyframe left to skip to: the rest is cut. Every unit skipped is
+//   counted (skippedToStayLive) and its statistics record let go of. A full
+//   audio queue drops the AUDIO packet (audioDropped).
 //
 // How it ends: finished() once. After END_OF_STREAM it waits for the
 // pipeline's result (onPipelineFinished) and answers RECEIVED or ERROR 9.
@@ -128,7 +129,8 @@ private:
     void pushMedia(const proto::Message &message, qint64 ptsUs, QByteArray data);
     void pushAudio(const proto::Message &message, proto::Audio audio);
     bool keepsUnit(bool keyframe); // live: whether the unit starting now is queued
-    void cutBeforeKeyframe();
+    qint64 backlogUs() const;
+    void cutUnread(); // the queue cut at the first access unit start the demuxer has not reached
     void skippedToStayLive(qint64 statsId);
     void finishQueues();
     void sayGoodbye(proto::ErrorCode code, const QString &reason, const QString &finishReason);
