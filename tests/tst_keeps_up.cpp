@@ -1,0 +1,188 @@
+// Issue 14: a receiver that cannot decode a live stream in real time stays
+// live. The real sender streams a generated 2160p60 clip in real time over
+// loopback to the real receiver, pinned to one core so that it surely cannot
+// keep up:
+// - live: the receiver reads everything (the sender skips nothing: every
+//   access unit ffprobe counts arrives), skips to keyframes to stay live,
+//   and what it decodes plus what it skipped is the whole clip, without a
+//   decode error or a concealed frame (every cut lands on a keyframe); its
+//   --stats lines keep an RTT throughout;
+// - with --framemd5 every frame is wanted: the receiver skips nothing
+//   itself, and every frame it decodes is ffmpeg's frame with the same pts.
+// Behaviour only, no timing targets.
+#include "app_runner.h"
+#include "test_support.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <map>
+#include <sched.h>
+
+using namespace testsupport;
+
+namespace {
+
+// In the child, before exec: one core, so 2160p60 cannot be decoded in time.
+void pinToOneCore()
+{
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(0, &cpus);
+    sched_setaffinity(0, sizeof cpus, &cpus);
+}
+
+struct ReceiverReport {
+    QList<QJsonObject> stats; // the --stats lines
+    QJsonObject summary;
+    QString summaryLine; // "stream from ... ended ..."
+    qint64 received = -1, sent = -1, decoded = -1, decodeErrors = -1;
+};
+
+ReceiverReport parse(const QString &output)
+{
+    ReceiverReport r;
+    static const QRegularExpression counts(
+        QStringLiteral("(\\d+) of (\\d+) frames received, (\\d+) decoded, (\\d+) decode errors"));
+    for (const QString &line : output.split(QLatin1Char('\n'))) {
+        if (line.startsWith(QLatin1Char('{'))) {
+            const QJsonObject o = QJsonDocument::fromJson(line.toUtf8()).object();
+            if (o.contains(QStringLiteral("summary")))
+                r.summary = o.value(QStringLiteral("summary")).toObject();
+            else
+                r.stats << o;
+        } else if (line.contains(QStringLiteral("ended ("))) {
+            r.summaryLine = line;
+            const auto m = counts.match(line);
+            if (m.hasMatch()) {
+                r.received = m.captured(1).toLongLong();
+                r.sent = m.captured(2).toLongLong();
+                r.decoded = m.captured(3).toLongLong();
+                r.decodeErrors = m.captured(4).toLongLong();
+            }
+        }
+    }
+    return r;
+}
+
+} // namespace
+
+class TestKeepsUp : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase();
+    void behindSkipsToKeyframesAndStaysLive();
+    void everyFrameWantedKeepsEveryFrame();
+
+private:
+    QTemporaryDir m_dir;
+    QString m_clip;
+    int m_units = 0;
+};
+
+void TestKeepsUp::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_clip = m_dir.filePath("2160p60.mp4");
+    // A camera-like 2160p60 at about 110 Mbit/s, a keyframe every second.
+    // CABAC and the deblocking filter on, as a phone's High profile has
+    // them: ultrafast turns both off, which makes decoding unrealistically cheap.
+    const ToolResult r = ffmpeg({"-y", "-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=60:duration=6",
+                                 "-c:v", "libx264", "-preset", "ultrafast", "-coder", "1", "-flags", "+loop",
+                                 "-b:v", "110M", "-g", "60", "-pix_fmt", "yuv420p", m_clip});
+    QVERIFY2(r.ok(), r.err.constData());
+    m_units = ffprobeVideoPacketCount(m_clip);
+    QVERIFY(m_units > 0);
+}
+
+void TestKeepsUp::behindSkipsToKeyframesAndStaysLive()
+{
+    ReceiverProcess receiver({"--once", "--stats"}, pinToOneCore);
+    QVERIFY(receiver.port() != 0);
+    const SenderRun sender = runSender({m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())},
+                                       120000);
+    QVERIFY2(receiver.waitForExit(60000), qPrintable(receiver.output()));
+    const QString output = receiver.output();
+    qInfo().noquote() << sender.out.trimmed() << "\n" << output.section(QLatin1Char('\n'), -4);
+    QCOMPARE(receiver.process().exitCode(), 0); // skipping to stay live is no loss
+    // A receiver that skipped decoded fewer frames than were sent: RECEIVED
+    // says so, and the sender (exit 5) that not every frame was shown.
+    QVERIFY2(sender.exitCode == 0 || (sender.exitCode == 5 && (sender.out + sender.err).contains("decoded only")),
+             qPrintable(sender.out + sender.err));
+
+    const ReceiverReport report = parse(output);
+    QVERIFY2(report.received >= 0, qPrintable(output));
+    QCOMPARE(report.sent, qint64(m_units));     // the sender skipped nothing
+    QCOMPARE(report.received, qint64(m_units)); // and it all arrived
+    QCOMPARE(report.summary.value("skipped").toObject().value("sender").toInt(-1), 0);
+    const qint64 skipped = report.summary.value("stay_live").toObject().value("skipped").toInteger(-1);
+    QVERIFY2(skipped > 0, qPrintable(output)); // it could not keep up, and said so
+    QVERIFY(output.contains("skipping to the next keyframe to stay live"));
+    QVERIFY(report.summaryLine.contains(QStringLiteral("%1 skipped by the receiver to stay live").arg(skipped)));
+    // Decoded + skipped is the clip. (x264 ultrafast has no B-frames: there
+    // are no non-reference frames a decoder could drop on its own.)
+    QCOMPARE(report.decoded + skipped, qint64(m_units));
+    QCOMPARE(report.summary.value("frames_decoded").toInteger(-1), report.decoded);
+    QCOMPARE(report.decodeErrors, qint64(0));
+    QVERIFY2(!report.summaryLine.contains("concealed"), qPrintable(report.summaryLine));
+    // PONG is read as it arrives, even while the receiver is behind.
+    QVERIFY(report.stats.size() >= 3);
+    for (const QJsonObject &line : report.stats)
+        QVERIFY2(line.value("rtt_ms").isDouble(), QJsonDocument(line).toJson().constData());
+}
+
+void TestKeepsUp::everyFrameWantedKeepsEveryFrame()
+{
+    const QString md5Path = m_dir.filePath("out.framemd5");
+    ReceiverProcess receiver({"--once", "--stats", "--framemd5", md5Path}, pinToOneCore);
+    QVERIFY(receiver.port() != 0);
+    const SenderRun sender = runSender({m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port())},
+                                       120000);
+    QVERIFY2(receiver.waitForExit(60000), qPrintable(receiver.output()));
+    const QString output = receiver.output();
+    qInfo().noquote() << sender.out.trimmed() << "\n" << output.section(QLatin1Char('\n'), -4);
+    QCOMPARE(sender.exitCode, 0);
+    QCOMPARE(receiver.process().exitCode(), 0);
+    const ReceiverReport report = parse(output);
+    QVERIFY2(report.received >= 0, qPrintable(output));
+    QCOMPARE(report.summary.value("stay_live").toObject().value("skipped").toInteger(-1), qint64(0));
+    QVERIFY(!report.summaryLine.contains("skipped by the receiver"));
+    QCOMPARE(report.decoded, report.received);
+    QCOMPARE(report.decodeErrors, qint64(0));
+
+    // Every frame that arrived is ffmpeg's frame with the same pts. The
+    // receiver holds the sender back (TCP backpressure), and a live sender
+    // held back skips whole GOPs, which it counts: those are the only gaps.
+    const QByteArray framemd5 = readFile(md5Path);
+    const QStringList md5 = md5Column(framemd5);
+    const QList<qint64> pts = ptsColumnUs(framemd5);
+    const QStringList reference = referenceMd5(m_clip);
+    const QList<qint64> referencePts = referencePtsUs(m_clip);
+    QCOMPARE(reference.size(), m_units);
+    QCOMPARE(referencePts.size(), m_units);
+    QCOMPARE(md5.size(), int(report.decoded));
+    QCOMPARE(pts.size(), md5.size());
+    std::map<qint64, int> indexOfPts;
+    for (int i = 0; i < referencePts.size(); ++i)
+        indexOfPts[referencePts[i]] = i;
+    int previous = -1;
+    for (int i = 0; i < md5.size(); ++i) {
+        const auto it = indexOfPts.find(pts[i]);
+        QVERIFY2(it != indexOfPts.end(), qPrintable(QStringLiteral("frame %1: pts %2 is not the clip's").arg(i).arg(pts[i])));
+        QVERIFY2(it->second > previous, qPrintable(QStringLiteral("frame %1 out of order").arg(i)));
+        QVERIFY2(md5[i] == reference[it->second],
+                 qPrintable(QStringLiteral("frame %1 (the clip's %2) differs from ffmpeg's").arg(i).arg(it->second)));
+        previous = it->second;
+    }
+    QCOMPARE(report.received, report.sent);
+    static const QRegularExpression senderSkipped(QStringLiteral("(\\d+) frames skipped"));
+    const auto m = senderSkipped.match(sender.out + sender.err);
+    QCOMPARE(report.sent + (m.hasMatch() ? m.captured(1).toLongLong() : 0), qint64(m_units));
+    if (report.sent == m_units)
+        QCOMPARE(md5, reference); // nothing skipped anywhere: ffmpeg's framemd5 exactly
+}
+
+QTEST_GUILESS_MAIN(TestKeepsUp)
+#include "tst_keeps_up.moc"
