@@ -355,8 +355,11 @@ void ReceiverConnection::cutUnread()
         const auto cut = m_input->units.firstStartFrom(m_input->bytes.readOffset());
         if (!cut)
             return; // nothing queued whole: the reader holds all of it
-        if (!m_input->bytes.truncate(*cut))
-            continue;
+        if (!m_input->bytes.truncate(*cut)) {
+            if (m_input->bytes.readOffset() > *cut)
+                continue;
+            return; // not queued (a cancelled queue): nothing to cut
+        }
         for (const AccessUnitMark &mark : m_input->units.dropFrom(*cut))
             skippedToStayLive(mark.statsId);
         return;
