@@ -8,10 +8,20 @@
 //   decode error or a concealed frame (every cut lands on a keyframe); its
 //   --stats lines keep an RTT throughout;
 // - with --framemd5 every frame is wanted: the receiver skips nothing
-//   itself, and every frame it decodes is ffmpeg's frame with the same pts.
+//   itself, and every frame it decodes is ffmpeg's frame with the same pts;
+// - a live stream whose keyframes are too far apart (a scripted sender that
+//   flags only the first one, all at once): past the byte bound the newest
+//   units are dropped, and what is decoded is still clean.
 // Behaviour only, no timing targets.
 #include "app_runner.h"
+#include "framed_media_device.h"
+#include "message_decoder.h"
+#include "protocol.h"
+#include "receiver_connection.h"
 #include "test_support.h"
+
+#include <QBuffer>
+#include <QTcpSocket>
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -75,6 +85,7 @@ private slots:
     void initTestCase();
     void behindSkipsToKeyframesAndStaysLive();
     void everyFrameWantedKeepsEveryFrame();
+    void keyframesTooFarApartDropTheNewest();
 
 private:
     QTemporaryDir m_dir;
@@ -182,6 +193,85 @@ void TestKeepsUp::everyFrameWantedKeepsEveryFrame()
     QCOMPARE(report.sent + (m.hasMatch() ? m.captured(1).toLongLong() : 0), qint64(m_units));
     if (report.sent == m_units)
         QCOMPARE(md5, reference); // nothing skipped anywhere: ffmpeg's framemd5 exactly
+}
+
+void TestKeepsUp::keyframesTooFarApartDropTheNewest()
+{
+    using namespace h264link;
+    // The clip's access units as the sender's own stages frame them.
+    QBuffer wire;
+    wire.open(QIODevice::WriteOnly);
+    FramedMediaDevice framing(&wire);
+    framing.open(QIODevice::WriteOnly);
+    QCOMPARE(remuxToAnnexB(m_clip, &framing), QString());
+    proto::MessageDecoder decoder;
+    QVERIFY(decoder.feed(wire.data()));
+    QList<proto::Media> units;
+    while (decoder.hasMessage()) {
+        const proto::Message m = decoder.takeMessage();
+        if (m.type != proto::MessageType::Media)
+            continue;
+        const auto media = proto::parseMedia(m.payload);
+        QVERIFY(media);
+        if (m.flags & proto::AccessUnitStart)
+            units.append(proto::Media{media->ptsUs, {}});
+        units.last().data += media->data;
+    }
+    wire.buffer().clear();
+    QCOMPARE(units.size(), m_units);
+    qint64 total = 0;
+    for (const proto::Media &unit : units)
+        total += unit.data.size();
+    QVERIFY2(total > ReceiverConnection::kMaxLiveQueueBytes,
+             "the clip is smaller than the receiver's byte bound: nothing would be dropped");
+
+    // A live stream that flags only its first unit a keyframe, sent all at
+    // once: the receiver (one core) cannot decode it as fast, and no flagged
+    // keyframe comes to skip to.
+    ReceiverProcess receiver({"--once", "--stats"}, pinToOneCore);
+    QVERIFY(receiver.port() != 0);
+    QTcpSocket peer;
+    peer.connectToHost(QHostAddress::LocalHost, receiver.port());
+    QVERIFY(peer.waitForConnected(5000));
+    proto::MessageWriter writer;
+    proto::StreamInfo info;
+    info.width = 3840;
+    info.height = 2160;
+    info.streamFlags = proto::StreamLive;
+    info.sourceName = QStringLiteral("2160p60.mp4");
+    QByteArray out = writer.encode(proto::MessageType::Hello, proto::serialize(proto::Hello{}));
+    out += writer.encode(proto::MessageType::StreamInfo, proto::serialize(info));
+    for (int i = 0; i < units.size(); ++i) {
+        constexpr qsizetype kChunk = 256 * 1024;
+        const QByteArray &data = units[i].data;
+        for (qsizetype at = 0; at < data.size(); at += kChunk) {
+            quint16 flags = 0;
+            if (at == 0)
+                flags |= proto::AccessUnitStart | (i == 0 ? proto::Keyframe : 0);
+            if (at + kChunk >= data.size())
+                flags |= proto::AccessUnitEnd;
+            out += writer.encode(proto::MessageType::Media,
+                                 proto::serialize(proto::Media{units[i].ptsUs, data.mid(at, kChunk)}), flags);
+        }
+    }
+    peer.write(out);
+    // The bound works before the end: the receiver says it skips while the
+    // stream is still on (END_OF_STREAM, which cuts too, is not sent yet).
+    QTRY_VERIFY_WITH_TIMEOUT(receiver.output().contains("skipping to the next keyframe to stay live"), 60000);
+    peer.write(writer.encode(proto::MessageType::EndOfStream,
+                             proto::serialize(proto::EndOfStream{quint64(units.size()), quint64(total), 0})));
+    QTRY_VERIFY_WITH_TIMEOUT(peer.bytesToWrite() == 0 || peer.state() != QAbstractSocket::ConnectedState, 30000);
+    QVERIFY2(receiver.waitForExit(120000), qPrintable(receiver.output()));
+    const QString output = receiver.output();
+    qInfo().noquote() << output.section(QLatin1Char('\n'), -3);
+    QCOMPARE(receiver.process().exitCode(), 0);
+    const ReceiverReport report = parse(output);
+    QCOMPARE(report.received, qint64(m_units));
+    const qint64 skipped = report.summary.value("stay_live").toObject().value("skipped").toInteger(-1);
+    QVERIFY(skipped > 0);
+    QCOMPARE(report.decoded + skipped, qint64(m_units));
+    QCOMPARE(report.decodeErrors, qint64(0));
+    QVERIFY2(!report.summaryLine.contains("concealed"), qPrintable(report.summaryLine));
 }
 
 QTEST_GUILESS_MAIN(TestKeepsUp)
