@@ -15,6 +15,8 @@
 #include "test_support.h"
 
 #include <QBuffer>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSemaphore>
 #include <QTemporaryDir>
 #include <QThread>
@@ -209,6 +211,13 @@ void TestLiveQueue::cutToAKeyframeDecodesCleanly()
     QCOMPARE(QList<qint64>(gate.pts.begin(), gate.pts.end()), expectedPts);
     QCOMPARE(counters.frames.load() + dropped.size(), quint64(units.size()));
     QCOMPARE(stats.recordsHeld(), std::size_t(0)); // the cut units' records were let go of
+    const StatsReport report = stats.report(proto::nowMicros());
+    QCOMPARE(report.skippedToStayLive, quint64(dropped.size()));
+    const QJsonObject line = QJsonDocument::fromJson(report.toJson().toUtf8()).object();
+    QCOMPARE(line.value("stay_live").toObject().value("skipped").toInteger(), qint64(dropped.size()));
+    const QJsonObject summary = QJsonDocument::fromJson(stats.summaryJson().toUtf8()).object().value("summary").toObject();
+    QCOMPARE(summary.value("stay_live").toObject().value("skipped").toInteger(), qint64(dropped.size()));
+    QCOMPARE(summary.value("frames_decoded").toInteger(), qint64(counters.frames.load()));
 }
 
 QTEST_GUILESS_MAIN(TestLiveQueue)
