@@ -44,12 +44,68 @@ qint64 QueueWait::waitMs() const
     return qMax(m_ageMs, m_queued * m_busyMs / m_busyBytes);
 }
 
-bool LiveRateControl::decide(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes, bool mayResume)
+qint64 QueueWait::linkBytesPerSecond() const
+{
+    return m_busyMs < 100 ? 0 : m_busyBytes * 1000 / m_busyMs;
+}
+
+SlowLink diagnoseSlowLink(qint64 linkBytesPerSecond, qint64 videoBytesPerSecond, const TcpLimits *limits)
+{
+    using Cause = SlowLink::Cause;
+    const auto mbits = [](qint64 bytesPerSecond) { return QString::number(double(bytesPerSecond) * 8 / 1e6, 'f', 1); };
+    // Half the busy time or more: the kernel could have sent, and the other
+    // side's window (or our buffer) did not let it.
+    if (limits && limits->busyUs > 0 && 2 * limits->rwndLimitedUs >= limits->busyUs)
+        return {Cause::Receiver, QStringLiteral("the receiver is not reading fast enough (its window is full)")};
+    if (limits && limits->busyUs > 0 && 2 * limits->sndbufLimitedUs >= limits->busyUs)
+        return {Cause::SendBuffer, QStringLiteral("the kernel's socket send buffer is full (its maximum, "
+                                                  "net.ipv4.tcp_wmem, is too small for this link)")};
+    if (linkBytesPerSecond <= 0)
+        return {Cause::Stalled, QStringLiteral("the link stalled (nothing got through for half a second)")};
+    QString why = QStringLiteral("the link carries about %1 Mbit/s").arg(mbits(linkBytesPerSecond));
+    if (videoBytesPerSecond > 0)
+        why += QStringLiteral(", less than the video's %1 Mbit/s").arg(mbits(videoBytesPerSecond));
+    return {Cause::Link, why};
+}
+
+void LiveRateControl::sample(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes)
 {
     m_wait.sample(nowMs, handedToKernel, queuedBytes);
+    // What was written since the last sample, while sending: the video's
+    // own rate, with its idle gaps (the time skipped is left out).
+    const qint64 written = handedToKernel + queuedBytes;
+    if (m_lastMs >= 0 && !m_catchingUp && nowMs > m_lastMs) {
+        m_offered.push_back({nowMs, nowMs - m_lastMs, written - m_lastWritten});
+        m_offeredMs += m_offered.back().spanMs;
+        m_offeredBytes += m_offered.back().bytes;
+    }
+    while (!m_offered.empty() && nowMs - m_offered.front().ms > kRateWindowMs) {
+        m_offeredMs -= m_offered.front().spanMs;
+        m_offeredBytes -= m_offered.front().bytes;
+        m_offered.pop_front();
+    }
+    m_lastMs = nowMs;
+    m_lastWritten = written;
+}
+
+qint64 LiveRateControl::videoBytesPerSecond() const
+{
+    return m_offeredMs < 100 ? 0 : m_offeredBytes * 1000 / m_offeredMs;
+}
+
+void LiveRateControl::observe(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes)
+{
+    sample(nowMs, handedToKernel, queuedBytes);
+}
+
+bool LiveRateControl::decide(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes, bool mayResume)
+{
+    sample(nowMs, handedToKernel, queuedBytes);
     const qint64 wait = m_wait.waitMs();
-    if (wait > kMaxWaitMs)
+    if (wait > kMaxWaitMs && !m_catchingUp) {
         m_catchingUp = true;
+        ++m_episodes;
+    }
     if (m_catchingUp && mayResume && wait <= kMaxWaitMs / 2)
         m_catchingUp = false;
     return !m_catchingUp;
