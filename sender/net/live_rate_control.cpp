@@ -53,11 +53,14 @@ SlowLink diagnoseSlowLink(qint64 linkBytesPerSecond, qint64 videoBytesPerSecond,
 {
     using Cause = SlowLink::Cause;
     const auto mbits = [](qint64 bytesPerSecond) { return QString::number(double(bytesPerSecond) * 8 / 1e6, 'f', 1); };
-    // Half the busy time or more: the kernel could have sent, and the other
-    // side's window (or our buffer) did not let it.
-    if (limits && limits->busyUs > 0 && 2 * limits->rwndLimitedUs >= limits->busyUs)
+    // A quarter of the busy time or more: the kernel could have sent, and
+    // the other side's window (or our buffer) did not let it. A receiver
+    // that reads in bursts as its decoder catches up leaves its window full
+    // only part of the time (on loopback 40-75% while 2160p60 overwhelms
+    // it); a receiver that keeps up on a slow link, almost never.
+    if (limits && limits->busyUs > 0 && 4 * limits->rwndLimitedUs >= limits->busyUs)
         return {Cause::Receiver, QStringLiteral("the receiver is not reading fast enough (its window is full)")};
-    if (limits && limits->busyUs > 0 && 2 * limits->sndbufLimitedUs >= limits->busyUs)
+    if (limits && limits->busyUs > 0 && 4 * limits->sndbufLimitedUs >= limits->busyUs)
         return {Cause::SendBuffer, QStringLiteral("the kernel's socket send buffer is full (its maximum, "
                                                   "net.ipv4.tcp_wmem, is too small for this link)")};
     if (linkBytesPerSecond <= 0)

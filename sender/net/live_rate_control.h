@@ -74,7 +74,7 @@ struct TcpLimits {
     quint64 sndbufLimitedUs = 0;
 };
 // Why, with the sentence for the log and the "done" line: the receiver does
-// not read fast enough (its window was full half the busy time or more),
+// not read fast enough (its window was full a quarter of the busy time or more),
 // the send buffer is too small, the link stalled, or it carries about
 // `linkBytesPerSecond`, less than the video's `videoBytesPerSecond` (0:
 // unknown, left out). `limits` null: no TCP_INFO, the rates alone.
