@@ -16,7 +16,9 @@
 //           beyond it the session BLOCKS (TCP backpressure).
 //  live:    LiveRateControl: what waits in the socket may have waited half a
 //           second; beyond it the session SKIPS video and sound to the next
-//           keyframe and counts what it skipped.
+//           keyframe, counts what it skipped, and says why (the receiver,
+//           or the link and its rate). The kernel holds little of it
+//           (SenderConnection::kNotSentLowWater unsent).
 #pragma once
 
 #include "exit_codes.h"
