@@ -329,6 +329,9 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         ++m_linkSkipped;
         return false;
     };
+    // Between packets, each time the kernel takes some of the queue: the
+    // drain is timed as it happens.
+    const auto drained = [&] { rate.observe(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes()); };
     quint64 lateCounted = 0;
     // What the video stage sent or left out since the last call, into Playback's counts.
     const auto countVideo = [&](quint64 unitsBefore, quint64 bytesBefore) {
@@ -357,7 +360,6 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         }
         if (play.skipUntilKeyframe(packet.get()))
             continue;
-        const auto drained = [&] { rate.observe(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes()); };
         if (!m_options.fast && !connection.waitUntil(play.delayUs(mediaUs), drained))
             break; // stopped, or the connection broke: checkPeer() below says which
         if (!connection.checkPeer(message))
@@ -369,8 +371,6 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             if (!m_options.fast && !rate.admitAudio(clock.elapsed(), connection.handedToKernel(),
                                                     connection.queuedBytes(), source.hasVideo())) {
                 explainSkipping();
-                if (!source.hasVideo())
-                    ++m_linkSkipped; // audio only: its packets are the frames counted
                 play.skip(packet.get());
                 continue;
             }
