@@ -68,7 +68,7 @@ stream() { # phase receiver-ns sender-ns host port clip
   local phase=$1
   ip netns exec "$2" "$receiver" --headless --once --port 8264 "${keyed[@]}" >"$work/recv.log" 2>&1 &
   receiver_pid=$!; pids+=($receiver_pid)
-  for _ in $(seq 100); do grep -q 'listening on port' "$work/recv.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q 'listening on port' "$work/recv.log" && break; sleep 0.1; done
   grep -q 'listening on port' "$work/recv.log" || { echo "FAIL [$phase]: receiver did not start"; cat "$work/recv.log"; exit 1; }
   ip netns exec "$3" "$sender" "$6" --host "$4" --port "$5" "${keyed[@]}" >"$work/send.log" 2>&1 &
   sender_pid=$!; pids+=($sender_pid)

@@ -231,7 +231,7 @@ void TestLiveRateControl::diagnosisNamesTheCause()
     QCOMPARE(diagnoseSlowLink(link, video, &receiverFull).cause, Cause::Receiver);
     const TcpLimits bufferFull{1'000'000, 0, 900'000};
     QCOMPARE(diagnoseSlowLink(link, video, &bufferFull).cause, Cause::SendBuffer);
-    const TcpLimits linkBusy{1'000'000, 10'000, 0};
+    const TcpLimits linkBusy{1'000'000, 10'000, 0, quint64(link) * 11 / 10};
     const SlowLink slow = diagnoseSlowLink(link, video, &linkBusy);
     QCOMPARE(slow.cause, Cause::Link);
     const QString linkMbit = QString::number(link * 8 / 1e6, 'f', 1), videoMbit = QString::number(video * 8 / 1e6, 'f', 1);
@@ -239,6 +239,9 @@ void TestLiveRateControl::diagnosisNamesTheCause()
              qPrintable(slow.sentence));
     QCOMPARE(diagnoseSlowLink(link, video, nullptr).cause, Cause::Link); // no TCP_INFO: the rates alone
     QCOMPARE(diagnoseSlowLink(0, video, &linkBusy).cause, Cause::Stalled);
+    // The link delivered five times what the sender wrote: not the link.
+    const TcpLimits senderStarved{1'000'000, 10'000, 0, quint64(link) * 5};
+    QCOMPARE(diagnoseSlowLink(link, video, &senderStarved).cause, Cause::Sender);
 }
 
 QTEST_APPLESS_MAIN(TestLiveRateControl)

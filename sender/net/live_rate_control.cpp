@@ -65,6 +65,11 @@ SlowLink diagnoseSlowLink(qint64 linkBytesPerSecond, qint64 videoBytesPerSecond,
                                                   "net.ipv4.tcp_wmem, is too small for this link)")};
     if (linkBytesPerSecond <= 0)
         return {Cause::Stalled, QStringLiteral("the link stalled (nothing got through for half a second)")};
+    if (limits && limits->deliveryBytesPerSecond > 2 * quint64(linkBytesPerSecond))
+        return {Cause::Sender, QStringLiteral("this machine did not hand the video to the network fast enough "
+                                              "(the link delivered %1 Mbit/s when it had data, the sender wrote "
+                                              "%2 Mbit/s): is the sender short of CPU time?")
+                                   .arg(mbits(qint64(limits->deliveryBytesPerSecond)), mbits(linkBytesPerSecond))};
     QString why = QStringLiteral("the link carries about %1 Mbit/s").arg(mbits(linkBytesPerSecond));
     if (videoBytesPerSecond > 0)
         why += QStringLiteral(", less than the video's %1 Mbit/s").arg(mbits(videoBytesPerSecond));

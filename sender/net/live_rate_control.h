@@ -72,14 +72,20 @@ struct TcpLimits {
     quint64 busyUs = 0;
     quint64 rwndLimitedUs = 0;
     quint64 sndbufLimitedUs = 0;
+    // The kernel's latest delivery rate sample (bytes/s): what the link
+    // carried while it had data, a lower bound of what it can carry.
+    quint64 deliveryBytesPerSecond = 0;
 };
 // Why, with the sentence for the log and the "done" line: the receiver does
 // not read fast enough (its window was full a quarter of the busy time or more),
-// the send buffer is too small, the link stalled, or it carries about
-// `linkBytesPerSecond`, less than the video's `videoBytesPerSecond` (0:
-// unknown, left out). `limits` null: no TCP_INFO, the rates alone.
+// the send buffer is too small, the link stalled, this machine did not hand
+// the data to the kernel as fast as the link delivered it (the kernel's
+// delivery rate more than twice the drain: the sender was short of CPU
+// time), or the link carries about `linkBytesPerSecond`, less than the
+// video's `videoBytesPerSecond` (0: unknown, left out). `limits` null: no
+// TCP_INFO, the rates alone.
 struct SlowLink {
-    enum class Cause { Receiver, SendBuffer, Stalled, Link };
+    enum class Cause { Receiver, SendBuffer, Stalled, Sender, Link };
     Cause cause;
     QString sentence;
 };

@@ -40,7 +40,8 @@ namespace tcp {
 // the kernel refuses it.
 bool setNotSentLowWater(qintptr socket, int bytes, QString *error);
 // TCP_INFO's running totals since the connection began (busy, receiver's
-// window full, send buffer full); nullopt where the kernel has no TCP_INFO.
+// window full, send buffer full) and its latest delivery rate; nullopt
+// where the kernel has no TCP_INFO.
 std::optional<TcpLimits> readLimits(qintptr socket);
 } // namespace tcp
 
@@ -85,8 +86,8 @@ public:
     // or long link. False, with *warning, if the kernel refused it (then the
     // old fixed kLiveSocketBuffer is used).
     bool useLiveSendBuffer(QString *warning);
-    // TCP_INFO's times over the last one to two seconds, for why a live
-    // stream skips; nullopt without TCP_INFO.
+    // TCP_INFO's times over the last one to two seconds, and its latest
+    // delivery rate, for why a live stream skips; nullopt without TCP_INFO.
     std::optional<TcpLimits> recentTcpLimits() const;
     // Bytes not yet handed to the kernel. With TLS, QSslSocket::bytesToWrite()
     // counts only what waits to be encrypted; the records wait in
