@@ -299,7 +299,11 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         if (rate.episodes() == std::exchange(episodesSaid, rate.episodes()))
             return;
         const std::optional<TcpLimits> limits = connection.recentTcpLimits();
-        const SlowLink why = diagnoseSlowLink(rate.linkBytesPerSecond(), rate.videoBytesPerSecond(),
+        // The video's rate as the file (or the encoder) states it: what the
+        // stream writes between skips leans towards the GOPs' keyframes.
+        const qint64 declared = video ? (video->bitRate() > 0 ? video->bitRate() : source.stream()->codecpar->bit_rate) / 8 : 0;
+        const SlowLink why = diagnoseSlowLink(rate.linkBytesPerSecond(),
+                                              declared > 0 ? declared : rate.videoBytesPerSecond(),
                                               limits ? &*limits : nullptr);
         if (episodesSaid == 1 || why.cause != lastCause)
             emit notice(QStringLiteral("live: skipping to the next keyframe to stay live: %1").arg(why.sentence));

@@ -239,8 +239,16 @@ void TestLiveRateControl::diagnosisNamesTheCause()
              qPrintable(slow.sentence));
     QCOMPARE(diagnoseSlowLink(link, video, nullptr).cause, Cause::Link); // no TCP_INFO: the rates alone
     QCOMPARE(diagnoseSlowLink(0, video, &linkBusy).cause, Cause::Stalled);
-    // The link delivered five times what the sender wrote: not the link.
-    const TcpLimits senderStarved{1'000'000, 10'000, 0, quint64(link) * 5};
+    // The kernel delivered less than the drain (its first gulp): its rate is named.
+    const TcpLimits startOfLink{1'000'000, 10'000, 0, quint64(link) / 2};
+    const QString halfMbit = QString::number(link / 2 * 8 / 1e6, 'f', 1);
+    QVERIFY2(diagnoseSlowLink(link, video, &startOfLink).sentence.contains("about " + halfMbit + " Mbit/s"),
+             qPrintable(diagnoseSlowLink(link, video, &startOfLink).sentence));
+    // A shaped link's burst: one delivery sample at three times the drain is still the link.
+    const TcpLimits burst{1'000'000, 10'000, 0, quint64(link) * 3};
+    QCOMPARE(diagnoseSlowLink(link, video, &burst).cause, Cause::Link);
+    // The link delivered twenty times what the sender wrote: not the link.
+    const TcpLimits senderStarved{1'000'000, 10'000, 0, quint64(link) * 20};
     QCOMPARE(diagnoseSlowLink(link, video, &senderStarved).cause, Cause::Sender);
 }
 

@@ -65,12 +65,20 @@ SlowLink diagnoseSlowLink(qint64 linkBytesPerSecond, qint64 videoBytesPerSecond,
                                                   "net.ipv4.tcp_wmem, is too small for this link)")};
     if (linkBytesPerSecond <= 0)
         return {Cause::Stalled, QStringLiteral("the link stalled (nothing got through for half a second)")};
-    if (limits && limits->deliveryBytesPerSecond > 2 * quint64(linkBytesPerSecond))
+    // Eight times: one delivery sample of a shaped link's burst reads two or
+    // three times its rate; a starved sender on a fast link, a hundred.
+    if (limits && limits->deliveryBytesPerSecond > 8 * quint64(linkBytesPerSecond))
         return {Cause::Sender, QStringLiteral("this machine did not hand the video to the network fast enough "
                                               "(the link delivered %1 Mbit/s when it had data, the sender wrote "
                                               "%2 Mbit/s): is the sender short of CPU time?")
                                    .arg(mbits(qint64(limits->deliveryBytesPerSecond)), mbits(linkBytesPerSecond))};
-    QString why = QStringLiteral("the link carries about %1 Mbit/s").arg(mbits(linkBytesPerSecond));
+    // At the start the kernel takes a congestion window and the mark at
+    // once, which makes the drain look faster than the link; the kernel's
+    // own delivery rate is the link's, once it is the slow part.
+    qint64 carries = linkBytesPerSecond;
+    if (limits && limits->deliveryBytesPerSecond > 0)
+        carries = qMin(carries, qint64(limits->deliveryBytesPerSecond));
+    QString why = QStringLiteral("the link carries about %1 Mbit/s").arg(mbits(carries));
     if (videoBytesPerSecond > 0)
         why += QStringLiteral(", less than the video's %1 Mbit/s").arg(mbits(videoBytesPerSecond));
     return {Cause::Link, why};
@@ -83,11 +91,13 @@ void LiveRateControl::sample(qint64 nowMs, qint64 handedToKernel, qint64 queuedB
     // own rate, with its idle gaps (the time skipped is left out).
     const qint64 written = handedToKernel + queuedBytes;
     if (m_lastMs >= 0 && !m_catchingUp && nowMs > m_lastMs) {
-        m_offered.push_back({nowMs, nowMs - m_lastMs, written - m_lastWritten});
+        m_offered.push_back({nowMs - m_lastMs, written - m_lastWritten});
         m_offeredMs += m_offered.back().spanMs;
         m_offeredBytes += m_offered.back().bytes;
     }
-    while (!m_offered.empty() && nowMs - m_offered.front().ms > kRateWindowMs) {
+    // The last kRateWindowMs of sending, however long ago: on a slow link
+    // most of the wall clock is spent skipping.
+    while (!m_offered.empty() && m_offeredMs - m_offered.front().spanMs >= kRateWindowMs) {
         m_offeredMs -= m_offered.front().spanMs;
         m_offeredBytes -= m_offered.front().bytes;
         m_offered.pop_front();
@@ -98,7 +108,8 @@ void LiveRateControl::sample(qint64 nowMs, qint64 handedToKernel, qint64 queuedB
 
 qint64 LiveRateControl::videoBytesPerSecond() const
 {
-    return m_offeredMs < 100 ? 0 : m_offeredBytes * 1000 / m_offeredMs;
+    // A second at least: the first keyframe alone would read as a rate.
+    return m_offeredMs < 1000 ? 0 : m_offeredBytes * 1000 / m_offeredMs;
 }
 
 void LiveRateControl::observe(qint64 nowMs, qint64 handedToKernel, qint64 queuedBytes)

@@ -80,10 +80,10 @@ struct TcpLimits {
 // not read fast enough (its window was full a quarter of the busy time or more),
 // the send buffer is too small, the link stalled, this machine did not hand
 // the data to the kernel as fast as the link delivered it (the kernel's
-// delivery rate more than twice the drain: the sender was short of CPU
-// time), or the link carries about `linkBytesPerSecond`, less than the
-// video's `videoBytesPerSecond` (0: unknown, left out). `limits` null: no
-// TCP_INFO, the rates alone.
+// delivery rate more than 8 times the drain: the sender was short of CPU
+// time), or the link carries about `linkBytesPerSecond` (or the kernel's
+// delivery rate, if lower), less than the video's `videoBytesPerSecond` (0:
+// unknown, left out). `limits` null: no TCP_INFO, the rates alone.
 struct SlowLink {
     enum class Cause { Receiver, SendBuffer, Stalled, Sender, Link };
     Cause cause;
@@ -106,7 +106,8 @@ public:
     quint64 episodes() const { return m_episodes; }
     qint64 linkBytesPerSecond() const { return m_wait.linkBytesPerSecond(); }
     // What the stream wrote per second while it was not skipping (the last
-    // kRateWindowMs of it): the rate the video asks of the link.
+    // kRateWindowMs of it): the rate the video asks of the link; 0 before
+    // a second of it.
     qint64 videoBytesPerSecond() const;
 
 private:
@@ -116,9 +117,8 @@ private:
     bool m_catchingUp = false;
     quint64 m_episodes = 0;
     struct Offered {
-        qint64 ms; // end of the interval
-        qint64 spanMs;
-        qint64 bytes;
+        qint64 spanMs; // of sending
+        qint64 bytes;  // written in it
     };
     static constexpr qint64 kRateWindowMs = 3000;
     std::deque<Offered> m_offered;
