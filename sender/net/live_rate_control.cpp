@@ -67,7 +67,8 @@ SlowLink diagnoseSlowLink(qint64 linkBytesPerSecond, qint64 videoBytesPerSecond,
         return {Cause::Stalled, QStringLiteral("the link stalled (nothing got through for half a second)")};
     // Eight times: one delivery sample of a shaped link's burst reads two or
     // three times its rate; a starved sender on a fast link, a hundred.
-    if (limits && limits->deliveryBytesPerSecond > 8 * quint64(linkBytesPerSecond))
+    if (limits && limits->deliveryBytesPerSecond > 8 * quint64(linkBytesPerSecond)
+        && limits->notSentBytes < 16 * 1024)
         return {Cause::Sender, QStringLiteral("this machine did not hand the video to the network fast enough "
                                               "(the link delivered %1 Mbit/s when it had data, the sender wrote "
                                               "%2 Mbit/s): is the sender short of CPU time?")

@@ -75,13 +75,16 @@ struct TcpLimits {
     // The kernel's latest delivery rate sample (bytes/s): what the link
     // carried while it had data, a lower bound of what it can carry.
     quint64 deliveryBytesPerSecond = 0;
+    // What the kernel holds unsent now: next to nothing if it has been
+    // waiting for us, the mark if it has been waiting for the link.
+    quint64 notSentBytes = 0;
 };
 // Why, with the sentence for the log and the "done" line: the receiver does
 // not read fast enough (its window was full a quarter of the busy time or more),
 // the send buffer is too small, the link stalled, this machine did not hand
 // the data to the kernel as fast as the link delivered it (the kernel's
-// delivery rate more than 8 times the drain: the sender was short of CPU
-// time), or the link carries about `linkBytesPerSecond` (or the kernel's
+// delivery rate more than 8 times the drain, and the kernel with nothing
+// unsent: the sender was short of CPU time), or the link carries about `linkBytesPerSecond` (or the kernel's
 // delivery rate, if lower), less than the video's `videoBytesPerSecond` (0:
 // unknown, left out). `limits` null: no TCP_INFO, the rates alone.
 struct SlowLink {

@@ -37,7 +37,8 @@ std::optional<TcpLimits> tcp::readLimits(qintptr socket)
     if (::getsockopt(int(socket), IPPROTO_TCP, TCP_INFO, &info, &size) != 0
         || size < offsetof(tcp_info, tcpi_sndbuf_limited) + sizeof info.tcpi_sndbuf_limited)
         return std::nullopt;
-    return TcpLimits{info.tcpi_busy_time, info.tcpi_rwnd_limited, info.tcpi_sndbuf_limited, info.tcpi_delivery_rate};
+    return TcpLimits{info.tcpi_busy_time, info.tcpi_rwnd_limited, info.tcpi_sndbuf_limited, info.tcpi_delivery_rate,
+                     info.tcpi_notsent_bytes};
 }
 
 SenderConnection::SenderConnection(const SenderOptions &options, const std::atomic<bool> &stop,
@@ -355,7 +356,7 @@ std::optional<TcpLimits> SenderConnection::recentTcpLimits() const
     if (!now || !since)
         return now;
     return TcpLimits{now->busyUs - since->busyUs, now->rwndLimitedUs - since->rwndLimitedUs,
-                     now->sndbufLimitedUs - since->sndbufLimitedUs, now->deliveryBytesPerSecond};
+                     now->sndbufLimitedUs - since->sndbufLimitedUs, now->deliveryBytesPerSecond, now->notSentBytes};
 }
 
 bool SenderConnection::waitUntil(qint64 delayUs, const std::function<void()> &drained)
