@@ -142,17 +142,38 @@ int StreamSession::stream(QString *message)
         *message += QStringLiteral("; the receiver confirmed %1 frames decoded").arg(*confirmed);
     if (audioUncounted)
         *message += QStringLiteral(" (it did not count the audio: a receiver without sound)");
-    if (p.skippedFrames) {
-        const QString why = m_videoLate == 0 ? QStringLiteral("while reconnecting or when the link was too slow")
-            : m_videoLate == p.skippedFrames ? QStringLiteral("the transcoding was slower than real time")
-            : QStringLiteral("%1 of them as the transcoding was slower than real time, the others while "
-                             "reconnecting or when the link was too slow").arg(m_videoLate);
-        *message += QStringLiteral(" (%1 frames skipped to stay live: %2)").arg(p.skippedFrames).arg(why);
-    }
+    if (p.skippedFrames)
+        *message += QStringLiteral(" (%1 frames skipped to stay live: %2)").arg(p.skippedFrames).arg(whySkipped(p.skippedFrames));
     if (m_videoUndecodable)
         *message += QStringLiteral(" (%1 damaged video packets could not be decoded and were left out)")
                         .arg(m_videoUndecodable);
     return ExitOk;
+}
+
+// The "done" line's reasons for `skipped` frames: the link (or receiver)
+// as LiveRateControl found it, the transcoder, and the rest, which were
+// skipped while no receiver was there (reconnecting, up to a keyframe).
+QString StreamSession::whySkipped(quint64 skipped) const
+{
+    const QString link = m_skipWhy.isEmpty() ? QStringLiteral("the link was too slow") : m_skipWhy;
+    const QString late = QStringLiteral("the transcoding was slower than real time");
+    const quint64 byLink = qMin(m_linkSkipped, skipped);
+    const quint64 byTranscoder = qMin(m_videoLate, skipped - byLink);
+    const quint64 away = skipped - byLink - byTranscoder;
+    if (byLink == skipped)
+        return link;
+    if (byTranscoder == skipped)
+        return late;
+    if (away == skipped)
+        return QStringLiteral("while reconnecting");
+    QStringList parts;
+    if (byLink)
+        parts << QStringLiteral("%1 as %2").arg(byLink).arg(link);
+    if (byTranscoder)
+        parts << QStringLiteral("%1 as %2").arg(byTranscoder).arg(late);
+    if (away)
+        parts << QStringLiteral("%1 while reconnecting").arg(away);
+    return parts.join(QStringLiteral("; "));
 }
 
 VideoSettings StreamSession::videoSettings(const MediaSource &source) const
@@ -266,9 +287,29 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     // to the next keyframe are skipped, and SPS/PPS go in front of it (they
     // may appear only once in the file).
     framing.prependToNextKeyframe(play.beginConnection());
-    if (!m_options.fast)
-        connection.useLiveSendBuffer();
+    if (QString warning; !m_options.fast && !connection.useLiveSendBuffer(&warning)
+                         && !std::exchange(m_saidSendBuffer, true))
+        emit notice(warning);
     LiveRateControl rate;
+    quint64 episodesSaid = 0;
+    SlowLink::Cause lastCause{};
+    // Skipping began: why, from the link's rate and the kernel's times. Said
+    // once per cause and connection; the last one goes into the "done" line.
+    const auto explainSkipping = [&] {
+        if (rate.episodes() == std::exchange(episodesSaid, rate.episodes()))
+            return;
+        const std::optional<TcpLimits> limits = connection.recentTcpLimits();
+        // The video's rate as the file (or the encoder) states it: what the
+        // stream writes between skips leans towards the GOPs' keyframes.
+        const qint64 declared = video ? (video->bitRate() > 0 ? video->bitRate() : source.stream()->codecpar->bit_rate) / 8 : 0;
+        const SlowLink why = diagnoseSlowLink(rate.linkBytesPerSecond(),
+                                              declared > 0 ? declared : rate.videoBytesPerSecond(),
+                                              limits ? &*limits : nullptr);
+        if (episodesSaid == 1 || why.cause != lastCause)
+            emit notice(QStringLiteral("live: skipping to the next keyframe to stay live: %1").arg(why.sentence));
+        lastCause = why.cause;
+        m_skipWhy = why.sentence;
+    };
     QElapsedTimer clock;
     clock.start();
     PacketPtr packet = makePacket();
@@ -287,9 +328,14 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     const auto admit = [&](bool keyframe) {
         if (m_options.fast || rate.admit(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes(), keyframe))
             return true;
+        explainSkipping();
         play.countSkipped(1);
+        ++m_linkSkipped;
         return false;
     };
+    // Between packets, each time the kernel takes some of the queue: the
+    // drain is timed as it happens.
+    const auto drained = [&] { rate.observe(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes()); };
     quint64 lateCounted = 0;
     // What the video stage sent or left out since the last call, into Playback's counts.
     const auto countVideo = [&](quint64 unitsBefore, quint64 bytesBefore) {
@@ -318,7 +364,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         }
         if (play.skipUntilKeyframe(packet.get()))
             continue;
-        if (!m_options.fast && !connection.waitUntil(play.delayUs(mediaUs)))
+        if (!m_options.fast && !connection.waitUntil(play.delayUs(mediaUs), drained))
             break; // stopped, or the connection broke: checkPeer() below says which
         if (!connection.checkPeer(message))
             return connection.lost(message);
@@ -328,6 +374,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             // so that both resume together, live.
             if (!m_options.fast && !rate.admitAudio(clock.elapsed(), connection.handedToKernel(),
                                                     connection.queuedBytes(), source.hasVideo())) {
+                explainSkipping();
                 play.skip(packet.get());
                 continue;
             }

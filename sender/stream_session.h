@@ -16,7 +16,9 @@
 //           beyond it the session BLOCKS (TCP backpressure).
 //  live:    LiveRateControl: what waits in the socket may have waited half a
 //           second; beyond it the session SKIPS video and sound to the next
-//           keyframe and counts what it skipped.
+//           keyframe, counts what it skipped, and says why (the receiver,
+//           or the link and its rate). The kernel holds little of it
+//           (SenderConnection::kNotSentLowWater unsent).
 #pragma once
 
 #include "exit_codes.h"
@@ -68,6 +70,7 @@ private:
     VideoSettings videoSettings(const MediaSource &source) const;
     int sendStream(Playback &play, SenderConnection &connection, QString *message);
     void reportProgress(const SenderProgress &p, bool force);
+    QString whySkipped(quint64 skipped) const;
 
     SenderOptions m_options;
     std::atomic<bool> m_stopRequested{false};
@@ -81,6 +84,9 @@ private:
     QString m_videoPreset;          // the x264 preset the last connection ended with
     bool m_saidVideoSpeed = false;  // "video: transcoding at 2.3× real time": once per run
     bool m_saidVideoSlow = false;   // that it was too slow: once per run
+    bool m_saidSendBuffer = false;  // that the live send buffer fell back: once per run
+    quint64 m_linkSkipped = 0;      // by LiveRateControl, over all connections
+    QString m_skipWhy;              // why it last began skipping (describeSlowLink)
 };
 
 } // namespace h264link

@@ -2,7 +2,8 @@
 // reach the kernel within half a second. A link is played here as the bytes it takes
 // from the queue per millisecond, on a clock the test drives, so each case
 // is exact and takes no time. The end-to-end cases (a capped and a stalled
-// link) are netns_faults and bench/av_sync.py --stall.
+// link, a fast one that must skip nothing) are netns_faults, keeps_up_netns
+// and bench/av_sync.py --stall.
 #include "net/live_rate_control.h"
 
 #include <QtTest>
@@ -20,11 +21,19 @@ struct Link {
     qint64 keyframeBytes = 0; // 0: as the others
     qint64 frameMs = 33;
     int gop = 30;
+    // As the session does: a sample each time the link took bytes between
+    // frames (SenderConnection::waitUntil's `drained`), not only one per packet.
+    bool observeDrain = false;
     qint64 written = 0, handed = 0, nowMs = 0;
-    void advance(qint64 ms)
+    void advance(qint64 ms, LiveRateControl *rate = nullptr)
     {
-        for (qint64 i = 0; i < ms; ++i, ++nowMs)
+        for (qint64 i = 0; i < ms; ++i) {
+            const bool took = handed < written && linkBytesPerMs > 0;
             handed = qMin(written, handed + linkBytesPerMs);
+            ++nowMs;
+            if (rate && observeDrain && took)
+                rate->observe(nowMs, handed, queued());
+        }
     }
     qint64 queued() const { return written - handed; }
 };
@@ -55,7 +64,7 @@ Outcome play(Link &link, LiveRateControl &rate, int frames, bool withAudio = fal
         } else {
             ++out.skipped;
         }
-        link.advance(link.frameMs);
+        link.advance(link.frameMs, &rate);
         while (!written.empty() && written.front().first <= link.handed) {
             out.maxWaitMs = qMax(out.maxWaitMs, link.nowMs - written.front().second);
             written.pop_front();
@@ -74,6 +83,10 @@ private slots:
     void lowBitRateStallSkips();
     void soundSkipsWithTheVideo();
     void soundOnlyResumesWithoutKeyframe();
+    void keyframeBurstsOnAFastLinkSkipNothing();
+    void linkJustFasterThanTheVideoSkipsNothing();
+    void slowLinkMeasuresBothRates();
+    void diagnosisNamesTheCause();
 };
 
 // 300 kB/s of video on a link that takes 10 MB/s: never a skip, however
@@ -154,6 +167,93 @@ void TestLiveRateControl::soundOnlyResumesWithoutKeyframe()
     QVERIFY(!rate.admitAudio(now, 0, written, false));
     now += 10; // drained: the next packet goes
     QVERIFY(rate.admitAudio(now, written, 0, false));
+}
+
+// 2160p60 at 110 Mbit/s on a gigabit link: 230 kB every 16 ms, 2 MB
+// keyframes, and the link idle most of the time. Sampled as the session
+// samples it, the idle gaps are not busy time and no burst looks like a
+// backlog.
+void TestLiveRateControl::keyframeBurstsOnAFastLinkSkipNothing()
+{
+    Link link{125'000}; // 1 Gbit/s
+    link.observeDrain = true;
+    link.frameMs = 16;
+    link.gop = 60;
+    link.bytesPerFrame = 230'000;
+    link.keyframeBytes = 2'000'000;
+    LiveRateControl rate;
+    const Outcome out = play(link, rate, 600);
+    QCOMPARE(out.skipped, 0);
+    QCOMPARE(rate.episodes(), quint64(0));
+}
+
+// A link a quarter faster than the video's average, with keyframes ten
+// times a frame: each keyframe queues for a while, never half a second.
+void TestLiveRateControl::linkJustFasterThanTheVideoSkipsNothing()
+{
+    Link link{0};
+    link.observeDrain = true;
+    link.frameMs = 16;
+    link.gop = 60;
+    link.bytesPerFrame = 100'000;
+    link.keyframeBytes = 1'000'000;
+    const qint64 averagePerMs = (59 * link.bytesPerFrame + link.keyframeBytes) / (60 * link.frameMs);
+    link.linkBytesPerMs = averagePerMs * 5 / 4;
+    LiveRateControl rate;
+    const Outcome out = play(link, rate, 900);
+    QCOMPARE(out.skipped, 0);
+    QVERIFY2(out.maxWaitMs < LiveRateControl::kMaxWaitMs, qPrintable(QString::number(out.maxWaitMs)));
+}
+
+// The rates the skip message names are the link's and the video's, as the
+// simulation sets them (within a tenth: the windows' edges).
+void TestLiveRateControl::slowLinkMeasuresBothRates()
+{
+    Link link{100}; // 100 kB/s
+    link.observeDrain = true;
+    LiveRateControl rate;
+    const Outcome out = play(link, rate, 900);
+    QVERIFY(out.skipped > 0);
+    QVERIFY(rate.episodes() > 0);
+    const double linkRate = link.linkBytesPerMs * 1000.0;
+    const double videoRate = link.bytesPerFrame * 1000.0 / link.frameMs;
+    QVERIFY2(qAbs(rate.linkBytesPerSecond() - linkRate) <= linkRate / 10,
+             qPrintable(QStringLiteral("link %1 B/s, measured %2").arg(linkRate).arg(rate.linkBytesPerSecond())));
+    QVERIFY2(qAbs(rate.videoBytesPerSecond() - videoRate) <= videoRate / 10,
+             qPrintable(QStringLiteral("video %1 B/s, measured %2").arg(videoRate).arg(rate.videoBytesPerSecond())));
+}
+
+void TestLiveRateControl::diagnosisNamesTheCause()
+{
+    using Cause = SlowLink::Cause;
+    const qint64 link = 2'500'000, video = 9'375'000; // 20 and 75 Mbit/s
+    const TcpLimits receiverFull{1'000'000, 600'000, 0};
+    QCOMPARE(diagnoseSlowLink(link, video, &receiverFull).cause, Cause::Receiver);
+    const TcpLimits bufferFull{1'000'000, 0, 900'000};
+    QCOMPARE(diagnoseSlowLink(link, video, &bufferFull).cause, Cause::SendBuffer);
+    const TcpLimits linkBusy{1'000'000, 10'000, 0, quint64(link) * 11 / 10};
+    const SlowLink slow = diagnoseSlowLink(link, video, &linkBusy);
+    QCOMPARE(slow.cause, Cause::Link);
+    const QString linkMbit = QString::number(link * 8 / 1e6, 'f', 1), videoMbit = QString::number(video * 8 / 1e6, 'f', 1);
+    QVERIFY2(slow.sentence.contains(linkMbit + " Mbit/s") && slow.sentence.contains(videoMbit + " Mbit/s"),
+             qPrintable(slow.sentence));
+    QCOMPARE(diagnoseSlowLink(link, video, nullptr).cause, Cause::Link); // no TCP_INFO: the rates alone
+    QCOMPARE(diagnoseSlowLink(0, video, &linkBusy).cause, Cause::Stalled);
+    // The kernel delivered less than the drain (its first gulp): its rate is named.
+    const TcpLimits startOfLink{1'000'000, 10'000, 0, quint64(link) / 2};
+    const QString halfMbit = QString::number(link / 2 * 8 / 1e6, 'f', 1);
+    QVERIFY2(diagnoseSlowLink(link, video, &startOfLink).sentence.contains("about " + halfMbit + " Mbit/s"),
+             qPrintable(diagnoseSlowLink(link, video, &startOfLink).sentence));
+    // A shaped link's burst: one delivery sample at three times the drain is still the link.
+    const TcpLimits burst{1'000'000, 10'000, 0, quint64(link) * 3};
+    QCOMPARE(diagnoseSlowLink(link, video, &burst).cause, Cause::Link);
+    // The link delivered twenty times what the sender wrote: not the link.
+    const TcpLimits senderStarved{1'000'000, 10'000, 0, quint64(link) * 20, 0};
+    QCOMPARE(diagnoseSlowLink(link, video, &senderStarved).cause, Cause::Sender);
+    // ... unless the kernel still holds unsent bytes: it waits for the link
+    // (a stall after a fast sample), not for us.
+    const TcpLimits stalled{1'000'000, 10'000, 0, quint64(link) * 20, 128 * 1024};
+    QCOMPARE(diagnoseSlowLink(link, video, &stalled).cause, Cause::Link);
 }
 
 QTEST_APPLESS_MAIN(TestLiveRateControl)

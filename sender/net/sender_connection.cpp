@@ -8,9 +8,38 @@
 #include <QEventLoop>
 #include <QTimer>
 
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <linux/tcp.h> // TCP_NOTSENT_LOWAT, and struct tcp_info with tcpi_busy_time (glibc's has not)
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 namespace h264link {
 
 using namespace proto;
+
+bool tcp::setNotSentLowWater(qintptr socket, int bytes, QString *error)
+{
+    if (::setsockopt(int(socket), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes) == 0)
+        return true;
+    *error = QStringLiteral("the kernel refused TCP_NOTSENT_LOWAT on the connection (%1)")
+                 .arg(QString::fromLocal8Bit(std::strerror(errno)));
+    return false;
+}
+
+std::optional<TcpLimits> tcp::readLimits(qintptr socket)
+{
+    tcp_info info{};
+    socklen_t size = sizeof info;
+    // An older kernel fills less of the struct: without the chrono times
+    // (Linux 4.10) there is nothing to tell the causes apart by.
+    if (::getsockopt(int(socket), IPPROTO_TCP, TCP_INFO, &info, &size) != 0
+        || size < offsetof(tcp_info, tcpi_sndbuf_limited) + sizeof info.tcpi_sndbuf_limited)
+        return std::nullopt;
+    return TcpLimits{info.tcpi_busy_time, info.tcpi_rwnd_limited, info.tcpi_sndbuf_limited, info.tcpi_delivery_rate,
+                     info.tcpi_notsent_bytes};
+}
 
 SenderConnection::SenderConnection(const SenderOptions &options, const std::atomic<bool> &stop,
                                    std::function<quint64()> framesSkipped, QObject *parent)
@@ -307,19 +336,45 @@ void SenderConnection::sendStreamInfo(const StreamInfo &info)
     m_framing.sendMessage(MessageType::StreamInfo, serialize(info));
 }
 
-void SenderConnection::useLiveSendBuffer()
+bool SenderConnection::useLiveSendBuffer(QString *warning)
 {
+    // With a key this is the plain TCP socket under TLS: the mark counts
+    // TLS records, a few dozen bytes more than the media per 16 KiB.
+    if (tcp::setNotSentLowWater(m_socket.socketDescriptor(), kNotSentLowWater, warning))
+        return true;
     m_socket.setSocketOption(QAbstractSocket::SendBufferSizeSocketOption, kLiveSocketBuffer);
+    *warning = QStringLiteral("live: %1; the socket buffer is fixed at %2 KiB instead, so a fast or long "
+                              "link may look slow and frames be skipped")
+                   .arg(*warning).arg(kLiveSocketBuffer / 1024);
+    return false;
 }
 
-bool SenderConnection::waitUntil(qint64 delayUs)
+std::optional<TcpLimits> SenderConnection::recentTcpLimits() const
+{
+    const std::optional<TcpLimits> now = tcp::readLimits(m_socket.socketDescriptor());
+    const std::optional<TcpLimits> &since = m_tcpOlder ? m_tcpOlder : m_tcpNewer;
+    if (!now || !since)
+        return now;
+    return TcpLimits{now->busyUs - since->busyUs, now->rwndLimitedUs - since->rwndLimitedUs,
+                     now->sndbufLimitedUs - since->sndbufLimitedUs, now->deliveryBytesPerSecond, now->notSentBytes};
+}
+
+bool SenderConnection::waitUntil(qint64 delayUs, const std::function<void()> &drained)
 {
     QDeadlineTimer deadline(delayUs / 1000, Qt::PreciseTimer);
     while (!deadline.hasExpired()) {
         if (m_stop.load() || !usable())
             return false;
-        const qint64 left = deadline.remainingTime();
-        if (m_socket.waitForReadyRead(int(qMin<qint64>(left, 50))))
+        const int slice = int(qMin<qint64>(deadline.remainingTime(), 50));
+        // While media waits, wake each time the kernel takes some (it reads
+        // PINGs too): the caller times the drain, so an idle gap after the
+        // queue ran dry is not counted as the link being busy.
+        if (drained && queuedBytes() > 0 && m_socket.waitForBytesWritten(slice)) {
+            drained();
+            m_framing.pollTransport();
+            continue;
+        }
+        if (m_socket.waitForReadyRead(int(qMin<qint64>(deadline.remainingTime(), slice))))
             m_framing.pollTransport();
     }
     return true;
@@ -328,6 +383,10 @@ bool SenderConnection::waitUntil(qint64 delayUs)
 bool SenderConnection::afterAccessUnit(QString *message)
 {
     m_socket.flush();
+    if (!m_tcpClock.isValid() || m_tcpClock.elapsed() >= 1000) {
+        m_tcpClock.start();
+        m_tcpOlder = std::exchange(m_tcpNewer, tcp::readLimits(m_socket.socketDescriptor()));
+    }
     if (trace::Tracer::enabled())
         m_queuedSample.store(queuedBytes(), std::memory_order_relaxed);
     if (!drain(kMaxQueuedBytes, -1)) {

@@ -17,10 +17,12 @@
 
 #include "framed_media_device.h"
 #include "handshake.h"
+#include "net/live_rate_control.h"
 #include "protocol.h"
 #include "secure_channel.h"
 #include "sender_options.h"
 
+#include <QElapsedTimer>
 #include <QObject>
 #include <QSslSocket>
 #include <atomic>
@@ -29,6 +31,20 @@
 
 namespace h264link {
 
+// The Linux socket options the live stream relies on, on a connected TCP
+// socket's descriptor (QAbstractSocket::socketDescriptor()).
+namespace tcp {
+// TCP_NOTSENT_LOWAT: the kernel takes bytes only while fewer than `bytes` of
+// what it holds are still unsent, so a non-blocking write past the mark
+// returns EAGAIN and the rest waits in Qt's buffer. False, with *error, if
+// the kernel refuses it.
+bool setNotSentLowWater(qintptr socket, int bytes, QString *error);
+// TCP_INFO's running totals since the connection began (busy, receiver's
+// window full, send buffer full) and its latest delivery rate; nullopt
+// where the kernel has no TCP_INFO.
+std::optional<TcpLimits> readLimits(qintptr socket);
+} // namespace tcp
+
 class SenderConnection : public QObject {
     Q_OBJECT
 public:
@@ -36,7 +52,13 @@ public:
     // --fast: at most this waits in the socket's send buffer; beyond it the
     // sender BLOCKS (TCP backpressure).
     static constexpr qint64 kMaxQueuedBytes = 4 * 1024 * 1024;
-    static constexpr int kLiveSocketBuffer = 32 * 1024; // the kernel doubles it
+    // Live: at most this many bytes wait unsent in the kernel (about 10 ms
+    // of a 110 Mbit/s stream); the rest waits in Qt's buffer, where
+    // LiveRateControl sees it. What the link holds in flight is not capped.
+    static constexpr int kNotSentLowWater = 128 * 1024;
+    // Live, on a kernel without TCP_NOTSENT_LOWAT: a fixed buffer instead
+    // (the kernel doubles it), which caps a fast or long link.
+    static constexpr int kLiveSocketBuffer = 32 * 1024;
     static constexpr int kCloseTimeoutMs = 5000; // of silence from the receiver
     static constexpr int kCloseCapMs = 120000;   // in all
     static constexpr int kStoppedCloseMs = 2000; // in all, after a Stop
@@ -57,18 +79,27 @@ public:
     quint8 version() const { return m_handshake.version(); }
     bool speaksAudio() const { return version() >= proto::kFirstAudioVersion; }
     void sendStreamInfo(const proto::StreamInfo &info);
-    // Live: a fixed kernel buffer, so the queue LiveRateControl bounds is
-    // most of the queue there is (autotuning would add megabytes of latency).
-    void useLiveSendBuffer();
+    // Live: the kernel keeps at most kNotSentLowWater unsent bytes, so the
+    // queue LiveRateControl bounds is most of the queue there is (without
+    // it, the send buffer's autotuning would add megabytes of latency), and
+    // SO_SNDBUF is left to autotuning so the congestion window fills a fast
+    // or long link. False, with *warning, if the kernel refused it (then the
+    // old fixed kLiveSocketBuffer is used).
+    bool useLiveSendBuffer(QString *warning);
+    // TCP_INFO's times over the last one to two seconds, and its latest
+    // delivery rate, for why a live stream skips; nullopt without TCP_INFO.
+    std::optional<TcpLimits> recentTcpLimits() const;
     // Bytes not yet handed to the kernel. With TLS, QSslSocket::bytesToWrite()
     // counts only what waits to be encrypted; the records wait in
     // encryptedBytesToWrite() (slightly more bytes than the media: headers, tags).
     qint64 queuedBytes() const { return m_socket.bytesToWrite() + m_socket.encryptedBytesToWrite(); }
     qint64 handedToKernel() const { return qMax<qint64>(0, qint64(m_framing.streamBytesSent()) - queuedBytes()); }
 
-    // Sleeps until a packet is due while answering PING. False if stopped or
-    // disconnected (checkPeer() then says which).
-    bool waitUntil(qint64 delayUs);
+    // Sleeps until a packet is due while answering PING, and calls
+    // `drained` (if set) each time the kernel took some of the queue, so the
+    // drain can be timed. False if stopped or disconnected (checkPeer() then
+    // says which).
+    bool waitUntil(qint64 delayUs, const std::function<void()> &drained = {});
     // After an access unit: flushes and, --fast, blocks while more than
     // kMaxQueuedBytes wait. False, with *message, if the connection is lost.
     bool afterAccessUnit(QString *message);
@@ -124,6 +155,10 @@ private:
     QSslSocket m_socket;
     std::atomic<qint64> m_queuedSample{0}; // queuedBytes() after the last access unit, while tracing
     int m_fillProbe = 0;
+    // TCP_INFO, read at most once a second after an access unit: the last
+    // two readings, so recentTcpLimits() spans one to two seconds.
+    QElapsedTimer m_tcpClock;
+    std::optional<TcpLimits> m_tcpOlder, m_tcpNewer;
     SecureChannel *m_channel = nullptr; // with a key; owned by m_socket
     FramedMediaDevice m_framing;
     SenderHandshake m_handshake;
