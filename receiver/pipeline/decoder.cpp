@@ -108,7 +108,7 @@ bool Decoder::push(AVPacket *packet)
         if (toFrame) {
             qCInfo(lcReceiver).noquote() << QStringLiteral(
                 "decoding is still behind: reopened the decoder at a keyframe with %1 frame threads "
-                "(%1 frames more latency)").arg(m_ctx->thread_count);
+                "(%1 frames of latency)").arg(m_ctx->thread_count);
         } else {
             setSkipping(false);
             m_returnedUs = proto::nowMicros();
