@@ -60,6 +60,8 @@ bool Decoder::start()
 {
     m_live = m_input && m_input->live.load();
     m_maySkip = m_input && m_input->maySkip.load();
+    if (m_input)
+        m_ctx->has_b_frames = std::max(m_ctx->has_b_frames, m_input->videoReorderDepth.load());
     if (!m_live) {
         // Nothing decoded yet: a reopen is free, and drains nothing.
         if (!reopen(true, 0))
@@ -67,8 +69,6 @@ bool Decoder::start()
         qCInfo(lcReceiver).noquote() << QStringLiteral(
             "the stream is not live: decoding with %1 frame threads for throughput").arg(m_ctx->thread_count);
     }
-    if (m_input)
-        m_ctx->has_b_frames = std::max(m_ctx->has_b_frames, m_input->videoReorderDepth.load());
     publishState();
     return true;
 }
@@ -223,6 +223,10 @@ bool Decoder::reopen(bool frameThreads, int threads)
     avcodec_send_packet(m_ctx.get(), nullptr);
     if (!receiveFrames())
         return false;
+    // What the old decoder knew of the reorder depth holds for the same
+    // stream. It must be known at open: frame threads copy the context
+    // then, and never read has_b_frames from it again.
+    m_par->video_delay = m_ctx->has_b_frames;
     QString error;
     CodecContextPtr ctx = openDecoder(m_par.get(), Demuxer::kTimeBase,
                                       frameThreads ? DecoderThreads::Frame : DecoderThreads::Slice, threads, &error);
@@ -232,8 +236,6 @@ bool Decoder::reopen(bool frameThreads, int threads)
         avcodec_flush_buffers(m_ctx.get());
         return true;
     }
-    // What the old decoder learnt of the reorder depth holds for the same stream.
-    ctx->has_b_frames = m_ctx->has_b_frames;
     ctx->skip_frame = m_ctx->skip_frame;
     m_ctx = std::move(ctx);
     m_frameThreads = frameThreads;

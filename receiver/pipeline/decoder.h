@@ -39,8 +39,9 @@
 // Reorder depth: an SPS without bitstream restriction lets the decoder
 // guess 0 frames of B-frame delay, so the first frame that comes out of
 // order is dropped or misplaced. The sender's depth (STREAM_INFO, from the
-// container) goes into has_b_frames before the first packet; the decoder
-// reads it live (h264_select_output_frame), so it need not be known at open.
+// container) goes into has_b_frames before the first packet, and with what
+// the decoder learnt into the parameters of any reopen (frame threads copy
+// the context at open and never read it again).
 #pragma once
 
 #include "ffmpeg_raii.h"

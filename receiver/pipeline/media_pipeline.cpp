@@ -11,6 +11,9 @@
 
 #include <QThread>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -110,7 +113,10 @@ PipelineResult MediaPipeline::run()
     // are served first when decoding takes every core. On Linux a nice
     // value is per thread, and the decoder's own threads, started from
     // this one, inherit it.
-    if (setpriority(PRIO_PROCESS, id_t(gettid()), kNice) != 0)
+    const id_t self = id_t(gettid());
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, self); // -1 is a valid answer: errno tells
+    if (errno != 0 || setpriority(PRIO_PROCESS, self, std::min(nice + kNice, 19)) != 0)
         qCDebug(lcReceiver) << "cannot lower the pipeline thread's priority:" << strerror(errno);
 
     QString error;

@@ -55,7 +55,7 @@ struct PipelineResult {
 class MediaPipeline : public QObject {
     Q_OBJECT
 public:
-    static constexpr int kNice = 5; // the pipeline thread's, above the process's
+    static constexpr int kNice = 5; // the pipeline thread's nice value, above the process's
     // `display` may be null (headless); `md5` may be null (no --framemd5)
     // and is shared with the AudioPipeline; `clock` may be null (never any
     // sound): then frames go to the display at once.
