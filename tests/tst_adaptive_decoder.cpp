@@ -15,6 +15,7 @@
 #include "decoder.h"
 #include "demuxer.h"
 #include "framed_media_device.h"
+#include "media_pipeline.h"
 #include "message_decoder.h"
 #include "stream_input.h"
 #include "stream_stats.h"
@@ -22,9 +23,15 @@
 
 #include <QBuffer>
 #include <QCryptographicHash>
+#include <QDir>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
+
+#include <sys/resource.h>
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -125,6 +132,7 @@ private slots:
     void initTestCase();
     void behindSkipsThenFrameThreadsThenRecovers();
     void notLiveDecodesWithFrameThreads();
+    void pipelineThreadsRunBelowTheOthers();
 
 private:
     QTemporaryDir m_dir;
@@ -269,12 +277,68 @@ void TestAdaptiveDecoder::notLiveDecodesWithFrameThreads()
     QVERIFY(state.frameThreads);
     QCOMPARE(state.threads, decoder->threadCount());
     qInfo("%d frame threads", state.threads);
+    StatsReport report;
+    report.decoder = state;
+    const QJsonObject json = QJsonDocument::fromJson(report.toJson().toUtf8()).object(); // the --stats line
+    QCOMPARE(json.value("decoderMode").toString(), QStringLiteral("frame"));
+    QCOMPARE(json.value("decoderThreads").toInt(), state.threads);
     QCOMPARE(counters.decoderSwitches.load(), quint64(0));
     QCOMPARE(counters.skippedByDecoder.load(), quint64(0));
     QCOMPARE(counters.decodeErrors.load(), quint64(0));
     QCOMPARE(qsizetype(sink.frames.size()), m_reference.size());
     QCOMPARE(checkSubset(sink.frames, m_reference), 0);
     QCOMPARE(stats.recordsHeld(), std::size_t(0));
+}
+
+// The nice value of each of this process's threads named `name` (a thread
+// inherits its creator's name, so FFmpeg's decoder threads carry the
+// pipeline's), from /proc/self/task/*/stat.
+QList<int> niceOfThreads(const QString &name)
+{
+    QList<int> nice;
+    const QDir tasks("/proc/self/task");
+    for (const QString &tid : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        const QByteArray comm = testsupport::readFile(tasks.filePath(tid + "/comm")).trimmed();
+        if (QString::fromUtf8(comm) != name.left(15)) // the kernel keeps 15 characters
+            continue;
+        const QByteArray stat = testsupport::readFile(tasks.filePath(tid + "/stat"));
+        // After "pid (comm) ", field 19 of proc(5) is the nice value.
+        const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
+        if (fields.size() > 16)
+            nice.append(fields[16].toInt());
+    }
+    return nice;
+}
+
+void TestAdaptiveDecoder::pipelineThreadsRunBelowTheOthers()
+{
+    auto input = std::make_shared<StreamInput>(64 * 1024 * 1024);
+    input->live = false; // frame threads: several decoder threads to look at
+    auto stats = std::make_shared<StreamStats>(false);
+    for (const Unit &u : m_units) {
+        const qint64 id = stats->onAccessUnit(0, 1, u.bytes.size());
+        input->units.add(AccessUnitMark{input->bytes.bytesPushed(), u.ptsUs, id, false, 1});
+        input->bytes.push(u.bytes + kDelimiter);
+    }
+    // Not finished yet: the pipeline waits for more, its threads alive.
+    MediaPipeline pipeline(input, stats, nullptr, nullptr);
+    QSignalSpy finished(&pipeline, &MediaPipeline::finished);
+    pipeline.start();
+    QTRY_VERIFY_WITH_TIMEOUT(pipeline.counters().frames > 0, 30000);
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, 0);
+    QCOMPARE(errno, 0);
+    const QList<int> nice = niceOfThreads("media pipeline");
+    qInfo() << "process nice" << base << "pipeline threads" << nice;
+    QVERIFY2(nice.size() >= 2, "the pipeline thread and its decoder threads"); // at least one decoder thread
+    for (int n : nice)
+        QCOMPARE(n, std::min(base + MediaPipeline::kNice, 19));
+    input->bytes.finish();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 60000);
+    const auto result = finished.at(0).at(0).value<PipelineResult>();
+    QVERIFY2(result.ok, qPrintable(result.error));
+    QCOMPARE(result.frames, quint64(m_frameCount));
+    QCOMPARE(getpriority(PRIO_PROCESS, 0), base); // this thread's is untouched
 }
 
 QTEST_GUILESS_MAIN(TestAdaptiveDecoder)
