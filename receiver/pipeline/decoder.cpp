@@ -183,7 +183,7 @@ void Decoder::adapt(const AVPacket *packet, qint64 nowUs)
                 "decoding is %1 ms behind real time: skipping non-reference frames").arg((nowUs - arrival) / 1000);
             publishState();
         }
-        if (!m_frameThreads && m_pending == Pending::None
+        if (!m_frameThreads && m_pending == Pending::None && QThread::idealThreadCount() > 1 // else nothing to gain
             && behindFor >= m_policy.skipAfterUs + m_policy.threadsAfterUs) {
             if (!m_maySkip)
                 relapse();
