@@ -175,6 +175,8 @@ void TestAdaptiveDecoder::behindSkipsThenFrameThreadsThenRecovers_data()
 void TestAdaptiveDecoder::behindSkipsThenFrameThreadsThenRecovers()
 {
     QFETCH(bool, maySkip);
+    if (QThread::idealThreadCount() < 2)
+        QSKIP("one core: the decoder has no frame threads to switch to");
     // Mode changes: skipping on (if it may), frame threads, then back to
     // low delay with skipping off in one.
     const quint64 toFrameThreads = maySkip ? 2 : 1;
@@ -350,7 +352,8 @@ void TestAdaptiveDecoder::pipelineThreadsRunBelowTheOthers()
     QCOMPARE(errno, 0);
     const QList<int> nice = niceOfThreads("media pipeline");
     qInfo() << "process nice" << base << "pipeline threads" << nice;
-    QVERIFY2(nice.size() >= 2, "the pipeline thread and its decoder threads"); // at least one decoder thread
+    // The pipeline thread, and with more than one core its decoder threads.
+    QVERIFY(nice.size() >= (QThread::idealThreadCount() > 1 ? 2 : 1));
     for (int n : nice)
         QCOMPARE(n, std::min(base + MediaPipeline::kNice, 19));
     input->bytes.finish();
