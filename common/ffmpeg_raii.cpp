@@ -18,8 +18,8 @@ QString averrorDetail(int errnum)
                             : QStringLiteral("%1: %2").arg(averrorText(errnum), detail);
 }
 
-CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, bool sliceThreads,
-                            QString *error)
+CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, DecoderThreads threads,
+                            int frameThreads, QString *error)
 {
     const char *name = avcodec_get_name(par->codec_id);
     const AVCodec *codec = avcodec_find_decoder(par->codec_id);
@@ -35,9 +35,17 @@ CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeB
     int ret = avcodec_parameters_to_context(ctx.get(), par);
     if (ret >= 0) {
         ctx->pkt_timebase = packetTimeBase;
-        if (sliceThreads) {
+        switch (threads) {
+        case DecoderThreads::None:
+            break;
+        case DecoderThreads::Slice:
             ctx->thread_type = FF_THREAD_SLICE;
             ctx->thread_count = 0; // one per core
+            break;
+        case DecoderThreads::Frame:
+            ctx->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+            ctx->thread_count = frameThreads;
+            break;
         }
         ret = avcodec_open2(ctx.get(), codec, nullptr);
     }

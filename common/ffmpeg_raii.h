@@ -60,13 +60,31 @@ using AudioFifoPtr = std::unique_ptr<AVAudioFifo, AudioFifoDeleter>;
 
 inline PacketPtr makePacket() { return PacketPtr(av_packet_alloc()); }
 
+struct CodecParametersDeleter {
+    void operator()(AVCodecParameters *par) const { avcodec_parameters_free(&par); }
+};
+using CodecParametersPtr = std::unique_ptr<AVCodecParameters, CodecParametersDeleter>;
+
+// How a decoder uses the cores.
+//   Slice: a thread per core over the slices of one picture; no delay
+//     (a stream of one slice per picture gets no parallelism from it).
+//   Frame: several pictures at once (and slices within them), as the
+//     ffmpeg CLI decodes; each thread holds a frame back.
+enum class DecoderThreads { None, Slice, Frame };
+
 // A decoder for `par`, opened. Packets will come in `packetTimeBase`;
-// `sliceThreads` gives it a thread per core for streams with several slices
-// (never frame threads here: each of those holds a frame back). Null, and
-// *error says why ("this FFmpeg has no hevc decoder", "the hevc decoder does
-// not open: ..."), if it cannot be opened.
-CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, bool sliceThreads,
-                            QString *error);
+// `frameThreads` is the thread count for DecoderThreads::Frame (0: as many
+// as FFmpeg picks, one per core plus one). Null, and *error says why ("this
+// FFmpeg has no hevc decoder", "the hevc decoder does not open: ..."), if it
+// cannot be opened.
+CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, DecoderThreads threads,
+                            int frameThreads, QString *error);
+// `sliceThreads`: DecoderThreads::Slice, else None.
+inline CodecContextPtr openDecoder(const AVCodecParameters *par, AVRational packetTimeBase, bool sliceThreads,
+                                   QString *error)
+{
+    return openDecoder(par, packetTimeBase, sliceThreads ? DecoderThreads::Slice : DecoderThreads::None, 0, error);
+}
 inline FramePtr makeFrame() { return FramePtr(av_frame_alloc()); }
 
 } // namespace h264link

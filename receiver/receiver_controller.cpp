@@ -273,6 +273,9 @@ void ReceiverController::completeIfDone()
     if (r.decodeOnlyFrames)
         summary += QStringLiteral(", %1 of them decode-only (before the edit list's start: not shown)")
                        .arg(r.decodeOnlyFrames);
+    if (r.skippedByDecoder)
+        summary += QStringLiteral(", %1 of them skipped by the decoder to keep up (non-reference, not shown)")
+                       .arg(r.skippedByDecoder);
     if (r.concealedFrames)
         summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);
     if (s.stats.skippedToStayLive)

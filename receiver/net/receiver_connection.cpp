@@ -180,6 +180,7 @@ void ReceiverConnection::handle(const Message &message)
             m_streamInfoSeen = true;
             m_input->videoReorderDepth.store(info->videoReorderDepth);
             m_input->maySkip.store(info->isLive() && !m_everyFrameWanted);
+            m_input->live.store(info->isLive());
             emit streamInfoReceived(*info);
         } else
             ++m_stats.malformedMessages;

@@ -70,6 +70,8 @@ int Demuxer::run(PacketSink &sink)
         packet->duration = 0;
         packet->time_base = kTimeBase;
         setStatsId(packet.get(), unit ? unit->statsId : -1);
+        if (!setArrivalUs(packet.get(), unit ? unit->arrivalUs : -1))
+            return AVERROR(ENOMEM);
         if (unit && unit->decodeOnly)
             packet->flags |= AV_PKT_FLAG_DISCARD; // the decoder drops its picture, as ffmpeg's does
         const bool more = sink.push(packet.get());

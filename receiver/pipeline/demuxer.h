@@ -8,8 +8,9 @@
 //
 // Timestamps: the raw demuxer invents its own (a guessed frame rate). Each
 // packet gets its access unit's real pts from the sender's MEDIA message
-// instead, in microseconds (kTimeBase), and its statistics record id, both
-// looked up by the packet's byte offset in the StreamInput's index.
+// instead, in microseconds (kTimeBase), its statistics record id and its
+// arrival time (for the Decoder's backlog), all looked up by the packet's
+// byte offset in the StreamInput's index.
 #pragma once
 
 #include "avio_bridge.h"

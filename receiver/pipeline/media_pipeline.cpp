@@ -11,6 +11,12 @@
 
 #include <QThread>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/resource.h>
+#include <unistd.h>
+
 namespace h264link {
 namespace {
 
@@ -30,7 +36,9 @@ public:
     bool push(const AVFrame *frame) override
     {
         if (m_clock && frame->pts != AV_NOPTS_VALUE) {
+            const qint64 before = proto::nowMicros();
             m_clock->waitUntil(frame->pts);
+            m_counters.syncWaitUs += proto::nowMicros() - before;
             if (const auto heard = m_clock->now(proto::nowMicros()))
                 m_counters.avOffsetUs.store(frame->pts - *heard);
         }
@@ -101,6 +109,16 @@ PipelineResult MediaPipeline::run()
         return result;
     };
 
+    // Below the network and GUI threads, so that PING/PONG and the window
+    // are served first when decoding takes every core. On Linux a nice
+    // value is per thread, and the decoder's own threads, started from
+    // this one, inherit it.
+    const id_t self = id_t(gettid());
+    errno = 0;
+    const int nice = getpriority(PRIO_PROCESS, self); // -1 is a valid answer: errno tells
+    if (errno != 0 || setpriority(PRIO_PROCESS, self, std::min(nice + kNice, 19)) != 0)
+        qCDebug(lcReceiver) << "cannot lower the pipeline thread's priority:" << strerror(errno);
+
     QString error;
     if (m_md5 && !m_md5->error().isEmpty())
         return fail(m_md5->error());
@@ -111,7 +129,7 @@ PipelineResult MediaPipeline::run()
     if (!decoder)
         return fail(error);
 
-    decoder->setReorderDepth(&m_input->videoReorderDepth);
+    decoder->setInput(m_input.get());
     if (m_md5)
         decoder->addSink(m_md5->videoSink());
     std::unique_ptr<DisplaySink> display;
@@ -125,6 +143,7 @@ PipelineResult MediaPipeline::run()
     result.packets = m_counters.packets;
     result.frames = m_counters.frames;
     result.decodeOnlyFrames = m_counters.decodeOnly;
+    result.skippedByDecoder = m_counters.skippedByDecoder;
     result.decodeErrors = m_counters.decodeErrors;
     result.concealedFrames = m_counters.concealedFrames;
     result.displayErrors = display ? display->errors() : 0;

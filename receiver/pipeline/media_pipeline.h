@@ -39,7 +39,10 @@ struct PipelineResult {
     quint64 packets = 0;       // access units demuxed
     quint64 frames = 0;        // pictures decoded and shown (or to be)
     quint64 decodeOnlyFrames = 0; // DECODE_ONLY units decoded, never shown (not in `frames`)
-    quint64 framesDecoded() const { return frames + decodeOnlyFrames; } // what RECEIVED reports
+    quint64 skippedByDecoder = 0; // non-reference pictures skipped to keep up (not in `frames`)
+    // What RECEIVED reports: every unit the decoder took, whether its
+    // picture is shown, decode-only, or skipped by it on purpose.
+    quint64 framesDecoded() const { return frames + decodeOnlyFrames + skippedByDecoder; }
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
     quint64 displayErrors = 0; // frames that could not be passed to the display
@@ -52,6 +55,7 @@ struct PipelineResult {
 class MediaPipeline : public QObject {
     Q_OBJECT
 public:
+    static constexpr int kNice = 5; // the pipeline thread's nice value, above the process's
     // `display` may be null (headless); `md5` may be null (no --framemd5)
     // and is shared with the AudioPipeline; `clock` may be null (never any
     // sound): then frames go to the display at once.

@@ -10,6 +10,7 @@ extern "C" {
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 namespace h264link {
@@ -22,6 +23,13 @@ struct PipelineCounters {
     std::atomic<quint64> decodeOnly{0};     // DECODE_ONLY units decoded, their pictures dropped
     std::atomic<quint64> decodeErrors{0};   // packets the decoder rejected
     std::atomic<quint64> concealedFrames{0}; // pictures decoded with errors concealed
+    // The Decoder's adaptation (decoder.h): non-reference pictures it
+    // skipped to keep up (not in `frames`), and how often it changed mode.
+    std::atomic<quint64> skippedByDecoder{0};
+    std::atomic<quint64> decoderSwitches{0};
+    // Time frames waited in the DisplaySink for the sound to catch up: a
+    // backlog that wait causes is the display's choice, not decoding lag.
+    std::atomic<qint64> syncWaitUs{0};
     // Last frame handed to the display: its pts minus the audio clock then
     // (kNoOffset: no sound played yet).
     static constexpr qint64 kNoOffset = std::numeric_limits<qint64>::min();
@@ -38,6 +46,29 @@ inline void setStatsId(AVPacket *packet, qint64 id)
 inline qint64 statsId(const AVPacket *packet)
 {
     return static_cast<qint64>(reinterpret_cast<intptr_t>(packet->opaque)) - 1;
+}
+
+// When the packet's access unit arrived (AccessUnitMark::arrivalUs, receiver
+// clock), set by the Demuxer for the Decoder's backlog. It rides in
+// AVPacket::opaque_ref (a 8-byte buffer), beside the statistics id, and is
+// let go of with the packet. -1: unknown.
+inline bool setArrivalUs(AVPacket *packet, qint64 arrivalUs)
+{
+    av_buffer_unref(&packet->opaque_ref);
+    if (arrivalUs < 0)
+        return true;
+    packet->opaque_ref = av_buffer_alloc(sizeof arrivalUs);
+    if (!packet->opaque_ref)
+        return false;
+    memcpy(packet->opaque_ref->data, &arrivalUs, sizeof arrivalUs);
+    return true;
+}
+inline qint64 arrivalUs(const AVPacket *packet)
+{
+    qint64 us = -1;
+    if (packet->opaque_ref && packet->opaque_ref->size == sizeof us)
+        memcpy(&us, packet->opaque_ref->data, sizeof us);
+    return us;
 }
 
 class PacketSink {

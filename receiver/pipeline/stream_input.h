@@ -24,6 +24,9 @@ struct StreamInput {
     // every frame: the pipeline may skip frames to keep up. Set as
     // videoReorderDepth is.
     std::atomic<bool> maySkip{false};
+    // STREAM_INFO's LIVE (the sender is not --fast). Not live: latency does
+    // not matter, the decoder runs for throughput. Set as videoReorderDepth is.
+    std::atomic<bool> live{false};
 };
 
 } // namespace h264link

@@ -183,6 +183,21 @@ std::size_t StreamStats::recordsHeld() const
     return m_inFlight.size();
 }
 
+void StreamStats::onSkippedByDecoder(qint64 id)
+{
+    QMutexLocker lock(&m_mutex);
+    ++m_decoder.skipped;
+    m_inFlight.erase(id);
+}
+
+void StreamStats::setDecoderState(const DecoderState &state)
+{
+    QMutexLocker lock(&m_mutex);
+    const quint64 skipped = m_decoder.skipped;
+    m_decoder = state;
+    m_decoder.skipped = skipped;
+}
+
 void StreamStats::setDecodeErrors(quint64 total)
 {
     QMutexLocker lock(&m_mutex);
@@ -224,6 +239,7 @@ StatsReport StreamStats::report(qint64 nowUs)
     r.skippedToStayLive = m_skippedToStayLive;
     r.backlogMaxMs = m_backlogMaxUs < 0 ? -1 : double(m_backlogMaxUs) / 1000.0;
     m_backlogMaxUs = -1;
+    r.decoder = m_decoder;
     m_window = Window{};
     return r;
 }
@@ -246,8 +262,10 @@ QString StreamStats::summaryJson() const
         {"frames_decode_only", qint64(m_framesDecodeOnly)},
         {"latency_ms", QJsonObject{{"end_to_end_decoded", latencyJson(summarize(decoded))},
                                    {"end_to_end_displayed", latencyJson(summarize(displayed))}}},
-        {"skipped", QJsonObject{{"sender", qint64(m_senderSkipped)}, {"display", qint64(m_skippedTotal)}}},
+        {"skipped", QJsonObject{{"sender", qint64(m_senderSkipped)}, {"display", qint64(m_skippedTotal)},
+                                {"decoder", qint64(m_decoder.skipped)}}},
         {"stay_live", QJsonObject{{"skipped", qint64(m_skippedToStayLive)}}},
+        {"decoder_switches", qint64(m_decoder.switches)},
     };
     return QString::fromUtf8(QJsonDocument(QJsonObject{{"summary", summary}}).toJson(QJsonDocument::Compact));
 }
@@ -267,6 +285,12 @@ QString StatsReport::toJson() const
                                    {"end_to_end_displayed", latencyJson(endToEndDisplayed)}}},
         {"rtt_ms", number(rttMs)},
         {"stay_live", QJsonObject{{"skipped", qint64(skippedToStayLive)}, {"backlog_max_ms", number(backlogMaxMs)}}},
+        // The decoder's mode (decoder.h): threads cost latency only in "frame".
+        {"decoder", QJsonObject{{"mode", decoder.frameThreads ? "frame" : "slice"},
+                                {"threads", decoder.threads},
+                                {"skipping", decoder.skipping},
+                                {"skipped", qint64(decoder.skipped)},
+                                {"switches", qint64(decoder.switches)}}},
     };
     return QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact));
 }
@@ -283,11 +307,14 @@ QString StatsReport::toText() const
                           "           sent→decoded %5\n"
                           "           sent→shown %6\n"
                           "RTT        %7\n"
-                          "skipped    %8 by the sender · %9 for display · decode errors %10")
+                          "skipped    %8 by the sender · %9 for display · %11 by the decoder · decode errors %10\n"
+                          "decoder    %12")
         .arg(fps).arg(bitrateKbps, 0, 'f', 0).arg(latencyText(network), latencyText(decode),
                                                   latencyText(endToEndDecoded), latencyText(endToEndDisplayed))
         .arg(rttMs < 0 ? QStringLiteral("—") : QStringLiteral("%1 ms").arg(rttMs, 0, 'f', 2))
-        .arg(skippedBySender).arg(skippedForDisplay).arg(decodeErrors);
+        .arg(skippedBySender).arg(skippedForDisplay).arg(decodeErrors).arg(decoder.skipped)
+        .arg(decoder.frameThreads ? QStringLiteral("%1 frame threads (%1 frames of latency)").arg(decoder.threads)
+                                  : QStringLiteral("low delay"));
 }
 
 } // namespace h264link

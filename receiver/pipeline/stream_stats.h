@@ -45,6 +45,15 @@ struct LatencySummary {
     double p95Ms = -1;
 };
 
+// How the Decoder decodes now (decoder.h), and what its keeping up cost.
+struct DecoderState {
+    bool frameThreads = false; // else low delay (slice threads)
+    int threads = 1;           // with frame threads, each one frame of latency
+    bool skipping = false;     // non-reference pictures skipped to keep up
+    quint64 skipped = 0;       // total pictures it skipped
+    quint64 switches = 0;      // total changes of mode
+};
+
 struct StatsReport {
     double seconds = 0; // since the stream started
     double receivedFps = 0, decodedFps = 0, displayedFps = -1; // -1: headless
@@ -59,6 +68,7 @@ struct StatsReport {
     // demuxed had waited) seen in the window.
     quint64 skippedToStayLive = 0;
     double backlogMaxMs = -1;
+    DecoderState decoder;
     QString toJson() const;
     QString toText() const;
 };
@@ -76,6 +86,9 @@ public:
     // A DECODE_ONLY unit went into the decoder: its picture is never output,
     // so its record is let go of, counted neither as decoded nor as shown.
     void onDecodeOnly(qint64 id);
+    // The decoder skipped the unit's picture to keep up: let go of as above.
+    void onSkippedByDecoder(qint64 id);
+    void setDecoderState(const DecoderState &state); // skipped is counted here
     // GUI thread.
     void onDisplayed(qint64 id, qint64 displayedUs, quint64 skippedTotal);
     void setDecodeErrors(quint64 total);
@@ -127,6 +140,7 @@ private:
     quint64 m_framesDecodeOnly = 0;
     quint64 m_skippedToStayLive = 0;
     qint64 m_backlogMaxUs = -1; // this window's
+    DecoderState m_decoder;
     // The whole stream's end-to-end latencies, for the summary's percentiles:
     // a uniform sample of at most kCapacity values (reservoir sampling, fixed
     // seed), so that memory stays flat however long the stream runs.
