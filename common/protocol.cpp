@@ -229,7 +229,7 @@ QByteArray serialize(const EndOfStream &v)
 QByteArray serialize(const Received &v)
 {
     return build([&](QDataStream &out) {
-        out << v.accessUnits << v.framesDecoded << v.audioPackets << v.audioFramesDecoded;
+        out << v.accessUnits << v.framesDecoded << v.audioPackets << v.audioFramesDecoded << v.framesSkipped;
     });
 }
 
@@ -313,6 +313,8 @@ std::optional<Received> parseReceived(const QByteArray &payload)
         in >> v.accessUnits >> v.framesDecoded;
         if (!in.atEnd()) // v3
             in >> v.audioPackets >> v.audioFramesDecoded;
+        if (!in.atEnd()) // a receiver from before frames_skipped: 0
+            in >> v.framesSkipped;
     });
 }
 

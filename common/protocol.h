@@ -205,6 +205,9 @@ struct Received {
     quint64 framesDecoded = 0;
     quint64 audioPackets = 0;       // v3, appended: AUDIO messages received
     quint64 audioFramesDecoded = 0; // v3, appended
+    // Appended later in v3 (absent: 0). Frames of a LIVE stream this
+    // receiver skipped on purpose because it decodes slower than the video.
+    quint64 framesSkipped = 0;
 };
 
 struct Pong {

@@ -258,7 +258,7 @@ void ReceiverController::completeIfDone()
         ? s.sent.accessUnits - s.stats.accessUnits : 0;
     // The same rule as the sender's for "done": every frame arrived and was
     // decoded, or was skipped on purpose to stay live.
-    const quint64 accounted = r.framesDecoded() + s.stats.skippedToStayLive;
+    const quint64 accounted = r.framesDecoded() + r.skippedByDecoder + s.stats.skippedToStayLive;
     const quint64 undecoded = s.stats.accessUnits > accounted ? s.stats.accessUnits - accounted : 0;
     // The sound counts too: a failed audio pipeline or sound dropped on the way.
     const bool audioClean = !s.audio || ((!s.audioResult || s.audioResult->ok) && s.stats.audioDropped == 0);
@@ -274,7 +274,7 @@ void ReceiverController::completeIfDone()
         summary += QStringLiteral(", %1 of them decode-only (before the edit list's start: not shown)")
                        .arg(r.decodeOnlyFrames);
     if (r.skippedByDecoder)
-        summary += QStringLiteral(", %1 of them skipped by the decoder to keep up (non-reference, not shown)")
+        summary += QStringLiteral(", %1 skipped by the decoder to keep up (non-reference pictures)")
                        .arg(r.skippedByDecoder);
     if (r.concealedFrames)
         summary += QStringLiteral(", %1 frames concealed").arg(r.concealedFrames);

@@ -92,6 +92,7 @@ int StreamSession::stream(QString *message)
     QElapsedTimer elapsed;
     elapsed.start();
     std::optional<quint64> confirmed; // the last receiver's RECEIVED
+    quint64 receiverSkipped = 0;      // ... and the frames it skipped to stay live
     bool audioUncounted = false;
 
     // With --retry a lost connection, a busy or closed receiver is tried
@@ -105,6 +106,7 @@ int StreamSession::stream(QString *message)
             code = sendStream(*play, connection, message);
         if (code == ExitOk) {
             confirmed = connection.framesDecoded();
+            receiverSkipped = connection.framesSkippedByReceiver();
             audioUncounted = connection.audioUncounted();
             break;
         }
@@ -140,6 +142,9 @@ int StreamSession::stream(QString *message)
         *message += QStringLiteral(" (%1 damaged audio packets left out, their time kept as silence)").arg(m_audioUndecodable);
     if (confirmed)
         *message += QStringLiteral("; the receiver confirmed %1 frames decoded").arg(*confirmed);
+    if (confirmed && receiverSkipped)
+        *message += QStringLiteral(" and %1 skipped to stay live (it decodes slower than the video)")
+                        .arg(receiverSkipped);
     if (audioUncounted)
         *message += QStringLiteral(" (it did not count the audio: a receiver without sound)");
     if (p.skippedFrames)

@@ -333,6 +333,13 @@ void TestFraming::v3AudioFieldsRoundTripAndV2PayloadsStillParse()
     QVERIFY(receivedV2);
     QCOMPARE(receivedV2->framesDecoded, 9u);
     QCOMPARE(receivedV2->audioFramesDecoded, 0u);
+    // frames_skipped round-trips; a receiver from before it sent none (0).
+    const QByteArray skipping = serialize(Received{360, 120, 7, 6, 240});
+    QCOMPARE(parseReceived(skipping)->framesSkipped, 240u);
+    const auto beforeSkipped = parseReceived(skipping.left(32));
+    QVERIFY(beforeSkipped);
+    QCOMPARE(beforeSkipped->framesSkipped, 0u);
+    QCOMPARE(beforeSkipped->audioFramesDecoded, 6u);
 
     const auto audio = parseAudio(serialize(Audio{21333, 1024, 7, QByteArray("\xff\xf1\x50\x80", 4)}));
     QVERIFY(audio);

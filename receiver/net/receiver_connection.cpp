@@ -416,7 +416,8 @@ void ReceiverConnection::onPipelineFinished(const PipelineResult &result)
             return;
         }
         send(MessageType::Received, serialize(Received{m_stats.accessUnits, result.framesDecoded(),
-                                                       m_stats.audioMessages, result.audioFrames}));
+                                                       m_stats.audioMessages, result.audioFrames,
+                                                       result.skippedByDecoder + m_stats.skippedToStayLive}));
         finish(true, QStringLiteral("end of stream"));
         return;
     }

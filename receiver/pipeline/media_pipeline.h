@@ -42,7 +42,7 @@ struct PipelineResult {
     quint64 skippedByDecoder = 0; // non-reference pictures skipped to keep up (not in `frames`)
     // What RECEIVED reports: every unit the decoder took, whether its
     // picture is shown, decode-only, or skipped by it on purpose.
-    quint64 framesDecoded() const { return frames + decodeOnlyFrames + skippedByDecoder; }
+    quint64 framesDecoded() const { return frames + decodeOnlyFrames; } // what RECEIVED reports
     quint64 decodeErrors = 0;
     quint64 concealedFrames = 0;
     quint64 displayErrors = 0; // frames that could not be passed to the display

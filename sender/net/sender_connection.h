@@ -121,6 +121,8 @@ public:
     {
         return m_received ? std::optional<quint64>(m_received->framesDecoded) : std::nullopt;
     }
+    // Frames it said it skipped to stay live, as it decodes slower than the video.
+    quint64 framesSkippedByReceiver() const { return m_received ? m_received->framesSkipped : 0; }
     // The receiver confirmed the video but did not count the audio sent (a
     // build without sound): "done", with a word about it.
     bool audioUncounted() const { return m_audioUncounted; }

@@ -113,6 +113,7 @@ local f = {
     rcv_audio = ProtoField.uint64("h264link.received.audio_packets", "Audio packets received (v3)", base.DEC),
     rcv_audio_frames = ProtoField.uint64("h264link.received.audio_frames_decoded",
                                          "Audio frames decoded (v3)", base.DEC),
+    rcv_skipped = ProtoField.uint64("h264link.received.frames_skipped", "Frames skipped to stay live", base.DEC),
 
     pong_seq = ProtoField.uint32("h264link.pong.ping_seq", "PING sequence (echoed)", base.DEC),
     pong_ts = ProtoField.int64("h264link.pong.ping_timestamp", "PING timestamp (echoed, µs)", base.DEC),
@@ -367,6 +368,11 @@ readers[T.RECEIVED] = function(range, tree)
         o = add_fixed(tree, range, o, f.rcv_audio_frames, 8)
         summary = summary .. string.format(", %s audio packets, %s decoded", range(16, 8):uint64(),
                                            range(24, 8):uint64())
+    end
+    if o < range:len() then -- a receiver from before frames_skipped ends here
+        local skipped = range(o, 8):uint64()
+        o = add_fixed(tree, range, o, f.rcv_skipped, 8)
+        if skipped > 0 then summary = summary .. string.format(", %s skipped to stay live", skipped) end
     end
     trailing(tree, range, o)
     return summary
