@@ -213,7 +213,9 @@ def access_units(path, workdir):
 def feed(port, units, fps, linger=0.0):
     """Writes one access unit at a time to 127.0.0.1:port, paced at `fps` from
     the connection on (as a live source would), and keeps the connection
-    open `linger` seconds more; returns the send times."""
+    open `linger` seconds more. Returns when it started and each unit's
+    send time: a reader slower than the stream makes `sendall` wait, and
+    the units go out later than their schedule, start + i / fps."""
     sock = None
     deadline = time.monotonic() + 10
     while sock is None:
@@ -234,7 +236,7 @@ def feed(port, units, fps, linger=0.0):
             sent.append(time.monotonic())
             sock.sendall(unit)
         time.sleep(linger)
-    return sent
+    return start, sent
 
 
 # ---- Ours -----------------------------------------------------------------------
@@ -358,7 +360,10 @@ FFPLAY_STATUS = re.compile(r"fd=\s*(\d+)\s+aq=\s*(\d+)KB\s+vq=\s*(\d+)KB")
 def run_ffplay(path, units, fps, env):
     """ffplay showing the stream in a WINDOW-sized window, fed in real time;
     frames shown = frames sent − its status line's fd= (frames dropped, early
-    and late), and its video packet queue (vq=) over time."""
+    and late). ffplay stops reading while its packet queue holds a second or
+    more, so a stream it cannot keep up with backs up into the socket and
+    the feeder: how late it is shows as how long after the last unit's
+    schedule it exits (-autoexit: once the last frame is shown)."""
     port = free_port()
     player = subprocess.Popen(["ffplay", "-hide_banner", "-autoexit", "-framedrop",
                                "-an", "-x", str(WINDOW[0]), "-y", str(WINDOW[1]), "-f", "h264",
@@ -370,20 +375,20 @@ def run_ffplay(path, units, fps, env):
         err = drain(player.stderr, status, FFPLAY_STATUS)
         wait_listening(port, player, "ffplay")
         cpu_before = cpu_seconds(player.pid)
-        sent = feed(port, units, fps)
-        cpu_total = reap(player, 60)
+        start, sent = feed(port, units, fps)
+        cpu_total = reap(player, 120)
+        ended = time.monotonic()
         err.join(5)
     finally:
         stop(player)
     if not status:
         raise RuntimeError("ffplay printed no status line")
     dropped = int(FFPLAY_STATUS.search(status[-1][1]).group(1))
-    # vq is what ffplay has read but not yet decoded: at the stream's bit
-    # rate, how far its picture is behind what has arrived.
-    bits_per_s = sum(map(len, units)) * 8 / (len(units) / fps)
-    queued_ms = [int(FFPLAY_STATUS.search(l).group(3)) * 1024 * 8 / bits_per_s * 1000 for _, l in status]
+    last_due = start + (len(units) - 1) / fps
     return {"frames_sent": len(sent), "frames_dropped": dropped, "frames_shown": len(sent) - dropped,
-            "cpu_s": None if cpu_total is None else cpu_total - cpu_before, "queued_ms": queued_ms}
+            "cpu_s": None if cpu_total is None else cpu_total - cpu_before, "seconds": ended - start,
+            "behind_at_end_ms": (ended - last_due) * 1000,
+            "feeder_late_max_ms": max(s - (start + i / fps) for i, s in enumerate(sent)) * 1000}
 
 
 # ---- Section: realtime_2160p60 and rtt_under_load ----------------------------------
@@ -395,32 +400,35 @@ def latency_of(run):
 
 
 def realtime_2160p60(c, env, units, repeats):
+    """Frames shown per second of wall time (the player's start → its exit),
+    and how far behind the picture is."""
     ours, ffplay, rtts = [], [], []
-    seconds = len(units[0]) / units[1]
     for i in range(repeats):
         run = run_ours(c["2160p60"], env)
         s = run["summary"]
-        ours.append({"fps_shown": s["frames_displayed"] / seconds, "frames_decoded": s["frames_decoded"],
-                     "frames_shown": s["frames_displayed"], "skipped": s["skipped"],
+        ours.append({"fps_shown": s["frames_displayed"] / run["seconds"], "frames_decoded": s["frames_decoded"],
+                     "frames_shown": s["frames_displayed"], "skipped": s["skipped"], "seconds": run["seconds"],
                      "send_to_shown_ms": latency_of(run)})
         rtts.append(reported(run["reports"], "rtt_ms"))
         log(f"2160p60 {i + 1}/{repeats}: ours {ours[-1]}")
         fp = run_ffplay(c["2160p60"], *units, env)
-        ffplay.append({"fps_shown": fp["frames_shown"] / seconds, "frames_shown": fp["frames_shown"],
-                       "frames_dropped": fp["frames_dropped"],
-                       "queued_ms": {"median": rounded(median(fp["queued_ms"])),
-                                     "max": rounded(max(fp["queued_ms"], default=None))}})
+        ffplay.append({"fps_shown": fp["frames_shown"] / fp["seconds"], "frames_shown": fp["frames_shown"],
+                       "frames_dropped": fp["frames_dropped"], "seconds": fp["seconds"],
+                       "behind_at_end_ms": fp["behind_at_end_ms"], "feeder_late_max_ms": fp["feeder_late_max_ms"]})
         log(f"2160p60 {i + 1}/{repeats}: ffplay {ffplay[-1]}")
     pick = lambda runs, *keys: median([_get(r, keys) for r in runs])
     o, f = pick(ours, "fps_shown"), pick(ffplay, "fps_shown")
     return {
-        "seconds": rounded(seconds),
-        "ours": {"fps_shown": rounded(o), "frames_decoded": pick(ours, "frames_decoded"),
+        "clip_seconds": rounded(len(units[0]) / units[1]),
+        "ours": {"fps_shown": rounded(o), "seconds": rounded(pick(ours, "seconds")),
+                 "frames_decoded": pick(ours, "frames_decoded"), "frames_shown": pick(ours, "frames_shown"),
                  "skipped_by_sender": pick(ours, "skipped", "sender"),
                  "send_to_shown_ms": {k: rounded(pick(ours, "send_to_shown_ms", k))
                                       for k in ("median", "p95", "max_of_1s_p95")}},
-        "ffplay": {"fps_shown": rounded(f), "frames_dropped": pick(ffplay, "frames_dropped"),
-                   "queued_ms": {k: rounded(pick(ffplay, "queued_ms", k)) for k in ("median", "max")}},
+        "ffplay": {"fps_shown": rounded(f), "seconds": rounded(pick(ffplay, "seconds")),
+                   "frames_shown": pick(ffplay, "frames_shown"), "frames_dropped": pick(ffplay, "frames_dropped"),
+                   "behind_at_end_ms": rounded(pick(ffplay, "behind_at_end_ms")),
+                   "feeder_late_max_ms": rounded(pick(ffplay, "feeder_late_max_ms"))},
         "ours_over_ffplay_fps": ratio(o, f),
     }, rtts
 
@@ -480,7 +488,7 @@ def run_gstreamer(units, fps, env):
         # fpsdisplaysink reports every 500 ms, and not at the end: the
         # connection stays open a second, so that its last report comes
         # after the last frame, and then EOS ends the pipeline.
-        sent = feed(port, units, fps, linger=1.0)
+        _, sent = feed(port, units, fps, linger=1.0)
         cpu_total = reap(player, 60)
         out.join(5)
     finally:
