@@ -5,12 +5,21 @@
 // the current frame. A turned or mirrored stream (its display matrix) is
 // converted at its decoded orientation, then turned by QImage's exact
 // quarter-turn copy. Being a plain QWidget, QWidget::grab() sees its picture.
+//
+// Painting is paced to the screen: a frame that comes sooner than 3/4 of a
+// refresh period after the last one shown waits for that moment (a newer
+// one replaces it meanwhile, counted as not shown). Frames faster than the
+// screen (--fast) can never all be seen, and converting them would take the
+// decoder's CPU; a live stream at or below the refresh rate is painted at
+// once, as before, unless its frames bunch up.
 #pragma once
 
 #include "frame_scaler.h"
 #include "video_view.h"
 
+#include <QElapsedTimer>
 #include <QImage>
+#include <QTimer>
 
 namespace h264link {
 
@@ -32,6 +41,7 @@ protected:
 
 private:
     bool convert(QSize pixels, QString *error);
+    qint64 minPaintIntervalNs() const;
 
     FrameScaler m_scaler;
     FramePtr m_frame;   // the frame on screen, or about to be
@@ -40,6 +50,8 @@ private:
     QImage m_image;     // m_frame, converted, scaled and turned: as shown
     DisplayOrientation m_imageOrientation;
     QImage m_unturned;  // libswscale's output, when the picture is turned
+    QElapsedTimer m_lastShown; // when a frame was last shown
+    QTimer m_paceTimer;        // single shot: paints the frame that waited
 };
 
 } // namespace h264link
