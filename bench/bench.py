@@ -193,22 +193,12 @@ def run_ours(clip, fast, display, env, renderer="software"):
             "rss_sender_mb": rss(sender.stderr), "rss_receiver_mb": rss(err)}
 
 
-def start_xvfb():
-    for n in range(161, 200):
-        if not Path(f"/tmp/.X{n}-lock").exists():
-            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1.0)
-            return proc, f":{n}"
-    raise RuntimeError("no free X display")
-
-
 # ---- Main ----------------------------------------------------------------------
 
 def main():
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     RESULTS.mkdir(parents=True, exist_ok=True)
-    xvfb, display = start_xvfb()
+    xvfb, display = keeping_up.start_xvfb()
     env = dict(os.environ, DISPLAY=display, XDG_RUNTIME_DIR=tempfile.mkdtemp())
     results = {"ttff_ms": {}, "latency_ms": {}, "throughput_fps": {}, "rss_mb": {}, "runs": {}}
     try:
