@@ -501,13 +501,17 @@ def run_gstreamer(units, fps, env):
 
 
 def cpu_per_frame(c, env, units, repeats):
-    per = {"ours": [], "ffplay": [], "gstreamer": []}
+    per = {"ours": [], "ffplay": [], "gstreamer": [], "ours_headless": []}
     shown = {k: [] for k in per}
+    order = ("ours", "ffplay", "gstreamer", "ours_headless")
     for i in range(repeats):
-        for name in (("ours", "ffplay", "gstreamer") if i % 2 == 0 else ("gstreamer", "ffplay", "ours")):
+        for name in (order if i % 2 == 0 else order[::-1]):
             if name == "ours":
                 run = run_ours(c["1080p30"], env)
                 frames, cpu = run["summary"]["frames_displayed"], run["cpu_s"]
+            elif name == "ours_headless":  # no window: per frame decoded, what the display adds is the difference
+                run = run_ours(c["1080p30"], env, window=False)
+                frames, cpu = run["summary"]["frames_decoded"], run["cpu_s"]
             elif name == "ffplay":
                 run = run_ffplay(c["1080p30"], *units, env)
                 frames, cpu = run["frames_shown"], run["cpu_s"]
@@ -522,6 +526,8 @@ def cpu_per_frame(c, env, units, repeats):
            for k, v in per.items()}
     best = min((out[k]["ms"] for k in ("ffplay", "gstreamer") if out[k]["ms"] is not None), default=None)
     out["ours_over_best_peer"] = ratio(out["ours"]["ms"], best)
+    if out["ours"]["ms"] is not None and out["ours_headless"]["ms"] is not None:
+        out["ours_display_ms"] = round(out["ours"]["ms"] - out["ours_headless"]["ms"], 2)
     out["window"] = f"{WINDOW[0]}x{WINDOW[1]}"
     return out
 
