@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import socket
 import statistics
 import subprocess
