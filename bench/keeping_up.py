@@ -18,6 +18,7 @@ machine, over loopback TCP (the machine is shared: compare the ratios):
   GStreamer.
 
     python3 bench/keeping_up.py [--quick] [--only SECTION,...] [--repeats N]
+    python3 bench/keeping_up.py --against OTHER_RECEIVER [--repeats N]
 
 prints one JSON object; bench/run.sh runs it as part of the whole benchmark.
 The clips are generated once and kept in ~/.cache/h264link-bench.
@@ -531,6 +532,42 @@ def cpu_per_frame(c, env, units, repeats):
     return out
 
 
+# ---- Another receiver build against this one -------------------------------------------
+
+def against(other, env, quick, repeats):
+    """This receiver and `other` (another build of it), alternated in one run:
+    --fast 1080p60 (frames decoded and painted per second, CPU per decoded
+    frame), 1080p30 live (CPU per shown frame) and 720p30 live without
+    B-frames (send → shown), so that a change is told from the load."""
+    global RECEIVER
+    c = Clips(quick)
+    live720 = clip("720p30-bf0", "1280x720", 30, 10, "-preset", "veryfast", "-bf", "0", "-g", "30")
+    builds = {"this": RECEIVER, "other": Path(other).resolve()}
+    runs = {name: [] for name in builds}
+    try:
+        for i in range(repeats):
+            for name in (("other", "this") if i % 2 == 0 else ("this", "other")):
+                RECEIVER = builds[name]
+                fast = run_ours(c["1080p60"], env, fast=True)
+                live = run_ours(c["1080p30"], env)
+                low = run_ours(live720, env)
+                f, l, w = fast["summary"], live["summary"], low["summary"]
+                runs[name].append({
+                    "fast_fps": f["frames_decoded"] / fast["seconds"],
+                    "fast_fps_painted": f["frames_displayed"] / fast["seconds"],
+                    "fast_cpu_ms_per_decoded": fast["cpu_s"] * 1000 / f["frames_decoded"],
+                    "live1080p30_cpu_ms_per_shown": live["cpu_s"] * 1000 / l["frames_displayed"],
+                    "live720p30_shown_median_ms": w["latency_ms"]["end_to_end_displayed"]["median"],
+                    "live720p30_shown_p95_ms": w["latency_ms"]["end_to_end_displayed"]["p95"],
+                    "live720p30_frames_shown": w["frames_displayed"],
+                })
+                log(f"against {i + 1}/{repeats} {name}: " + json.dumps({k: rounded(v, 2) for k, v in runs[name][-1].items()}))
+    finally:
+        RECEIVER = builds["this"]
+    return {name: {k: rounded(median([r[k] for r in rs]), 2) for k in rs[0]} | {"receiver": str(builds[name])}
+            for name, rs in runs.items()}
+
+
 # ---- Main ----------------------------------------------------------------------------
 
 def start_xvfb(first=161, last=169):
@@ -581,7 +618,19 @@ def main():
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="5 s clips, one repeat")
     parser.add_argument("--repeats", type=int)
+    parser.add_argument("--against", metavar="RECEIVER",
+                        help="instead: this receiver against another build of it, alternated (see against())")
     args = parser.parse_args()
+    if args.against:
+        xvfb, display = start_xvfb()
+        try:
+            env = dict(os.environ, DISPLAY=display)
+            env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-xdg-"))
+            result = against(args.against, env, args.quick, args.repeats or 3)
+        finally:
+            stop(xvfb)
+        print(json.dumps({"against": result}, separators=(",", ":")))
+        return
     sections = args.only.split(",")
     unknown = set(sections) - set(SECTIONS)
     if unknown:
