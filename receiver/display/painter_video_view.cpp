@@ -32,9 +32,19 @@ void PainterVideoView::setFrame(FramePtr frame)
     m_frameOrientation = orient(frame.get());
     m_frame = std::move(frame);
     m_shown = false;
+    // The mean time between frames, over about the last eight (the first
+    // interval of a stream stands for itself).
+    if (m_lastFrame.isValid()) {
+        const qint64 interval = m_lastFrame.nsecsElapsed();
+        m_frameIntervalNs = m_frameIntervalNs == kNoInterval ? interval
+                                                             : m_frameIntervalNs + (interval - m_frameIntervalNs) / 8;
+    }
+    m_lastFrame.start();
     if (m_paceTimer.isActive())
         return; // the frame before is waiting for its moment: this one takes its place
-    const qint64 waitNs = m_lastShown.isValid() ? minPaintIntervalNs() - m_lastShown.nsecsElapsed() : 0;
+    const qint64 minIntervalNs = minPaintIntervalNs();
+    const bool fasterThanScreen = m_frameIntervalNs < minIntervalNs;
+    const qint64 waitNs = fasterThanScreen && m_lastShown.isValid() ? minIntervalNs - m_lastShown.nsecsElapsed() : 0;
     if (waitNs > 0) {
         m_paceTimer.start(int((waitNs + 999'999) / 1'000'000)); // whole ms, rounded up
         return;
@@ -49,6 +59,8 @@ void PainterVideoView::clear()
 {
     m_paceTimer.stop();
     m_lastShown.invalidate();
+    m_lastFrame.invalidate();
+    m_frameIntervalNs = kNoInterval;
     m_frame.reset();
     m_image = QImage();
     m_unturned = QImage();
