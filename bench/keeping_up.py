@@ -556,6 +556,8 @@ def against(other, env, quick, repeats):
                     "fast_fps": f["frames_decoded"] / fast["seconds"],
                     "fast_fps_painted": f["frames_displayed"] / fast["seconds"],
                     "fast_cpu_ms_per_decoded": fast["cpu_s"] * 1000 / f["frames_decoded"],
+                    # Every decoded frame is shown or counted as skipped: this must be 0.
+                    "fast_frames_unaccounted": f["frames_decoded"] - f["frames_displayed"] - f["skipped"]["display"],
                     "live1080p30_cpu_ms_per_shown": live["cpu_s"] * 1000 / l["frames_displayed"],
                     "live720p30_shown_median_ms": w["latency_ms"]["end_to_end_displayed"]["median"],
                     "live720p30_shown_p95_ms": w["latency_ms"]["end_to_end_displayed"]["p95"],
