@@ -16,6 +16,10 @@ mean something even on a shared, noisy machine. See docs/BENCHMARK.md.
 - av_offset_ms, audio_latency_ms: sound against picture, and send → heard,
   on a real X server and a real PulseAudio server, ours beside ffplay
   (bench/av_sync.py).
+- throughput_fps.ffmpeg_default / ffmpeg_local, realtime_2160p60,
+  rtt_under_load_ms, cpu_per_frame_ms: does the receiver keep up, and what
+  a shown frame costs, against ffmpeg, ffplay and GStreamer
+  (bench/keeping_up.py).
 - screen_latency_ms: an X screen captured at 1280x720 30 fps, encoded, sent
   and shown on a second X screen, read off its pixels: ours, ffmpeg → ffplay
   and GStreamer (bench/screen_latency.py).
@@ -38,6 +42,7 @@ import time
 from pathlib import Path
 
 import av_sync
+import keeping_up
 import screen_latency
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,22 +193,12 @@ def run_ours(clip, fast, display, env, renderer="software"):
             "rss_sender_mb": rss(sender.stderr), "rss_receiver_mb": rss(err)}
 
 
-def start_xvfb():
-    for n in range(161, 200):
-        if not Path(f"/tmp/.X{n}-lock").exists():
-            proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1920x1200x24", "-nolisten", "tcp"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1.0)
-            return proc, f":{n}"
-    raise RuntimeError("no free X display")
-
-
 # ---- Main ----------------------------------------------------------------------
 
 def main():
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     RESULTS.mkdir(parents=True, exist_ok=True)
-    xvfb, display = start_xvfb()
+    xvfb, display = keeping_up.start_xvfb()
     env = dict(os.environ, DISPLAY=display, XDG_RUNTIME_DIR=tempfile.mkdtemp())
     results = {"ttff_ms": {}, "latency_ms": {}, "throughput_fps": {}, "rss_mb": {}, "runs": {}}
     try:
@@ -273,11 +268,23 @@ def main():
                 connected, sent, decoded = run_peer("ffmpeg", units1080, 60.0, paced=False)
                 rates.append(len(decoded) / (decoded[-1] - connected))
             results["throughput_fps"]["ffmpeg"] = rounded(statistics.median(rates))
+            # The throughput peers: ffmpeg with its default (frame) threads
+            # over TCP, and local ffmpeg with no network (keeping_up.py).
+            default = [keeping_up.ffmpeg_default_tcp(clips["1080p60"]) for _ in range(repeats)]
+            local = [keeping_up.ffmpeg_local(clips["1080p60"]) for _ in range(repeats)]
+            tp = results["throughput_fps"]
+            tp["ffmpeg_default"] = rounded(statistics.median(default))
+            tp["ffmpeg_local"] = rounded(statistics.median(local))
+            tp["ours_over_ffmpeg_default"] = keeping_up.ratio(tp["ours"], tp["ffmpeg_default"])
+            tp["ours_over_ffmpeg_local"] = keeping_up.ratio(tp["ours"], tp["ffmpeg_local"])
             results["frames_never_output"] = dropped
             results["runs"] = {"repeats": repeats, "machine": os.uname().nodename, "cpus": os.cpu_count(),
                                "when": time.strftime("%Y-%m-%d %H:%M:%S")}
     finally:
         xvfb.kill()
+    log("keeping up: 2160p60 in real time, RTT under load, CPU per shown frame (about 4 minutes)")
+    results.update(keeping_up.measure(("realtime_2160p60", "rtt_under_load", "cpu_per_frame"),
+                                      repeats=repeats))
     log("sound: A/V offset and audio latency, ours and ffplay, and a stalled link (about 3.5 minutes)")
     sound = av_sync.measure(stall=(8, 4))  # and a run whose link stalls 4 s: GOP skip, resync
     results.update(sound)
@@ -289,7 +296,8 @@ def main():
         results["screen_latency_ms"] = None
 
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    line = {k: results[k] for k in ("ttff_ms", "latency_ms", "throughput_fps", "rss_mb", "av_offset_ms",
+    line = {k: results[k] for k in ("ttff_ms", "latency_ms", "throughput_fps", "rss_mb", "realtime_2160p60",
+                                    "rtt_under_load_ms", "cpu_per_frame_ms", "av_offset_ms",
                                     "audio_latency_ms", "screen_latency_ms")}
     print(json.dumps(line, separators=(",", ":")))
 

@@ -4,6 +4,9 @@
 # ratios, not the absolute numbers). Installs and builds what it needs,
 # writes bench/results/latest.json, and prints one JSON line at the end.
 #   bench/run.sh [REPEATS]     (default 3; medians are reported)
+#   bench/run.sh --keeping-up [--quick] [--only SECTION,...]
+#                              only bench/keeping_up.py: throughput, 2160p60 in
+#                              real time, RTT under load, CPU per shown frame
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test >/dev/null
@@ -18,5 +21,9 @@ done
 if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "${1:-}" = --keeping-up ]; then
+  shift
+  exec python3 bench/keeping_up.py "$@"
 fi
 exec python3 bench/bench.py "${1:-3}"

@@ -249,6 +249,7 @@ void ReceiverController::completeIfDone()
 {
     if (!m_session || !m_session->connectionDone || !m_session->resultForwarded)
         return;
+    emit streamEnding(); // while streamStats() still answers
     // Owned here until the end of this function: the summary reads from it,
     // and destroying it joins the (finished) pipeline thread.
     const std::unique_ptr<Session> done = std::move(m_session);

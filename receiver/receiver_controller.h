@@ -82,6 +82,9 @@ signals:
     void streamStarted(const QString &peer);
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
     void streamEnded(const QString &summary, bool clean);
+    // The stream is over and its summary comes next: the display shows (and so
+    // counts) what it still holds. Direct connections only: it is a call.
+    void streamEnding();
     void statsSummary(const QString &json); // whole-stream figures, just before streamEnded
     void refused(const QString &peer, const QString &reason);
     void onceFinished(int exitCode);

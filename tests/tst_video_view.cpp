@@ -101,6 +101,7 @@ private slots:
     void softwareViewFollowsAResolutionChange();
     void hiddenViewCountsFramesNotShown();
     void unconvertibleFrameIsReportedOnce();
+    void fasterThanTheScreenShowsTheNewest();
 };
 
 void TestVideoView::slotKeepsOnlyTheNewestFrame()
@@ -334,6 +335,28 @@ void TestVideoView::unconvertibleFrameIsReportedOnce()
     QCOMPARE(failed.count(), 1);
     QCOMPARE(view.notShown(), quint64(0));
     QVERIFY(distance(view.grab().toImage().pixelColor(160, 90), QColor(255, 0, 0)) <= 12);
+}
+
+// Frames coming faster than the screen refreshes (--fast): each is either
+// shown or counted as not shown, and the newest always reaches the screen.
+// (Whether the middle one is painted depends on the machine's speed, so
+// the test asserts the accounting, not the pace.)
+void TestVideoView::fasterThanTheScreenShowsTheNewest()
+{
+    PainterVideoView view;
+    view.resize(320, 180);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy shown(&view, &VideoView::frameShown);
+    for (qint64 pts : {1, 2, 3}) {
+        FramePtr frame = makeFrame(320, 180, AV_PIX_FMT_YUV420P, {81, 90, 240}, {41, 240, 110});
+        frame->pts = pts;
+        view.setFrame(std::move(frame));
+    }
+    QVERIFY(shown.count() >= 1); // the first at once
+    QCOMPARE(shown.first().at(0).toLongLong(), 1);
+    QTRY_COMPARE(shown.last().at(0).toLongLong(), 3);
+    QCOMPARE(quint64(shown.count()) + view.notShown(), quint64(3));
 }
 
 QTEST_MAIN(TestVideoView)

@@ -2,6 +2,7 @@
 
 #include <QPainter>
 #include <QPaintEvent>
+#include <QScreen>
 
 namespace h264link {
 
@@ -9,6 +10,19 @@ PainterVideoView::PainterVideoView(QWidget *parent) : VideoView(parent)
 {
     setAttribute(Qt::WA_OpaquePaintEvent); // paintEvent covers every pixel
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
+    m_paceTimer.setSingleShot(true);
+    m_paceTimer.setTimerType(Qt::PreciseTimer);
+    connect(&m_paceTimer, &QTimer::timeout, this, [this] {
+        if (!m_shown)
+            repaint();
+    });
+}
+
+qint64 PainterVideoView::minPaintIntervalNs() const
+{
+    const QScreen *s = screen();
+    const qreal hz = s && s->refreshRate() >= 1 ? s->refreshRate() : 60.0;
+    return qint64(0.75e9 / hz);
 }
 
 void PainterVideoView::setFrame(FramePtr frame)
@@ -18,14 +32,43 @@ void PainterVideoView::setFrame(FramePtr frame)
     m_frameOrientation = orient(frame.get());
     m_frame = std::move(frame);
     m_shown = false;
+    // The mean time between frames, over about the last eight (the first
+    // interval of a stream stands for itself).
+    if (m_lastFrame.isValid()) {
+        const qint64 interval = m_lastFrame.nsecsElapsed();
+        m_frameIntervalNs = m_frameIntervalNs == kNoInterval ? interval
+                                                             : m_frameIntervalNs + (interval - m_frameIntervalNs) / 8;
+    }
+    m_lastFrame.start();
+    if (m_paceTimer.isActive())
+        return; // the frame before is waiting for its moment: this one takes its place
+    const qint64 minIntervalNs = minPaintIntervalNs();
+    const bool fasterThanScreen = m_frameIntervalNs < minIntervalNs;
+    const qint64 waitNs = fasterThanScreen && m_lastShown.isValid() ? minIntervalNs - m_lastShown.nsecsElapsed() : 0;
+    if (waitNs > 0) {
+        m_paceTimer.start(int((waitNs + 999'999) / 1'000'000)); // whole ms, rounded up
+        return;
+    }
     // Now, not at the next event loop pass: live video is the case repaint()
     // exists for, and it makes frameShown() mean "on screen" exactly. A hidden
     // window paints nothing, and its frames count as not shown.
     repaint();
 }
 
+void PainterVideoView::showNow()
+{
+    if (!m_paceTimer.isActive())
+        return;
+    m_paceTimer.stop();
+    repaint();
+}
+
 void PainterVideoView::clear()
 {
+    m_paceTimer.stop();
+    m_lastShown.invalidate();
+    m_lastFrame.invalidate();
+    m_frameIntervalNs = kNoInterval;
     m_frame.reset();
     m_image = QImage();
     m_unturned = QImage();
@@ -85,6 +128,8 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
     if (drawn.isEmpty())
         return;
 
+    QElapsedTimer started; // the pace counts from the start of a paint, so that its length is inside it
+    started.start();
     if (!m_shown || m_image.size() != pixels || m_imageOrientation != m_frameOrientation) {
         QString error;
         if (!convert(pixels, &error)) {
@@ -100,6 +145,7 @@ void PainterVideoView::paintEvent(QPaintEvent *event)
     painter.drawImage(drawn.topLeft(), m_image);
     if (!m_shown) {
         m_shown = true;
+        m_lastShown = started;
         emit frameShown(m_frame->pts, m_frame->reordered_opaque);
     }
 }

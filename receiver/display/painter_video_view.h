@@ -5,12 +5,22 @@
 // the current frame. A turned or mirrored stream (its display matrix) is
 // converted at its decoded orientation, then turned by QImage's exact
 // quarter-turn copy. Being a plain QWidget, QWidget::grab() sees its picture.
+//
+// Painting is paced to the screen when frames come faster than it refreshes
+// (--fast: they can never all be seen, and converting them would take the
+// decoder's CPU): while the mean time between frames is under 3/4 of a
+// refresh period, a frame that comes sooner than that after the last one
+// shown waits for that moment, and a newer one replaces it meanwhile
+// (counted as not shown). A live stream at or below the refresh rate is
+// painted at once, as before, even when a few of its frames bunch up.
 #pragma once
 
 #include "frame_scaler.h"
 #include "video_view.h"
 
+#include <QElapsedTimer>
 #include <QImage>
+#include <QTimer>
 
 namespace h264link {
 
@@ -21,6 +31,7 @@ public:
 
     void setFrame(FramePtr frame) override;
     void clear() override;
+    void showNow() override;
 
     // The converted image's size in device pixels for a picture rectangle
     // (VideoView::pictureRect). The side libswscale writes lines along (the
@@ -32,6 +43,7 @@ protected:
 
 private:
     bool convert(QSize pixels, QString *error);
+    qint64 minPaintIntervalNs() const;
 
     FrameScaler m_scaler;
     FramePtr m_frame;   // the frame on screen, or about to be
@@ -40,6 +52,11 @@ private:
     QImage m_image;     // m_frame, converted, scaled and turned: as shown
     DisplayOrientation m_imageOrientation;
     QImage m_unturned;  // libswscale's output, when the picture is turned
+    static constexpr qint64 kNoInterval = 1'000'000'000; // before a stream's second frame: slow
+    QElapsedTimer m_lastShown; // when a frame was last shown
+    QElapsedTimer m_lastFrame; // when setFrame() was last called
+    qint64 m_frameIntervalNs = kNoInterval; // the mean time between frames
+    QTimer m_paceTimer;        // single shot: paints the frame that waited
 };
 
 } // namespace h264link

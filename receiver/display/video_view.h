@@ -30,6 +30,7 @@ public:
 
     virtual void setFrame(FramePtr frame) = 0; // shows it as soon as it can
     virtual void clear() = 0;                  // no picture (between streams)
+    virtual void showNow() {}                  // a frame held back for the screen's pace: now
 
     // The stream's display matrix (STREAM_INFO): how its frames are turned
     // on screen. A frame's own matrix (an H.264 display orientation SEI)

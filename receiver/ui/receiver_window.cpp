@@ -200,6 +200,10 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                 }
                 setStatus(m_peer + QStringLiteral(" · ") + m_source);
             });
+    connect(controller, &ReceiverController::streamEnding, this, [this] {
+        showFrame();          // one the slot still holds
+        m_video->showNow();   // one the view holds back for its pace
+    }, Qt::DirectConnection);
     connect(controller, &ReceiverController::streamEnded, this,
             [this](const QString &summary, bool clean) {
                 m_headline = (clean ? tr("Stream ended.") : tr("Stream interrupted.")) + QStringLiteral("<br><small>")
