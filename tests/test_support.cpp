@@ -7,9 +7,11 @@ extern "C" {
 #include "avio_bridge.h"
 #include "ffmpeg_raii.h"
 #include "framed_media_device.h"
+#include "message_decoder.h"
 #include "remux/annexb_muxer.h"
 #include "source/media_source.h"
 
+#include <QBuffer>
 #include <QFile>
 #include <QHash>
 #include <QProcess>
@@ -154,6 +156,29 @@ QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing)
     if (ret != AVERROR_EOF)
         return "read: " + averrorText(ret);
     return muxer->finish(&error) ? QString() : error;
+}
+
+QList<MediaUnit> mediaUnitsOf(const QString &clip, QString *error)
+{
+    QBuffer wire;
+    wire.open(QIODevice::WriteOnly);
+    FramedMediaDevice framing(&wire);
+    framing.open(QIODevice::WriteOnly);
+    *error = remuxToAnnexB(clip, &framing);
+    proto::MessageDecoder decoder;
+    decoder.feed(wire.data());
+    QList<MediaUnit> units;
+    while (decoder.hasMessage()) {
+        const proto::Message m = decoder.takeMessage();
+        if (m.type != proto::MessageType::Media)
+            continue;
+        const auto media = proto::parseMedia(m.payload);
+        if (m.flags & proto::AccessUnitStart)
+            units.append(MediaUnit{media->ptsUs, (m.flags & proto::Keyframe) != 0, {}});
+        if (!units.isEmpty())
+            units.last().bytes += media->data;
+    }
+    return units;
 }
 
 

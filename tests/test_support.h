@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QByteArray>
+#include <QList>
 #include <QString>
 #include <QStringList>
 
@@ -47,6 +48,15 @@ int countVideoPackets(QIODevice *device, QString *error, const char *formatName 
 // (MediaSource, AnnexBMuxer): one access unit per packet. Returns an error
 // text, or "".
 QString remuxToAnnexB(const QString &clip, h264link::FramedMediaDevice *framing);
+
+// The clip's access units as the sender frames them in MEDIA messages
+// (remuxToAnnexB, read back through the protocol's decoder).
+struct MediaUnit {
+    qint64 ptsUs = 0; // proto::kNoPts if none
+    bool keyframe = false;
+    QByteArray bytes;
+};
+QList<MediaUnit> mediaUnitsOf(const QString &clip, QString *error);
 
 // Oracles for expected counts (never literals in a test): the number of
 // frames ffprobe decodes from the first video stream (-count_frames), and the

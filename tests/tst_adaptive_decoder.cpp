@@ -43,33 +43,7 @@ using namespace h264link;
 
 namespace {
 
-struct Unit {
-    qint64 ptsUs = proto::kNoPts;
-    QByteArray bytes;
-};
-
-// The clip's access units as the sender frames them (MEDIA messages).
-QList<Unit> unitsOf(const QString &clip, QString *error)
-{
-    QBuffer wire;
-    wire.open(QIODevice::WriteOnly);
-    FramedMediaDevice framing(&wire);
-    framing.open(QIODevice::WriteOnly);
-    *error = testsupport::remuxToAnnexB(clip, &framing);
-    proto::MessageDecoder decoder;
-    decoder.feed(wire.data());
-    QList<Unit> units;
-    while (decoder.hasMessage()) {
-        const proto::Message m = decoder.takeMessage();
-        if (m.type != proto::MessageType::Media)
-            continue;
-        const auto media = proto::parseMedia(m.payload);
-        if (m.flags & proto::AccessUnitStart)
-            units.append(Unit{media->ptsUs, {}});
-        units.last().bytes += media->data;
-    }
-    return units;
-}
+using Unit = testsupport::MediaUnit;
 
 // ffmpeg's frames of the clip, in presentation order, on the sender's timeline.
 QList<testsupport::FrameLine> referenceFrames(const QString &clip)
@@ -155,7 +129,7 @@ void TestAdaptiveDecoder::initTestCase()
                                    {"-bf", "2", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0"}),
              QString());
     QString error;
-    m_units = unitsOf(m_clip, &error);
+    m_units = testsupport::mediaUnitsOf(m_clip, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     m_reference = referenceFrames(m_clip);
     m_frameCount = testsupport::ffprobeFrameCount(m_clip);

@@ -26,34 +26,7 @@ using namespace h264link;
 
 namespace {
 
-struct Unit {
-    qint64 ptsUs = proto::kNoPts;
-    bool keyframe = false;
-    QByteArray bytes;
-};
-
-// The clip's access units as the sender frames them (MEDIA messages).
-QList<Unit> unitsOf(const QString &clip, QString *error)
-{
-    QBuffer wire;
-    wire.open(QIODevice::WriteOnly);
-    FramedMediaDevice framing(&wire);
-    framing.open(QIODevice::WriteOnly);
-    *error = testsupport::remuxToAnnexB(clip, &framing);
-    proto::MessageDecoder decoder;
-    decoder.feed(wire.data());
-    QList<Unit> units;
-    while (decoder.hasMessage()) {
-        const proto::Message m = decoder.takeMessage();
-        if (m.type != proto::MessageType::Media)
-            continue;
-        const auto media = proto::parseMedia(m.payload);
-        if (m.flags & proto::AccessUnitStart)
-            units.append(Unit{media->ptsUs, (m.flags & proto::Keyframe) != 0, {}});
-        units.last().bytes += media->data;
-    }
-    return units;
-}
+using Unit = testsupport::MediaUnit;
 
 const QByteArray kDelimiter("\0\0\0\1\x09\xf0", 6);
 
@@ -138,7 +111,7 @@ void TestLiveQueue::cutToAKeyframeDecodesCleanly()
     testsupport::GopClip clip;
     QCOMPARE(testsupport::makeGopClip(dir.filePath("gop.mp4"), 25, 4.0, &clip), QString());
     QString error;
-    const QList<Unit> units = unitsOf(clip.path, &error);
+    const QList<Unit> units = testsupport::mediaUnitsOf(clip.path, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     QCOMPARE(units.size(), clip.reference.size());
     const QList<qint64> referencePts = testsupport::referencePtsUs(clip.path);

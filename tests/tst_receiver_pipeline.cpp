@@ -24,33 +24,7 @@ using namespace h264link;
 
 namespace {
 
-struct Unit {
-    qint64 ptsUs = proto::kNoPts;
-    QByteArray bytes;
-};
-
-// The clip's access units as the sender frames them (MEDIA messages).
-QList<Unit> unitsOf(const QString &clip, QString *error)
-{
-    QBuffer wire;
-    wire.open(QIODevice::WriteOnly);
-    FramedMediaDevice framing(&wire);
-    framing.open(QIODevice::WriteOnly);
-    *error = testsupport::remuxToAnnexB(clip, &framing);
-    proto::MessageDecoder decoder;
-    decoder.feed(wire.data());
-    QList<Unit> units;
-    while (decoder.hasMessage()) {
-        const proto::Message m = decoder.takeMessage();
-        if (m.type != proto::MessageType::Media)
-            continue;
-        const auto media = proto::parseMedia(m.payload);
-        if (m.flags & proto::AccessUnitStart)
-            units.append(Unit{media->ptsUs, {}});
-        units.last().bytes += media->data;
-    }
-    return units;
-}
+using Unit = testsupport::MediaUnit;
 
 class Recorder : public FrameSink {
 public:
@@ -83,7 +57,7 @@ void TestReceiverPipeline::thousandsOfUnitsKeepTheirPtsAndRecords()
     // B-frames, so frames leave the decoder in another order than they came.
     QCOMPARE(testsupport::makeClip(clip, "64x48", 25, 100.0, {"-bf", "2", "-g", "50"}), QString());
     QString error;
-    const QList<Unit> units = unitsOf(clip, &error);
+    const QList<Unit> units = testsupport::mediaUnitsOf(clip, &error);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     const QList<qint64> reference = testsupport::referencePtsUs(clip); // presentation order
     QCOMPARE(units.size(), reference.size());
