@@ -7,6 +7,7 @@
 #include "painter_video_view.h"
 
 #include <QSignalSpy>
+#include <QElapsedTimer>
 #include <QtTest>
 #include <cmath>
 
@@ -102,6 +103,7 @@ private slots:
     void hiddenViewCountsFramesNotShown();
     void unconvertibleFrameIsReportedOnce();
     void fasterThanTheScreenShowsTheNewest();
+    void previewOnlyPaintsAtThePreviewRate();
 };
 
 void TestVideoView::slotKeepsOnlyTheNewestFrame()
@@ -357,6 +359,33 @@ void TestVideoView::fasterThanTheScreenShowsTheNewest()
     QCOMPARE(shown.first().at(0).toLongLong(), 1);
     QTRY_COMPARE(shown.last().at(0).toLongLong(), 3);
     QCOMPARE(quint64(shown.count()) + view.notShown(), quint64(3));
+}
+
+// A --fast stream: frames far faster than the screen, painted at most
+// kPreviewFps a second (an upper bound: a busy machine paints fewer), the
+// newest last, and every frame counted as shown or not.
+void TestVideoView::previewOnlyPaintsAtThePreviewRate()
+{
+    PainterVideoView view;
+    view.setPreviewOnly(true);
+    view.resize(320, 180);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy shown(&view, &VideoView::frameShown);
+    QElapsedTimer elapsed;
+    elapsed.start();
+    const qint64 frames = 200;
+    for (qint64 pts = 1; pts <= frames; ++pts) {
+        FramePtr frame = makeFrame(320, 180, AV_PIX_FMT_YUV420P, {81, 90, 240}, {41, 240, 110});
+        frame->pts = pts;
+        view.setFrame(std::move(frame));
+        QTest::qWait(2); // 500 frames a second, as --fast decodes them
+    }
+    QTRY_COMPARE(shown.last().at(0).toLongLong(), frames);
+    const qint64 ms = elapsed.elapsed();
+    QVERIFY2(shown.count() <= ms * VideoView::kPreviewFps / 1000 + 2,
+             qPrintable(QStringLiteral("%1 painted in %2 ms").arg(shown.count()).arg(ms)));
+    QCOMPARE(quint64(shown.count()) + view.notShown(), quint64(frames));
 }
 
 QTEST_MAIN(TestVideoView)

@@ -22,7 +22,7 @@ qint64 PainterVideoView::minPaintIntervalNs() const
 {
     const QScreen *s = screen();
     const qreal hz = s && s->refreshRate() >= 1 ? s->refreshRate() : 60.0;
-    return qint64(0.75e9 / hz);
+    return qMax(qint64(0.75e9 / hz), isPreviewOnly() ? qint64(1e9 / kPreviewFps) : 0);
 }
 
 void PainterVideoView::setFrame(FramePtr frame)

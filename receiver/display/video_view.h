@@ -32,6 +32,13 @@ public:
     virtual void clear() = 0;                  // no picture (between streams)
     virtual void showNow() {}                  // a frame held back for the screen's pace: now
 
+    // A stream that is not live (--fast) decodes faster than real time and
+    // is not watched frame by frame: the software view previews it at
+    // kPreviewFps, leaving the CPU to the decoder (the rest count as not shown).
+    static constexpr int kPreviewFps = 10;
+    void setPreviewOnly(bool on) { m_previewOnly = on; }
+    bool isPreviewOnly() const { return m_previewOnly; }
+
     // The stream's display matrix (STREAM_INFO): how its frames are turned
     // on screen. A frame's own matrix (an H.264 display orientation SEI)
     // wins, for that frame and the ones after it: the SEI persists, and
@@ -69,6 +76,7 @@ protected:
     DisplayOrientation orient(const AVFrame *frame);
 
 private:
+    bool m_previewOnly = false;
     quint64 m_notShown = 0;
     DisplayOrientation m_orientation;
     QSize m_displaySize;

@@ -187,11 +187,14 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                                                  .arg(info.height).arg(fps, 0, 'f', 2)
                                            : info.sourceName;
                 m_video->setDisplayMatrix(info.displayMatrix); // before its first frame: STREAM_INFO comes first
+                m_video->setPreviewOnly(info.hasVideo() && !info.isLive());
                 const QString turned = DisplayOrientation::fromMatrix(info.displayMatrix).description();
                 if (info.hasVideo() && !turned.isEmpty())
                     m_source += QStringLiteral(", ") + turned;
                 if (info.hasAudio())
                     m_source += tr(" · sound: %1").arg(info.audioDescription);
+                if (info.hasVideo() && !info.isLive())
+                    m_source += tr(" · not live (--fast): previewed at %1 fps").arg(VideoView::kPreviewFps);
                 m_audioOnlyStream = !info.hasVideo();
                 if (m_audioOnlyStream) {
                     m_audioSource->setText(info.sourceName);
