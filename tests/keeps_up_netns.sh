@@ -25,26 +25,8 @@ skip() {
 [ "$(id -u)" = 0 ] || skip "network namespaces need root"
 for tool in ip tc ffmpeg ffprobe; do command -v $tool >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"; done
 
-n=$(( $$ % 200 + 20 ))
-A=h264s-a-$$ B=h264s-b-$$ ipA=10.232.$n.1 ipB=10.232.$n.2 vethA=h264sa$$ vethB=h264sb$$
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for (( i=${#pids[@]}-1; i>=0; i-- )); do kill "${pids[i]}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  ip netns del "$A" 2>/dev/null || true
-  ip netns del "$B" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns add "$A" 2>/dev/null || skip "cannot create a network namespace here (ip netns add failed)"
-ip netns add "$B"
-ip link add "$vethA" netns "$A" type veth peer name "$vethB" netns "$B"
-ip -n "$A" addr add "$ipA/24" dev "$vethA"
-ip -n "$B" addr add "$ipB/24" dev "$vethB"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
-ip -n "$A" link set "$vethA" up
-ip -n "$B" link set "$vethB" up
+source "$(dirname "$0")/netns_pair.sh"
+netns_pair h264s 232
 seed=${SEED:-$$}
 echo "seed $seed (the access key's text)"
 echo "keeps up $seed" >"$work/key"
@@ -87,11 +69,14 @@ stream() { # phase receiver-ns sender-ns host port clip
   wait "$sender_pid" || { echo "FAIL [$phase]: sender exited $?"; cat "$work/send.log" "$work/recv.log"; exit 1; }
   wait "$receiver_pid" || { echo "FAIL [$phase]: receiver exited $?"; cat "$work/send.log" "$work/recv.log"; exit 1; }
 }
-# Nothing skipped: the sender sent, and the receiver got, every access unit.
+# Nothing skipped by the sender: it sent, and the receiver got, every access
+# unit. (A receiver that decodes slower than the video, on a loaded machine,
+# may skip to keyframes itself: that is its own count, not the link's.)
 expect_all() { # phase clip
   local phase=$1 want
   want=$(units "$2")
-  if grep -q 'skipped' "$work/send.log" || ! grep -q "done: sent $want frames" "$work/send.log" \
+  if grep -qE 'frames skipped to stay live|live: skipping' "$work/send.log" \
+     || ! grep -q "done: sent $want frames" "$work/send.log" \
      || ! grep -q " $want of $want frames received" "$work/recv.log"; then
     echo "FAIL [$phase]: not all $want access units arrived"; cat "$work/send.log" "$work/recv.log"; exit 1
   fi

@@ -16,30 +16,8 @@ skip() {
 [ "$(id -u)" = 0 ] || skip "network namespaces need root"
 for tool in ip nft tc ffmpeg; do command -v $tool >/dev/null || skip "$tool is not installed (scripts/setup.sh --test installs it)"; done
 
-n=$(( $$ % 200 + 20 ))
-A=h2l-a-$$ B=h2l-b-$$ ipA=10.231.$n.1 ipB=10.231.$n.2 vethA=h2la$$ vethB=h2lb$$
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  ip netns del "$A" 2>/dev/null || true
-  ip netns del "$B" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ip netns add "$A" 2>/dev/null || skip "cannot create a network namespace here (ip netns add failed)"
-ip netns add "$B"
-ip link add "$vethA" netns "$A" type veth peer name "$vethB" netns "$B"
-ip -n "$A" addr add "$ipA/24" dev "$vethA"
-ip -n "$B" addr add "$ipB/24" dev "$vethB"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
-ip -n "$A" link set "$vethA" up
-ip -n "$B" link set "$vethB" up
-# (Background processes are started with `ip netns exec` itself, which execs
-# the command, so that $! is the process and cleanup can stop it.)
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
+source "$(dirname "$0")/netns_pair.sh"
+netns_pair h2l 231
 
 # Clips: a light one, and a heavy one (noise) whose bitrate is far above the cap.
 gop=25
