@@ -104,6 +104,7 @@ private slots:
     void unconvertibleFrameIsReportedOnce();
     void fasterThanTheScreenShowsTheNewest();
     void previewOnlyPaintsAtThePreviewRate();
+    void previewOnlyInRealTimePaintsEveryFrame();
 };
 
 void TestVideoView::slotKeepsOnlyTheNewestFrame()
@@ -386,6 +387,27 @@ void TestVideoView::previewOnlyPaintsAtThePreviewRate()
     QVERIFY2(shown.count() <= ms * VideoView::kPreviewFps / 1000 + 2,
              qPrintable(QStringLiteral("%1 painted in %2 ms").arg(shown.count()).arg(ms)));
     QCOMPARE(quint64(shown.count()) + view.notShown(), quint64(frames));
+}
+
+// Not LIVE but in real time (a sender from before stream_flags): slower than
+// the screen, so every frame is painted as it comes.
+void TestVideoView::previewOnlyInRealTimePaintsEveryFrame()
+{
+    PainterVideoView view;
+    view.setPreviewOnly(true);
+    view.resize(320, 180);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QSignalSpy shown(&view, &VideoView::frameShown);
+    const qint64 frames = 10;
+    for (qint64 pts = 1; pts <= frames; ++pts) {
+        FramePtr frame = makeFrame(320, 180, AV_PIX_FMT_YUV420P, {81, 90, 240}, {41, 240, 110});
+        frame->pts = pts;
+        view.setFrame(std::move(frame));
+        QTest::qWait(40); // 25 frames a second
+    }
+    QCOMPARE(shown.count(), int(frames));
+    QCOMPARE(view.notShown(), quint64(0));
 }
 
 QTEST_MAIN(TestVideoView)

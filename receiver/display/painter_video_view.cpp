@@ -22,7 +22,7 @@ qint64 PainterVideoView::minPaintIntervalNs() const
 {
     const QScreen *s = screen();
     const qreal hz = s && s->refreshRate() >= 1 ? s->refreshRate() : 60.0;
-    return qMax(qint64(0.75e9 / hz), isPreviewOnly() ? qint64(1e9 / kPreviewFps) : 0);
+    return qint64(0.75e9 / hz);
 }
 
 void PainterVideoView::setFrame(FramePtr frame)
@@ -42,8 +42,11 @@ void PainterVideoView::setFrame(FramePtr frame)
     m_lastFrame.start();
     if (m_paceTimer.isActive())
         return; // the frame before is waiting for its moment: this one takes its place
-    const qint64 minIntervalNs = minPaintIntervalNs();
-    const bool fasterThanScreen = m_frameIntervalNs < minIntervalNs;
+    // Frames faster than the screen: paint at its pace, or a not-live
+    // stream's at the preview rate. A stream in real time (an older sender
+    // says nothing of LIVE) is painted as it comes.
+    const bool fasterThanScreen = m_frameIntervalNs < minPaintIntervalNs();
+    const qint64 minIntervalNs = qMax(minPaintIntervalNs(), isPreviewOnly() ? qint64(1e9 / kPreviewFps) : 0);
     const qint64 waitNs = fasterThanScreen && m_lastShown.isValid() ? minIntervalNs - m_lastShown.nsecsElapsed() : 0;
     if (waitNs > 0) {
         m_paceTimer.start(int((waitNs + 999'999) / 1'000'000)); // whole ms, rounded up

@@ -33,8 +33,9 @@ public:
     virtual void showNow() {}                  // a frame held back for the screen's pace: now
 
     // A stream that is not live (--fast) decodes faster than real time and
-    // is not watched frame by frame: the software view previews it at
-    // kPreviewFps, leaving the CPU to the decoder (the rest count as not shown).
+    // is not watched frame by frame: while its frames come faster than the
+    // screen, the software view previews it at kPreviewFps, leaving the CPU
+    // to the decoder (the rest count as not shown).
     static constexpr int kPreviewFps = 10;
     void setPreviewOnly(bool on) { m_previewOnly = on; }
     bool isPreviewOnly() const { return m_previewOnly; }

@@ -194,7 +194,7 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
                 if (info.hasAudio())
                     m_source += tr(" · sound: %1").arg(info.audioDescription);
                 if (info.hasVideo() && !info.isLive())
-                    m_source += tr(" · not live (--fast): previewed at %1 fps").arg(VideoView::kPreviewFps);
+                    m_source += tr(" · not live (--fast): previewed at %1 fps while faster than real time").arg(VideoView::kPreviewFps);
                 m_audioOnlyStream = !info.hasVideo();
                 if (m_audioOnlyStream) {
                     m_audioSource->setText(info.sourceName);
