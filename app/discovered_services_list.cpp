@@ -72,6 +72,8 @@ int DiscoveredServicesList::rowOf(const QString &name) const
 void DiscoveredServicesList::add(const DiscoveredService &service)
 {
     m_heading->setText(m_title);
+    m_list->show();
+    m_action->show();
     const int existing = rowOf(service.name);
     if (existing >= 0) {
         m_services[existing] = service;
@@ -99,7 +101,12 @@ void DiscoveredServicesList::remove(const QString &name)
 
 void DiscoveredServicesList::setUnavailable()
 {
+    // Only the line: an empty list would take the room for nothing.
     m_heading->setText(tr("%1: none (no Avahi daemon here: type the address)").arg(m_title));
+    if (m_services.isEmpty()) {
+        m_list->hide();
+        m_action->hide();
+    }
 }
 
 void DiscoveredServicesList::pickCurrent()

@@ -1,7 +1,7 @@
 // DiscoveredServicesList: the senders or receivers found on the LAN
 // (ServiceBrowser), one row each: name, host, address:port, and a lock
 // where an access key is needed. Double-click or the action button picks
-// one. Without an Avahi daemon it says so in its title and stays empty:
+// one. Without an Avahi daemon it shows only its title, which says so:
 // typing an address works as before.
 #pragma once
 

@@ -96,6 +96,10 @@ private slots:
         QVERIFY(heading);
         QVERIFY(heading->text().contains("no Avahi daemon here"));
         QCOMPARE(list.count(), 0);
+        QVERIFY(list.findChild<QListWidget *>("discoveredServices")->isHidden()); // the line alone
+        list.add(service("late", "10.2.2.2", 8264, false)); // a daemon that came later
+        QVERIFY(!list.findChild<QListWidget *>("discoveredServices")->isHidden());
+        QVERIFY(!heading->text().contains("no Avahi daemon here"));
     }
 };
 
