@@ -294,9 +294,11 @@ int run(int argc, char *argv[])
                     && !(i.flags() & QNetworkInterface::IsLoopBack))
                     announcement.interfaceIndex = i.index();
         announce = announcement.interfaceIndex >= 0;
-        if (!announce)
-            std::fprintf(stdout, "receiver: not announcing on the network: --listen %s is not an address of a network interface here\n",
-                         qUtf8Printable(options.listenAddress.toString()));
+        if (!announce) {
+            std::fprintf(stdout, "receiver: not announcing on the network: --listen %s is not an address "
+                         "of a network interface here\n", qUtf8Printable(options.listenAddress.toString()));
+            std::fflush(stdout);
+        }
     }
     if (announce)
         announcer = announceOnLan(announcement, [](const QString &line) {

@@ -7,7 +7,8 @@
 #      independent oracle `avahi-browse -rpt _h264link._tcp` in B sees it;
 #   b. a second receiver in A, no key: same default name, so it is renamed
 #      ("... #2") and both are listed; one with --no-announce is not; one
-#      in B with that name too is renamed (taken on the network);
+#      in B with that name too is renamed (taken on the network); --listen
+#      ADDRESS is announced on its interface, a loopback one not at all;
 #   c. senders: `receiver --list-senders` in A lists what `avahi-publish -s`
 #      (the oracle's own publisher) and announce_service (ServiceAnnouncer,
 #      the API `sender --serve` announces with) announce in B; receivers are
@@ -167,6 +168,19 @@ poll_list present "$ipB:8305"$'\t'"key=no" "receiver 5 ($name5) not listed in A"
 grep -qF "$name5"$'\t' "$work/list.txt" || fail "receiver 5 listed under another name than '$name5'"
 kill "$recv5"; wait "$recv5" || true
 echo "b. ok: a name taken on the network is renamed (\"$name5\")"
+# --listen: announced on that address's interface; a loopback one is not announced.
+env "$busA" ip netns exec "$A" "$receiver" --headless --port 8306 --listen "$ipA" >"$work/recv6.log" 2>&1 &
+recv6=$!; pids+=($recv6)
+wait_log "$work/recv6.log" 'announced as' "receiver 6 (--listen $ipA) did not announce itself"
+poll_list present "$ipA:8306" "receiver 6 (--listen $ipA) not listed in B" \
+  -- inBusB "$sender" --list-receivers --browse-seconds 1
+kill "$recv6"; wait "$recv6" || fail "receiver 6 exited $? on SIGTERM"
+env "$busA" ip netns exec "$A" "$receiver" --headless --port 8307 --listen 127.0.0.1 >"$work/recv7.log" 2>&1 &
+recv7=$!; pids+=($recv7)
+wait_log "$work/recv7.log" 'not announcing on the network: --listen 127.0.0.1' "receiver 7 (--listen 127.0.0.1) did not say it does not announce"
+grep -q 'announced as' "$work/recv7.log" && fail "receiver 7 (--listen 127.0.0.1) announced itself"
+kill "$recv7"; wait "$recv7" || fail "receiver 7 exited $? on SIGTERM"
+echo "b. ok: --listen $ipA announced there, --listen 127.0.0.1 not at all"
 
 # c. Senders in B: one through avahi-publish, one through ServiceAnnouncer.
 env "$busB" ip netns exec "$B" avahi-publish -s "oracle sender $$" _h264link._tcp 8311 role=sender key=yes version=3 \
