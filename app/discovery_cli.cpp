@@ -25,7 +25,7 @@ int listDiscovered(const QString &role, const QString &what, const QString &brow
     const char *app = appName.constData();
     bool ok = false;
     const double seconds = browseSeconds.toDouble(&ok);
-    if (!ok || seconds <= 0 || seconds > 3600) {
+    if (!ok || seconds < 0.1 || seconds > 3600) {
         std::fprintf(stderr, "%s: --browse-seconds '%s': use a number of seconds from 0.1 to 3600\n", app,
                      qUtf8Printable(browseSeconds));
         return ExitUsage;

@@ -18,7 +18,8 @@
 #      "no Avahi daemon here" once and still receives a stream frame-exact
 #      (ffmpeg -f framemd5 the oracle); a daemon started again in A is
 #      announced to by the receiver that was running (it re-announces);
-#   f. no system bus at all: --list-receivers says the one line and exits 0.
+#   f. no system bus at all: --list-receivers says the one line and exits 0;
+#      a bad --browse-seconds is a usage error (64).
 #   dns_sd_netns.sh SENDER RECEIVER ANNOUNCE_SERVICE        (exit 77 = skipped)
 # Without root or a tool it skips, except in CI (CI=true), where it fails.
 set -euo pipefail
@@ -239,4 +240,8 @@ DBUS_SYSTEM_BUS_ADDRESS=unix:path=$work/none timeout 10 "$sender" --list-receive
 [ "$(grep -c 'no Avahi daemon here' "$work/list-err.txt")" = 1 ] || { cat "$work/list-err.txt"; fail "without a bus: not said once"; }
 [ ! -s "$work/list.txt" ] || fail "without a bus, something was listed"
 echo "f. ok: no bus: $(cat "$work/list-err.txt")"
+rc=0; "$sender" --list-receivers --browse-seconds x >"$work/list.txt" 2>"$work/list-err.txt" || rc=$?
+[ "$rc" = 64 ] && grep -q "browse-seconds 'x': use a number of seconds" "$work/list-err.txt" \
+  || fail "--browse-seconds x: exit $rc, $(cat "$work/list-err.txt")"
+echo "f. ok: a bad --browse-seconds is a usage error"
 echo "PASS"
