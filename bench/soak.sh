@@ -130,7 +130,7 @@ counted=$(ffprobe -v error -select_streams v:0 -count_frames -show_entries strea
 [ "$pass_frames" -gt 0 ] && [ "$pass_frames" = "$counted" ] \
   || { echo "soak: FAIL: ffmpeg decodes $pass_frames frames of '$clip' but ffprobe counts $counted"; exit 1; }
 
-"$receiver" --headless --port 0 --framemd5 "$work/got.framemd5" --stats >"$work/receiver.log" 2>&1 &
+"$receiver" --headless --no-announce --port 0 --framemd5 "$work/got.framemd5" --stats >"$work/receiver.log" 2>&1 &
 receiver_pid=$!; pids+=("$receiver_pid")
 appears_within "$work/receiver.log" 'listening on port [0-9]+' 10 || abort "the receiver did not start listening"
 port=$(grep -Eo 'listening on port [0-9]+' "$work/receiver.log" | awk '{ print $4 }')

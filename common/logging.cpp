@@ -10,6 +10,7 @@ Q_LOGGING_CATEGORY(lcBridge, "h264link.bridge", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcFraming, "h264link.framing", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcSender, "h264link.sender", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcReceiver, "h264link.receiver", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcDiscovery, "h264link.discovery", QtInfoMsg)
 // Quiet by default: failures reach the user through our own messages, which
 // quote libav's error line (takeLastFfmpegError). Show everything with
 // QT_LOGGING_RULES="h264link.ffmpeg.debug=true".

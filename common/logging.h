@@ -9,6 +9,7 @@ Q_DECLARE_LOGGING_CATEGORY(lcFraming)
 Q_DECLARE_LOGGING_CATEGORY(lcSender)
 Q_DECLARE_LOGGING_CATEGORY(lcReceiver)
 Q_DECLARE_LOGGING_CATEGORY(lcFfmpeg)
+Q_DECLARE_LOGGING_CATEGORY(lcDiscovery)
 
 namespace h264link {
 // Routes libav* log lines into lcFfmpeg, so they honour QT_LOGGING_RULES and

@@ -3,9 +3,12 @@
 //   receiver --connect HOST[:PORT] [--retry]   dials a serving sender instead
 //            [--fullscreen] [--window-size WxH] [--always-on-top]
 //   receiver --headless [--once] [--framemd5 F] no window (servers, tests)
+//   receiver --list-senders [--browse-seconds N]   the senders announced on the LAN
 #include "app_mode.h"
 #include "audio_output.h"
 #include "dial_target.h"
+#include "discovery_cli.h"
+#include "dns_sd_client.h"
 #include "exit_codes.h"
 #include "frame_slot.h"
 #include "io_trace.h"
@@ -23,6 +26,7 @@
 #include <QIcon>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QNetworkInterface>
 #include <QTimer>
 #include <cstdio>
 
@@ -106,15 +110,21 @@ int run(int argc, char *argv[])
     const QCommandLineOption retry("retry", "With --connect: wait for the sender, trying every second, "
                                    "instead of exiting when it cannot be reached.");
     const QCommandLineOption traceIo = traceIoOption();
+    const QCommandLineOption noAnnounce("no-announce", "Do not announce this receiver on the local network "
+                                        "(DNS-SD _h264link._tcp through the Avahi daemon).");
+    const QCommandLineOption listSenders("list-senders", "Print the senders announced on the local network "
+                                         "(name, host, address:port, whether a key is needed) and exit.");
+    const QCommandLineOption browseSeconds = browseSecondsOption();
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
-                       record, listen, connectTo, retry, fullscreen, windowSize, alwaysOnTop, traceIo});
+                       record, listen, connectTo, retry, fullscreen, windowSize, alwaysOnTop, traceIo,
+                       noAnnounce, listSenders, browseSeconds});
     // Parsed before any application exists: QApplication needs a display,
     // and --help, --version and a bad command line must work without one.
     QStringList arguments;
     for (int i = 0; i < argc; ++i)
         arguments << QString::fromLocal8Bit(argv[i]);
     const bool parsed = parser.parse(arguments);
-    const bool gui = parsed && !parser.isSet(headless)
+    const bool gui = parsed && !parser.isSet(headless) && !parser.isSet(listSenders)
         && !argvContains(argc, argv, {"-h", "--help", "--help-all", "-v", "--version"});
     if (gui && !displayAvailable(argc, argv))
         return fail(noDisplayText(QStringLiteral("use --headless, or set DISPLAY")), ExitFailure);
@@ -125,6 +135,9 @@ int run(int argc, char *argv[])
         parser.showHelp(ExitOk);
     if (parser.isSet(QStringLiteral("version")))
         parser.showVersion();
+    if (parser.isSet(listSenders))
+        return listDiscovered(QString::fromLatin1(dnssd::kRoleSender), QStringLiteral("senders"),
+                              parser.value(browseSeconds));
     installFfmpegLogHandler();
     trace::Tracer::instance(); // on this, the main thread: its summary timer lives here
     if (parser.isSet(traceIo))
@@ -282,6 +295,13 @@ int run(int argc, char *argv[])
                                                                          : QString()});
         QObject::connect(window.get(), &ReceiverWindow::closeRequested, &controller,
                          &ReceiverController::shutDown);
+        QObject::connect(window.get(), &ReceiverWindow::connectRequested, &controller, [&](const QString &hostPort) {
+            QString error;
+            if (const std::optional<HostPort> target = parseHostPort(hostPort, options.connectPort, &error))
+                controller.connectTo(target->host, target->port);
+            else
+                qCWarning(lcReceiver).noquote() << error;
+        });
         if (parser.isSet(alwaysOnTop))
             window->setWindowFlag(Qt::WindowStaysOnTopHint);
         if (windowSizeValue.isValid())
@@ -300,6 +320,31 @@ int run(int argc, char *argv[])
     else
         std::fprintf(stdout, "receiver: listening on port %u\n", unsigned(controller.port()));
     std::fflush(stdout);
+    // DNS-SD, while it listens; with --listen, on that address's interface only.
+    std::unique_ptr<ServiceAnnouncer> announcer;
+    Announcement announcement;
+    announcement.role = QString::fromLatin1(dnssd::kRoleReceiver);
+    announcement.port = controller.port();
+    announcement.keyNeeded = !options.accessKey.isEmpty();
+    bool announce = !parser.isSet(noAnnounce) && !options.dials(); // dialling, it has no port to offer
+    if (announce && options.listenAddress != QHostAddress(QHostAddress::Any)) {
+        for (const QNetworkInterface &i : QNetworkInterface::allInterfaces())
+            for (const QNetworkAddressEntry &e : i.addressEntries())
+                if (e.ip().isEqual(options.listenAddress, QHostAddress::TolerantConversion)
+                    && !(i.flags() & QNetworkInterface::IsLoopBack))
+                    announcement.interfaceIndex = i.index();
+        announce = announcement.interfaceIndex >= 0;
+        if (!announce) {
+            std::fprintf(stdout, "receiver: not announcing on the network: --listen %s is not an address "
+                         "of a network interface here\n", qUtf8Printable(options.listenAddress.toString()));
+            std::fflush(stdout);
+        }
+    }
+    if (announce)
+        announcer = announceOnLan(announcement, [](const QString &line) {
+            std::fprintf(stdout, "receiver: %s\n", qUtf8Printable(line));
+            std::fflush(stdout);
+        });
     app->exec();
     return exitCode;
 }

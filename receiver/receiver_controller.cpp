@@ -124,6 +124,16 @@ void ReceiverController::dialSender()
                               Qt::QueuedConnection);
 }
 
+void ReceiverController::connectTo(const QString &host, quint16 port)
+{
+    m_options.connectHost = host;
+    m_options.connectPort = port;
+    m_options.retry = true; // a person chose it: wait for it, do not exit
+    m_lastDialFailure.clear();
+    if (!m_session)
+        dialSender();
+}
+
 // Before the first stream only --retry waits for the sender; after one, the
 // receiver waits for the next as a listening one would.
 void ReceiverController::onDialFailed(const QString &reason)

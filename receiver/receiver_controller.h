@@ -81,6 +81,9 @@ public:
     // Close cleanly (window, Ctrl+C, SIGTERM): closed() follows, within
     // ReceiverConnection::kFailingGraceMs and a moment.
     void shutDown();
+    // The window's Connect (a sender found on the LAN): from now on it dials
+    // that sender as --connect --retry would, after the stream on now if any.
+    void connectTo(const QString &host, quint16 port);
     void toggleMute(); // M in the window
     bool isMuted() const { return m_muted; }
 

@@ -20,7 +20,7 @@ gui=1
 [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || gui=0
 if [ "$gui" = 0 ]; then
   echo "demo: no display found (DISPLAY is unset): running headless."
-  build/receiver/receiver --headless --once --port 0 >"$log" 2>&1 &
+  build/receiver/receiver --headless --once --no-announce --port 0 >"$log" 2>&1 &
 else
   build/receiver/receiver --port 0 >"$log" 2>&1 &
 fi

@@ -15,6 +15,7 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
   libavdevice-dev   # live sources: x11grab (the screen), v4l2 (a camera)
   libqrencode-dev   # the receiver's waiting page: a QR code of the sender's command line
+  libavahi-client-dev  # DNS-SD: receivers and serving senders announce themselves, and are listed
   libssl3           # the access key's TLS-PSK: Qt's OpenSSL backend (in libqt6network6) loads it at run time
   fonts-dejavu-core
 )
@@ -26,6 +27,7 @@ test_packages=(
   libxfixes-dev                     # projector test: whether the X cursor is hidden (tests/cursor_shown.c)
   pulseaudio pulseaudio-utils      # sound tests: a real sound server with a null sink, parec
   iproute2 nftables                 # two-host tests in network namespaces
+  avahi-daemon avahi-utils dbus-daemon  # DNS-SD test: a real daemon and system bus per namespace, avahi-browse
   gdb                               # a test that finds a process hung prints its threads' stacks
   tshark tcpdump                    # the Wireshark dissector's test: capture a session, dissect it
   python3                           # the PBKDF2 oracle of tst_secure_channel

@@ -40,7 +40,7 @@ done
 
 # The demo clip from the installed sender to the installed receiver.
 clip=resources/demo.mp4
-/usr/bin/h264link-receiver --headless --once --port 0 --framemd5 "$work/got.framemd5" >"$work/recv.log" 2>&1 &
+/usr/bin/h264link-receiver --headless --once --port 0 --no-announce --framemd5 "$work/got.framemd5" >"$work/recv.log" 2>&1 &
 receiver_pid=$!
 port=""
 for _ in $(seq 100); do

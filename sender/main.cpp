@@ -2,7 +2,10 @@
 //   sender FILE --host H [--port P] [--fast] [--loop] [--no-audio]   streams, then exits
 //   sender - | sender /dev/videoN | sender --screen [DISPLAY]   stdin, a camera, the screen
 //   sender [FILE] --gui                                  opens the window
+//   sender --list-receivers [--browse-seconds N]         the receivers announced on the LAN
 #include "app_mode.h"
+#include "discovery_cli.h"
+#include "dns_sd_client.h"
 #include "exit_codes.h"
 #include "io_trace.h"
 #include "io_trace_controls.h"
@@ -53,6 +56,9 @@ struct CommandLine {
     QCommandLineOption fps{"fps", "Frames per second to capture from the screen or a camera (default 30).",
                            "n", "30"};
     QCommandLineOption traceIo = traceIoOption();
+    QCommandLineOption listReceivers{"list-receivers", "Print the receivers announced on the local network "
+                                     "(DNS-SD: name, host, address:port, whether a key is needed) and exit."};
+    QCommandLineOption browseSeconds = browseSecondsOption();
     QCommandLineParser parser;
 
     CommandLine()
@@ -76,7 +82,7 @@ struct CommandLine {
                                      "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
                                      "[FILE | DISPLAY]");
         parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
-                           maxSize, screen, fps, quiet, traceIo});
+                           maxSize, screen, fps, quiet, traceIo, listReceivers, browseSeconds});
     }
 };
 
@@ -107,7 +113,7 @@ static int run(int argc, char *argv[])
     }
     const bool parsed = cli.parser.parse(args);
     const bool wantsHelp = argvContains(argc, argv, {"-h", "--help", "--help-all", "-v", "--version"});
-    const bool gui = parsed && !wantsHelp
+    const bool gui = parsed && !wantsHelp && !cli.parser.isSet(cli.listReceivers)
         && (cli.parser.isSet(cli.gui)
             || (cli.parser.positionalArguments().isEmpty() && !cli.parser.isSet(cli.screen)));
     const char *noWindow = "give FILE and --host to stream from the command line, or set DISPLAY";
@@ -120,6 +126,9 @@ static int run(int argc, char *argv[])
         cli.parser.showHelp(ExitOk);
     if (cli.parser.isSet(QStringLiteral("version")))
         cli.parser.showVersion();
+    if (cli.parser.isSet(cli.listReceivers))
+        return listDiscovered(QString::fromLatin1(dnssd::kRoleReceiver), QStringLiteral("receivers"),
+                              cli.parser.value(cli.browseSeconds));
     installFfmpegLogHandler();
     trace::Tracer::instance(); // on this, the main thread: its summary timer lives here
     if (cli.parser.isSet(cli.traceIo))

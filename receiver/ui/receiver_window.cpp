@@ -1,5 +1,7 @@
 #include "receiver_window.h"
 
+#include "discovered_services_list.h"
+#include "dns_sd_client.h"
 #include "frame_slot.h"
 #include "local_addresses.h"
 #include "inside_view.h"
@@ -97,10 +99,25 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
     m_waiting->setWordWrap(true);
     m_waiting->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_waiting->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1; font-size: 16px;"));
-    auto *waitingLayout = new QHBoxLayout(m_waitingPage);
+    auto *waitingLayout = new QVBoxLayout(m_waitingPage);
     waitingLayout->setContentsMargins(24, 24, 24, 24);
-    waitingLayout->addWidget(m_waiting, 1);
-    waitingLayout->addWidget(m_qr, 0, Qt::AlignCenter);
+    auto *howTo = new QHBoxLayout;
+    howTo->addWidget(m_waiting, 1);
+    howTo->addWidget(m_qr, 0, Qt::AlignCenter);
+    waitingLayout->addLayout(howTo, 1);
+    // The serving senders announced on the LAN (DNS-SD), to connect to.
+    m_senders = new DiscoveredServicesList(tr("Senders on this network"), tr("Connect"), m_waitingPage);
+    m_senders->setObjectName(QStringLiteral("foundSenders"));
+    m_senders->setStyleSheet(QStringLiteral("QLabel { color: #eceff1; }"));
+    m_senders->setMaximumHeight(160);
+    m_senders->browse(QString::fromLatin1(dnssd::kRoleSender));
+    connect(m_senders, &DiscoveredServicesList::picked, this,
+            [this](const DiscoveredService &sender) {
+                m_waitingOptions.connectTo = sender.hostPort(); // the waiting page says whom it dials now
+                showDialing();
+                emit connectRequested(sender.hostPort());
+            });
+    waitingLayout->addWidget(m_senders);
     m_pages->addWidget(m_waitingPage);
     m_pages->addWidget(m_video);
     m_audioOnly->setStyleSheet(QStringLiteral("background: #263238; color: #eceff1;"));

@@ -25,6 +25,7 @@ class QStackedWidget;
 
 namespace h264link {
 
+class DiscoveredServicesList;
 class FrameSlot;
 class ReceiverController;
 
@@ -47,6 +48,9 @@ public:
 signals:
     // The person closed the window: the receiver says goodbye, then quits.
     void closeRequested();
+    // The person picked a serving sender on the waiting page: "HOST:PORT"
+    // ("[v6]:PORT"), as --connect takes it.
+    void connectRequested(const QString &hostPort);
 
 protected:
     void keyPressEvent(QKeyEvent *event) override;
@@ -81,6 +85,7 @@ private:
     QWidget *m_waitingPage;
     QLabel *m_waiting;
     QLabel *m_qr; // the sender's command line, for a phone
+    DiscoveredServicesList *m_senders; // serving senders announced on the LAN
     VideoView *m_video;
     QLabel *m_status;
     QLabel *m_statsPanel; // S toggles it

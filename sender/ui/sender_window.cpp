@@ -1,6 +1,8 @@
 #include "ui/sender_window.h"
 
 #include "app_mode.h"
+#include "discovered_services_list.h"
+#include "dns_sd_client.h"
 #include "inside_view.h"
 #include "io_trace_controls.h"
 
@@ -119,9 +121,24 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_keyFile = new QLineEdit(keyGiven ? initial.keyFile : settings.value(kSettingKeyFile).toString(), this);
     m_keyFile->setPlaceholderText(tr("or a file holding the key"));
 
+    // The receivers announced on the LAN (DNS-SD): picking one fills the address.
+    m_found = new DiscoveredServicesList(tr("Receivers on this network"), tr("Use"), this);
+    m_found->setObjectName(QStringLiteral("foundReceivers"));
+    m_found->setMaximumHeight(140);
+    m_found->browse(QString::fromLatin1(dnssd::kRoleReceiver));
+    connect(m_found, &DiscoveredServicesList::picked, this, [this](const DiscoveredService &r) {
+        m_host->setText(r.address.toString());
+        m_port->setValue(r.port);
+        if (r.keyNeeded && m_key->text().isEmpty() && m_keyFile->text().isEmpty()) {
+            showStatus(tr("%1 needs the access key").arg(r.name), false);
+            m_key->setFocus();
+        }
+    });
+
     auto *form = new QFormLayout;
     form->addRow(tr("Source"), fileRow);
     form->addRow(tr("Receiver"), target);
+    form->addRow(QString(), m_found);
     form->addRow(tr("Access key"), m_key);
     form->addRow(tr("Key file"), m_keyFile);
     form->addRow(QString(), flags);

@@ -18,6 +18,8 @@ class QThread;
 
 namespace h264link {
 
+class DiscoveredServicesList;
+
 class SenderWindow : public QWidget {
     Q_OBJECT
 public:
@@ -49,6 +51,7 @@ private:
     QSpinBox *m_fps;
     QLineEdit *m_host;
     QSpinBox *m_port;
+    DiscoveredServicesList *m_found; // receivers announced on the LAN
     QCheckBox *m_loop;
     QCheckBox *m_fast;
     QCheckBox *m_retry;
