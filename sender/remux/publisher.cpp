@@ -5,7 +5,9 @@
 #include "source/media_source.h"
 
 #include <QMutexLocker>
+#include <QScopeGuard>
 #include <QUrl>
+#include <QUrlQuery>
 #include <cerrno>
 
 namespace h264link {
@@ -28,7 +30,9 @@ QStringList outputProtocols()
 
 QString megabytes(quint64 bytes)
 {
-    return QStringLiteral("%1 MB").arg(double(bytes) / 1e6, 0, 'f', 1);
+    if (bytes >= 10'000'000)
+        return QStringLiteral("%1 MB").arg(double(bytes) / 1e6, 0, 'f', 1);
+    return QStringLiteral("%1 kB").arg(double(bytes) / 1e3, 0, 'f', 1);
 }
 
 } // namespace
@@ -239,6 +243,9 @@ bool Publisher::open(QString *error)
         return false;
     }
     m_format->interrupt_callback = {&Publisher::interruptCallback, this};
+    // Each packet goes out as it is written: live, and a server that refuses
+    // or goes away shows at once, not when a buffer fills.
+    m_format->flags |= AVFMT_FLAG_FLUSH_PACKETS;
     const auto addStream = [&](const AVCodecParameters *par, AVRational timeBase, int *index) {
         if (!par)
             return true;
@@ -257,8 +264,14 @@ bool Publisher::open(QString *error)
     }
     if (!(m_format->oformat->flags & AVFMT_NOFILE)) {
         AVIOContext *io = nullptr;
+        AVDictionary *options = nullptr;
+        const auto freeOptions = qScopeGuard([&] { av_dict_free(&options); });
+        // SRT in live mode drops what is not yet acknowledged when it closes:
+        // the end of the stream would be lost. Linger a little, unless the URL says.
+        if (QUrl(m_url).scheme().toLower() == QLatin1String("srt") && !QUrlQuery(QUrl(m_url)).hasQueryItem("linger"))
+            av_dict_set(&options, "linger", "3", 0);
         m_blockedSinceMs.store(m_clock.elapsed());
-        ret = avio_open2(&io, url.constData(), AVIO_FLAG_WRITE, &m_format->interrupt_callback, nullptr);
+        ret = avio_open2(&io, url.constData(), AVIO_FLAG_WRITE, &m_format->interrupt_callback, &options);
         m_blockedSinceMs.store(-1);
         m_io.reset(io);
         if (ret < 0) {
