@@ -15,6 +15,8 @@
 #include "test_support.h"
 
 #include <QDir>
+#include <QFileInfo>
+#include <QMap>
 #include <QFile>
 #include <QProcess>
 #include <QTcpServer>
@@ -23,6 +25,8 @@
 #include <QThread>
 #include <QUdpSocket>
 #include <QtTest>
+#include <csignal>
+#include <memory>
 
 using namespace h264link;
 using namespace testsupport;
@@ -131,6 +135,8 @@ private slots:
     void receiverAndServerAtOnce();
     void refusedStreamLeavesReceiverAlone();
     void unreachableServerLeavesReceiverAlone();
+    void loopKeepsTimestampsRising();
+    void serverGoneMidStream();
     void srtIsFrameExact();
     void unusableUrlsAreRefused();
 
@@ -270,6 +276,80 @@ void TestPublish::unreachableServerLeavesReceiverAlone()
     QCOMPARE(alone.exitCode, int(ExitConnectionFailed));
     QVERIFY2(alone.err.count(QStringLiteral("connection to 127.0.0.1:%1 refused").arg(closed)) == 1,
              qPrintable(alone.err));
+}
+
+void TestPublish::loopKeepsTimestampsRising()
+{
+    if (!needNginx())
+        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
+    QTemporaryDir dir;
+    NginxRtmp nginx(dir.path());
+    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--loop", "--quiet", "--publish", nginx.url("live", "loop")});
+    const QStringList video = streamLines(m_flvOracle, 0);
+    // Into the third pass (the recording is read as it grows), then stopped as Ctrl+C does.
+    const QByteArray partial = recorded(nginx.recording("loop"), 2 * int(video.size()) + 5, 0);
+    QVERIFY(streamLines(partial, 0).size() > 2 * video.size());
+    ::kill(pid_t(sender.processId()), SIGINT);
+    QVERIFY(sender.waitForFinished(20000));
+    QCOMPARE(sender.exitCode(), int(ExitOk));
+    const QByteArray out = sender.readAllStandardOutput();
+    QVERIFY2(out.contains("stopped: ") && out.contains("published to"), out.constData());
+    const ToolResult dts = ffprobe({"-v", "error", "-show_entries", "packet=stream_index,dts", "-of", "csv=p=0",
+                                    nginx.recording("loop")});
+    QVERIFY(dts.ok());
+    QMap<int, qint64> last;
+    int packets = 0;
+    for (const QByteArray &line : dts.out.split('\n')) {
+        const QList<QByteArray> f = line.trimmed().split(',');
+        if (f.size() < 2 || f[1].isEmpty())
+            continue;
+        const int stream = f[0].toInt();
+        const qint64 value = f[1].toLongLong();
+        QVERIFY2(!last.contains(stream) || value > last[stream],
+                 qPrintable(QStringLiteral("stream %1: dts %2 after %3").arg(stream).arg(value).arg(last[stream])));
+        last[stream] = value;
+        ++packets;
+    }
+    QVERIFY(packets > 2 * video.size());
+    // Each pass is the clip's pictures again, in order (the two whole ones:
+    // the stop cuts the third in decode order, so its B-frames may miss).
+    const QStringList got = streamLines(recorded(nginx.recording("loop"), 0, 0), 0);
+    QVERIFY(got.size() > 2 * video.size());
+    for (int i = 0; i < 2 * video.size(); ++i)
+        QVERIFY2(got[i] == video[i % video.size()], qPrintable(QStringLiteral("frame %1 of %2").arg(i).arg(got.size())));
+}
+
+void TestPublish::serverGoneMidStream()
+{
+    if (!needNginx())
+        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
+    const QString clip = path("long.mp4");
+    QVERIFY(makeClip(clip, "320x240", 25, 5.0).isEmpty());
+    QTemporaryDir dir;
+    const QString md5 = dir.filePath("receiver.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5});
+    QVERIFY(receiver.port() != 0);
+    auto nginx = std::make_unique<NginxRtmp>(dir.path());
+    QVERIFY2(nginx->isUp(), qPrintable(nginx->log()));
+    const QString url = nginx->url("live", "gone");
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {clip, "--host", "127.0.0.1", "--port",
+                                                     QString::number(receiver.port()), "--quiet", "--publish", url});
+    // Two seconds of it have reached the server; then the server goes away.
+    recorded(nginx->recording("gone"), 50, 0);
+    const qint64 sizeBefore = QFileInfo(nginx->recording("gone")).size();
+    QVERIFY(sizeBefore > 0);
+    nginx.reset();
+    QVERIFY(sender.waitForFinished(30000));
+    QVERIFY(receiver.waitForExit(20000));
+    QCOMPARE(md5Column(readFile(md5)), referenceMd5(clip));
+    const QString err = QString::fromUtf8(sender.readAllStandardError());
+    QCOMPARE(sender.exitCode(), int(ExitConnectionFailed));
+    QVERIFY2(err.count(QStringLiteral("sender: publish %1: the server closed the connection after").arg(url)) == 1,
+             qPrintable(err));
+    QVERIFY2(err.contains("the local stream goes on"), qPrintable(err));
 }
 
 void TestPublish::srtIsFrameExact()

@@ -299,12 +299,13 @@ bool Publisher::write(Item &item, QString *error)
     av_packet_rescale_ts(packet, item.video ? m_input.videoTimeBase : m_input.audioTimeBase, st->time_base);
     packet->stream_index = index;
     packet->pos = -1;
-    // Never backwards (a loop's seam rounded into the container's time base):
-    // the muxer refuses a dts that falls.
+    // Strictly rising per stream: at a --loop seam the next pass's first
+    // audio (an AAC encoder's priming, before 0) overlaps the last pass's
+    // end by a frame, and the muxer refuses a dts that falls.
     qint64 &last = m_lastDts[item.video ? 0 : 1];
     if (packet->dts != AV_NOPTS_VALUE) {
-        if (last != AV_NOPTS_VALUE && packet->dts < last)
-            packet->dts = last;
+        if (last != AV_NOPTS_VALUE && packet->dts <= last)
+            packet->dts = last + 1;
         if (packet->pts != AV_NOPTS_VALUE && packet->pts < packet->dts)
             packet->pts = packet->dts;
         last = packet->dts;

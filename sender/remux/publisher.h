@@ -41,7 +41,7 @@ public:
     static constexpr qint64 kMaxQueuedUs = 2'000'000;
     static constexpr qint64 kMaxQueuedBytes = 32 << 20;
     static constexpr qint64 kStallMs = 10'000;       // connect, or a write, blocked this long: failed
-    static constexpr qint64 kRefusedWithinMs = 3000; // closed this soon after the start: it refused the stream
+    static constexpr qint64 kRefusedWithinMs = 1000; // closed this soon after the start: it refused the stream
 
     enum class Overflow { SkipToKeyframe, Block };
 
