@@ -99,6 +99,8 @@ Publisher::Publisher(const QString &url, const Input &input, Overflow overflow, 
     };
     m_video = copy(input.video);
     m_audio = copy(input.audio);
+    if (error.isEmpty() && ((input.video && !m_video) || (input.audio && !m_audio)))
+        error = QStringLiteral("out of memory copying the stream's parameters");
     m_input.video = m_video.get();
     m_input.audio = m_audio.get();
     m_clock.start();
@@ -269,7 +271,10 @@ bool Publisher::open(QString *error)
         // SRT in live mode drops what is not yet acknowledged when it closes:
         // the end of the stream would be lost. Linger a little, unless the URL says.
         if (QUrl(m_url).scheme().toLower() == QLatin1String("srt") && !QUrlQuery(QUrl(m_url)).hasQueryItem("linger"))
-            av_dict_set(&options, "linger", "3", 0);
+            if ((ret = av_dict_set(&options, "linger", "3", 0)) < 0) {
+                *error = explain(ret, "setting up SRT");
+                return false;
+            }
         m_blockedSinceMs.store(m_clock.elapsed());
         ret = avio_open2(&io, url.constData(), AVIO_FLAG_WRITE, &m_format->interrupt_callback, &options);
         m_blockedSinceMs.store(-1);
