@@ -135,6 +135,7 @@ private slots:
     void receiverAndServerAtOnce();
     void refusedStreamLeavesReceiverAlone();
     void unreachableServerLeavesReceiverAlone();
+    void silentServerLeavesReceiverAlone();
     void loopKeepsTimestampsRising();
     void serverGoneMidStream();
     void srtIsFrameExact();
@@ -276,6 +277,26 @@ void TestPublish::unreachableServerLeavesReceiverAlone()
     QCOMPARE(alone.exitCode, int(ExitConnectionFailed));
     QVERIFY2(alone.err.count(QStringLiteral("connection to 127.0.0.1:%1 refused").arg(closed)) == 1,
              qPrintable(alone.err));
+}
+
+void TestPublish::silentServerLeavesReceiverAlone()
+{
+    // Listens (the kernel completes the TCP handshake) and never says a word:
+    // the RTMP handshake waits for an answer that does not come.
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    const QString md5 = path("silent.framemd5");
+    ReceiverProcess receiver({"--once", "--framemd5", md5, "--no-audio"});
+    QVERIFY(receiver.port() != 0);
+    const QString url = QStringLiteral("rtmp://127.0.0.1:%1/live/x").arg(silent.serverPort());
+    const SenderRun run = runSender({m_clip, "--host", "127.0.0.1", "--port", QString::number(receiver.port()),
+                                     "--publish", url, "--quiet"});
+    QVERIFY(receiver.waitForExit(20000));
+    QCOMPARE(md5Column(readFile(md5)), referenceMd5(m_clip));
+    QCOMPARE(run.exitCode, int(ExitConnectionFailed));
+    const QString line = QStringLiteral("sender: publish %1: no answer from 127.0.0.1:%2 by the end of the stream")
+                             .arg(url).arg(silent.serverPort());
+    QVERIFY2(run.err.count(line) == 1, qPrintable(run.err));
 }
 
 void TestPublish::loopKeepsTimestampsRising()

@@ -190,7 +190,10 @@ void Publisher::finish(int waitMs)
     }
     if (m_thread->wait(waitMs))
         return;
-    fail(QStringLiteral("the server did not take the end of the stream within %1 s").arg(waitMs / 1000));
+    fail(m_startedMs.load() >= 0
+             ? QStringLiteral("the server did not take the end of the stream within %1 s").arg(waitMs / 1000)
+             : QStringLiteral("no answer from %1 by the end of the stream: is it a media server, is it reachable, "
+                              "and does a firewall let the port through?").arg(where()));
     m_abort.store(true); // interrupts the call that blocks
     m_thread->wait();
 }
@@ -292,7 +295,7 @@ bool Publisher::open(QString *error)
         *error = explain(ret, "starting the stream");
         return false;
     }
-    m_startedMs = m_clock.elapsed();
+    m_startedMs.store(m_clock.elapsed());
     return true;
 }
 
@@ -329,15 +332,23 @@ bool Publisher::write(Item &item, QString *error)
     return true;
 }
 
+QString Publisher::where() const
+{
+    const QUrl url(m_url);
+    const int port = url.port(isRtmp(url.scheme().toLower()) ? 1935 : -1);
+    return port > 0 ? QStringLiteral("%1:%2").arg(url.host()).arg(port) : url.host();
+}
+
 // What went wrong, as a sentence a person can act on.
 QString Publisher::explain(int ret, const char *during) const
 {
     const QUrl url(m_url);
     const QString scheme = url.scheme().toLower();
     const int port = url.port(isRtmp(scheme) ? 1935 : -1);
-    const QString where = port > 0 ? QStringLiteral("%1:%2").arg(url.host()).arg(port) : url.host();
+    const QString where = this->where();
     const QString detail = averrorDetail(ret);
-    const bool started = m_startedMs >= 0;
+    const qint64 startedMs = m_startedMs.load();
+    const bool started = startedMs >= 0;
     if (ret == AVERROR_EXIT && !m_abort.load()) // our interrupt callback: blocked for kStallMs
         return started ? QStringLiteral("the server took nothing for %1 s: publishing stopped").arg(kStallMs / 1000)
                        : QStringLiteral("no answer from %1 within %2 s: is the server reachable, and does a firewall "
@@ -353,7 +364,7 @@ QString Publisher::explain(int ret, const char *during) const
     const bool closed = ret == AVERROR(EPIPE) || ret == AVERROR(ECONNRESET) || ret == AVERROR_EOF
         || ret == AVERROR(EIO);
     if (closed && started) {
-        const qint64 afterMs = m_clock.elapsed() - m_startedMs;
+        const qint64 afterMs = m_clock.elapsed() - startedMs;
         if (afterMs < kRefusedWithinMs)
             return isRtmp(scheme)
                 ? QStringLiteral("the server closed the connection as soon as the stream began: it refused the "

@@ -97,6 +97,7 @@ private:
     bool open(QString *error);
     bool write(Item &item, QString *error);
     QString explain(int ret, const char *during) const;
+    QString where() const; // "host:port", for messages
     void fail(const QString &sentence);
     void say(const QString &line); // m_mutex held
     static int interruptCallback(void *opaque);
@@ -126,7 +127,7 @@ private:
     std::atomic<bool> m_abort{false};
     std::atomic<qint64> m_blockedSinceMs{-1}; // an FFmpeg call in progress since (m_clock), or -1
     QElapsedTimer m_clock;
-    qint64 m_startedMs = -1; // the header went out
+    std::atomic<qint64> m_startedMs{-1}; // the header went out (read by finish() too)
     std::unique_ptr<QThread> m_thread;
 };
 
