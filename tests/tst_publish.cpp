@@ -135,6 +135,7 @@ private slots:
     void receiverAndServerAtOnce();
     void refusedStreamLeavesReceiverAlone();
     void unreachableServerLeavesReceiverAlone();
+    void transcodedAudioIsLeftOut();
     void silentServerLeavesReceiverAlone();
     void loopKeepsTimestampsRising();
     void serverGoneMidStream();
@@ -277,6 +278,28 @@ void TestPublish::unreachableServerLeavesReceiverAlone()
     QCOMPARE(alone.exitCode, int(ExitConnectionFailed));
     QVERIFY2(alone.err.count(QStringLiteral("connection to 127.0.0.1:%1 refused").arg(closed)) == 1,
              qPrintable(alone.err));
+}
+
+void TestPublish::transcodedAudioIsLeftOut()
+{
+    if (!needNginx())
+        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
+    const QString clip = path("ac3.mkv");
+    const ToolResult made = ffmpeg({"-y", "-i", m_clip, "-map", "0:v", "-map", "0:a", "-c:v", "copy", "-c:a", "ac3", clip});
+    QVERIFY2(made.ok(), made.err.constData());
+    QTemporaryDir dir;
+    NginxRtmp nginx(dir.path());
+    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    const QString url = nginx.url("live", "ac3");
+    const SenderRun run = runSender({clip, "--publish", url, "--quiet"});
+    QVERIFY2(run.exitCode == ExitOk, qPrintable(run.err + run.out));
+    QVERIFY2(run.err.count(QStringLiteral("sender: publish %1: the ac3 audio is re-encoded for the receivers, and only "
+                                          "what passes through is published: publishing the video only").arg(url)) == 1,
+             qPrintable(run.err));
+    const QStringList video = streamLines(m_flvOracle, 0);
+    const QByteArray got = recorded(nginx.recording("ac3"), video.size(), 0);
+    QCOMPARE(streamLines(got, 0), video);
+    QVERIFY(streamLines(got, 1).isEmpty());
 }
 
 void TestPublish::silentServerLeavesReceiverAlone()
