@@ -65,6 +65,13 @@ struct CodecParametersDeleter {
 };
 using CodecParametersPtr = std::unique_ptr<AVCodecParameters, CodecParametersDeleter>;
 
+// An AVIOContext that avio_open2() opened on one of FFmpeg's own protocols
+// (--publish): flushed and closed by avio_closep.
+struct AvioDeleter {
+    void operator()(AVIOContext *io) const { avio_closep(&io); }
+};
+using AvioPtr = std::unique_ptr<AVIOContext, AvioDeleter>;
+
 // How a decoder uses the cores.
 //   Slice: a thread per core over the slices of one picture; no delay
 //     (a stream of one slice per picture gets no parallelism from it).

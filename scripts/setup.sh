@@ -34,6 +34,7 @@ test_packages=(
   clang libclang-rt-14-dev          # the libFuzzer target (scripts/fuzz.sh)
   help2man dpkg-dev                 # the package: man pages from --help, dpkg-shlibdeps
   lintian desktop-file-utils        # the package's checks (scripts/test-package.sh)
+  nginx-light libnginx-mod-rtmp     # --publish: a real RTMP media server (tst_publish)
 )
 
 tests=OFF

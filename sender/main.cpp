@@ -10,6 +10,7 @@
 #include "io_trace.h"
 #include "io_trace_controls.h"
 #include "logging.h"
+#include "remux/publisher.h"
 #include "remux/video_transcoder.h"
 #include "secure_channel.h"
 #include "signal_watcher.h"
@@ -59,6 +60,10 @@ struct CommandLine {
     QCommandLineOption listReceivers{"list-receivers", "Print the receivers announced on the local network "
                                      "(DNS-SD: name, host, address:port, whether a key is needed) and exit."};
     QCommandLineOption browseSeconds = browseSecondsOption();
+    // --publish (issue 13, publisher)
+    QCommandLineOption publish{"publish", "Also push the stream, as it is sent (no re-encoding), to a media "
+                               "server: rtmp://SERVER[:PORT]/APP/NAME (flv) or srt://SERVER:PORT (mpegts). "
+                               "Repeatable. Without --host, only the server(s) get it.", "URL"};
     QCommandLineParser parser;
 
     CommandLine()
@@ -74,7 +79,7 @@ struct CommandLine {
             "Without FILE, or with --gui, opens a window.\n\n"
             "Exit codes: 0 done (the receiver confirmed it decoded everything) or stopped\n"
             "(Ctrl+C, SIGTERM), 2 the file cannot be streamed, 3 connection failed or the\n"
-            "receiver was closed, 4 the receiver refused, failed or is not a receiver,\n"
+            "receiver was closed, or a --publish server refused, was unreachable or went away, 4 the receiver refused, failed or is not a receiver,\n"
             "5 the receiver did not confirm it decoded every frame, 64 bad command line.");
         parser.addHelpOption();
         parser.addVersionOption();
@@ -82,7 +87,7 @@ struct CommandLine {
                                      "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
                                      "[FILE | DISPLAY]");
         parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
-                           maxSize, screen, fps, quiet, traceIo, listReceivers, browseSeconds});
+                           maxSize, screen, fps, quiet, traceIo, listReceivers, browseSeconds, publish});
     }
 };
 
@@ -195,6 +200,18 @@ static int run(int argc, char *argv[])
         return fail(keyError, ExitUsage);
     if (!options.key.isEmpty() && !securechannel::isAvailable(&keyError))
         return fail(keyError, ExitFailure);
+    // --publish (issue 13, publisher): checked here, connected by the session.
+    options.publish = cli.parser.values(cli.publish);
+    for (const QString &url : std::as_const(options.publish)) {
+        QString publishError;
+        if (Publisher::containerFor(url, &publishError).isEmpty())
+            return fail(publishError, ExitUsage);
+    }
+    if (!options.publish.isEmpty() && gui)
+        return fail(QStringLiteral("--publish works from the command line, not in the window (leave out --gui)"),
+                    ExitUsage);
+    if (!options.publish.isEmpty() && !cli.parser.isSet(cli.host))
+        options.host.clear(); // publish only: no receiver
 
     // Ctrl+C / SIGTERM end the stream as Stop does: END_OF_STREAM with the
     // counts, a short wait for the receiver's reply, a clean close, exit 0.

@@ -5,6 +5,7 @@
 #include <QByteArray>
 #include <QMetaType>
 #include <QString>
+#include <QStringList>
 
 namespace h264link {
 
@@ -25,6 +26,9 @@ struct SenderOptions {
     bool transcode = false; // H.264 too is re-encoded (other codecs always are)
     int bitRate = 0;        // of the H.264 a transcoder makes, bits/s; 0: from the resolution
     int maxSize = 0;        // the longer side of a transcoded picture at most this; 0: the source's
+    // --publish (issue 13, publisher): media servers that get the stream too
+    // (remux/publisher.h). With `host` empty, they alone get it.
+    QStringList publish;
 };
 
 struct SenderProgress {

@@ -4,6 +4,7 @@
 #include "net/sender_connection.h"
 #include "protocol.h"
 #include "remux/audio_stage.h"
+#include "remux/publisher.h"
 #include "remux/video_stage.h"
 #include "source/pipe_device.h"
 #include "source/playback.h"
@@ -12,6 +13,7 @@
 #include <QFileInfo>
 #include <QScopeGuard>
 #include <QThread>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -91,6 +93,20 @@ int StreamSession::stream(QString *message)
         return ExitBadInput;
     QElapsedTimer elapsed;
     elapsed.start();
+    // --publish (issue 13, publisher): the media servers, for the whole run;
+    // without --host they alone get the stream.
+    if (!m_options.publish.isEmpty() && !startPublishing(*play, message))
+        return ExitBadInput;
+    if (m_options.host.isEmpty()) {
+        const int code = publishOnly(*play, message);
+        if (code != ExitOk)
+            return code;
+        const SenderProgress &p = play->progress();
+        *message = QStringLiteral("%1: read %2 frames and %3 audio packets in %4 s, no receiver (no --host)")
+                       .arg(m_stopRequested.load() ? "stopped" : "done").arg(p.accessUnits).arg(p.audioPackets)
+                       .arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+        return endPublishing(code, message);
+    }
     std::optional<quint64> confirmed; // the last receiver's RECEIVED
     quint64 receiverSkipped = 0;      // ... and the frames it skipped to stay live
     bool audioUncounted = false;
@@ -152,7 +168,80 @@ int StreamSession::stream(QString *message)
     if (m_videoUndecodable)
         *message += QStringLiteral(" (%1 damaged video packets could not be decoded and were left out)")
                         .arg(m_videoUndecodable);
+    return endPublishing(ExitOk, message); // --publish (issue 13, publisher)
+}
+
+// ---- --publish (issue 13, publisher) ----
+
+bool StreamSession::startPublishing(Playback &play, QString *message)
+{
+    const MediaSource &source = play.source();
+    QString error;
+    const auto check = source.hasVideo() ? VideoStage::create(source.stream(), videoSettings(source), nullptr, &error)
+                                         : nullptr;
+    m_publish = PublishSet::create(m_options.publish, source, check && check->transcodes(), m_options.fast,
+                                   m_options.host.isEmpty(), message);
+    if (!m_publish)
+        return false;
+    for (const QString &line : m_publish->takeNotices())
+        emit notice(line);
+    return true;
+}
+
+void StreamSession::publishTap(const AVPacket *packet)
+{
+    if (!m_publish)
+        return;
+    m_publish->tap(packet);
+    for (const QString &line : m_publish->takeNotices())
+        emit notice(line);
+}
+
+// No receiver: the file read and paced as for one, to the servers only.
+int StreamSession::publishOnly(Playback &play, QString *message)
+{
+    const MediaSource &source = play.source();
+    PacketPtr packet = makePacket();
+    while (!m_stopRequested.load()) {
+        const int ret = play.readNext(packet.get(), message);
+        if (ret == AVERROR_EOF)
+            break;
+        if (ret < 0)
+            return ExitBadInput;
+        const qint64 mediaUs = play.place(packet.get());
+        QDeadlineTimer due(m_options.fast ? 0 : play.delayUs(mediaUs) / 1000, Qt::PreciseTimer);
+        while (!due.hasExpired() && !m_stopRequested.load())
+            QThread::msleep(static_cast<unsigned long>(std::clamp<qint64>(due.remainingTime(), 1, 50)));
+        m_publish->tap(packet.get());
+        if (m_publish->allFailed()) {
+            *message = m_publish->takeNotices().join(QStringLiteral("; "));
+            return ExitConnectionFailed;
+        }
+        for (const QString &line : m_publish->takeNotices())
+            emit notice(line);
+        if (source.isAudio(packet.get()))
+            play.sentAudio(1, quint64(packet->size));
+        else
+            play.sent(quint64(packet->size), {}, 1);
+        av_packet_unref(packet.get());
+        reportProgress(play.progress(), false);
+    }
+    reportProgress(play.progress(), true);
     return ExitOk;
+}
+
+// The servers take the end of the stream; a failed one turns a good run's
+// exit code into ExitConnectionFailed (the receivers got it all the same).
+int StreamSession::endPublishing(int code, QString *message)
+{
+    if (!m_publish)
+        return code;
+    static constexpr int kFinishMs = 5000;
+    m_publish->finish(kFinishMs);
+    for (const QString &line : m_publish->takeNotices())
+        emit notice(line);
+    *message += m_publish->summary();
+    return code == ExitOk && m_publish->anyFailed() ? ExitConnectionFailed : code;
 }
 
 // The "done" line's reasons for `skipped` frames: the link (or receiver)
@@ -362,6 +451,7 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             return ExitBadInput;
         }
         const qint64 mediaUs = play.place(packet.get());
+        publishTap(packet.get()); // --publish (issue 13, publisher): before any skipping for the receiver
         const bool isAudio = source.isAudio(packet.get());
         if (isAudio && !audio) {
             av_packet_unref(packet.get()); // this receiver takes no sound

@@ -29,11 +29,13 @@
 #include <QObject>
 #include <QString>
 #include <atomic>
+#include <memory>
 
 namespace h264link {
 
 class MediaSource;
 class Playback;
+class PublishSet;
 class SenderConnection;
 
 class StreamSession : public QObject {
@@ -71,6 +73,11 @@ private:
     int sendStream(Playback &play, SenderConnection &connection, QString *message);
     void reportProgress(const SenderProgress &p, bool force);
     QString whySkipped(quint64 skipped) const;
+    // --publish (issue 13, publisher): see remux/publisher.h.
+    bool startPublishing(Playback &play, QString *message);
+    void publishTap(const AVPacket *packet); // every placed packet of the source
+    int publishOnly(Playback &play, QString *message); // no --host: the servers alone
+    int endPublishing(int code, QString *message); // the "done" line's part, the exit code
 
     SenderOptions m_options;
     std::atomic<bool> m_stopRequested{false};
@@ -87,6 +94,7 @@ private:
     bool m_saidSendBuffer = false;  // that the live send buffer fell back: once per run
     quint64 m_linkSkipped = 0;      // by LiveRateControl, over all connections
     QString m_skipWhy;              // why it last began skipping (describeSlowLink)
+    std::unique_ptr<PublishSet> m_publish; // --publish: for the whole run
 };
 
 } // namespace h264link
