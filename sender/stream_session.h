@@ -35,6 +35,7 @@ namespace h264link {
 class MediaSource;
 class Playback;
 class SenderConnection;
+class Broadcaster;
 
 class StreamSession : public QObject {
     Q_OBJECT
@@ -61,6 +62,10 @@ signals:
     // A line to show once: what happens to the audio ("audio: ..."), or
     // that an older receiver gets the video only.
     void notice(const QString &line);
+    // Fan-out, --stats: one JSON line a second, per receiver (docs/ARCHITECTURE.md).
+    void statsLine(const QString &json);
+    // Fan-out: the receivers streaming now.
+    void receiversChanged(int streaming);
 
 private:
     int stream(QString *message);
@@ -69,6 +74,7 @@ private:
     bool planVideo(Playback &play, QString *message);
     VideoSettings videoSettings(const MediaSource &source) const;
     int sendStream(Playback &play, SenderConnection &connection, QString *message);
+    int fanOut(Playback &play, QString *message);
     void reportProgress(const SenderProgress &p, bool force);
     QString whySkipped(quint64 skipped) const;
 
