@@ -70,6 +70,12 @@ void Subscriber::push(const UnitPtr &unit)
         const qint64 now = m_broadcaster.nowMs();
         m_queue.push_back({unit, now});
         m_queueBytes += unit->size();
+        // Here too, not only when the thread takes a unit: a frozen
+        // receiver's thread takes none, its socket being full.
+        if (!m_options.fast && now - m_queue.front().sinceMs > kSoftBoundMs)
+            cutToNewestKeyframe();
+        if (m_queue.empty())
+            return;
         const bool tooOld = !m_options.fast && now - m_queue.front().sinceMs > kHardBoundMs;
         if (m_queueBytes > kHardBoundBytes || tooOld) {
             m_dropReason = tooOld
