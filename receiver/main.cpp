@@ -1,9 +1,11 @@
 // receiver: accepts one sender at a time and shows its H.264 stream live.
 //   receiver [--port P] [--listen ADDR] [--renderer software|opengl]   window
+//   receiver --connect HOST[:PORT] [--retry]   dials a serving sender instead
 //            [--fullscreen] [--window-size WxH] [--always-on-top]
 //   receiver --headless [--once] [--framemd5 F] no window (servers, tests)
 #include "app_mode.h"
 #include "audio_output.h"
+#include "dial_target.h"
 #include "exit_codes.h"
 #include "frame_slot.h"
 #include "io_trace.h"
@@ -60,8 +62,9 @@ int run(int argc, char *argv[])
     QCommandLineParser parser;
     parser.setApplicationDescription(
         "Listens for an h264link sender and shows its H.264 stream live.\n"
-        "The default port is 8264; the window shows this machine's addresses.\n\n"
-        "Exit codes: 0 done, 1 decoding failed, 3 cannot listen, 5 --once: the stream\n"
+        "The default port is 8264; the window shows this machine's addresses.\n"
+        "With --connect it dials a sender that serves (sender FILE --serve) instead.\n\n"
+        "Exit codes: 0 done, 1 decoding failed, 3 cannot listen or connect, 5 --once: the stream\n"
         "ended without END_OF_STREAM or frames were lost, 64 bad command line.");
     parser.addHelpOption();
     parser.addVersionOption();
@@ -97,9 +100,14 @@ int run(int argc, char *argv[])
     const QCommandLineOption windowSize("window-size", "The window's inside size at the start, e.g. 1280x720.",
                                         "WxH");
     const QCommandLineOption alwaysOnTop("always-on-top", "Keep the window above other windows.");
+    const QCommandLineOption connectTo("connect", "Connect to a sender that serves (sender FILE --serve) "
+                                       "at HOST or HOST:PORT (default port 8264) instead of listening; "
+                                       "after each stream, connect again.", "host[:port]");
+    const QCommandLineOption retry("retry", "With --connect: wait for the sender, trying every second, "
+                                   "instead of exiting when it cannot be reached.");
     const QCommandLineOption traceIo = traceIoOption();
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
-                       record, listen, fullscreen, windowSize, alwaysOnTop, traceIo});
+                       record, listen, connectTo, retry, fullscreen, windowSize, alwaysOnTop, traceIo});
     // Parsed before any application exists: QApplication needs a display,
     // and --help, --version and a bad command line must work without one.
     QStringList arguments;
@@ -131,6 +139,20 @@ int run(int argc, char *argv[])
     if (parser.isSet(listen) && !options.listenAddress.setAddress(parser.value(listen)))
         return fail(QStringLiteral("--listen '%1' is not an IP address (e.g. 192.168.1.20 or fd00::5)")
                         .arg(parser.value(listen)), ExitUsage);
+    if (parser.isSet(connectTo)) {
+        if (parser.isSet(listen) || parser.isSet(port))
+            return fail(QStringLiteral("--connect dials the sender: leave out --%1 (give the port as HOST:PORT)")
+                            .arg(parser.isSet(listen) ? "listen" : "port"), ExitUsage);
+        QString error;
+        const std::optional<HostPort> target = parseHostPort(parser.value(connectTo), options.connectPort, &error);
+        if (!target)
+            return fail(QStringLiteral("--connect %1").arg(error), ExitUsage);
+        options.connectHost = target->host;
+        options.connectPort = target->port;
+    }
+    if (parser.isSet(retry) && !parser.isSet(connectTo))
+        return fail(QStringLiteral("--retry goes with --connect: a listening receiver waits anyway"), ExitUsage);
+    options.retry = parser.isSet(retry);
     QSize windowSizeValue;
     if (parser.isSet(windowSize)) {
         const QStringList wh = parser.value(windowSize).split(QLatin1Char('x'));
@@ -208,6 +230,10 @@ int run(int argc, char *argv[])
         std::fprintf(stdout, "receiver: refused %s: %s\n", qUtf8Printable(peer), qUtf8Printable(why));
         std::fflush(stdout);
     });
+    QObject::connect(&controller, &ReceiverController::dialGaveUp, app.get(), [&](const QString &why) {
+        exitCode = fail(why + QStringLiteral(" (--retry waits for it)"), ExitConnectionFailed);
+        app->quit();
+    });
     QObject::connect(&controller, &ReceiverController::onceFinished, app.get(), [&](int code) {
         exitCode = code;
         app->quit();
@@ -250,7 +276,10 @@ int run(int argc, char *argv[])
         QApplication::setQuitOnLastWindowClosed(false); // closed() quits, after the goodbye
         window = std::make_unique<ReceiverWindow>(&slot, &controller, *rendererValue,
                                                   WaitingPageOptions{options.listenAddress,
-                                                                     !options.accessKey.isEmpty()});
+                                                                     !options.accessKey.isEmpty(),
+                                                                     options.dials()
+                                                                         ? QStringLiteral("%1:%2").arg(options.connectHost).arg(options.connectPort)
+                                                                         : QString()});
         QObject::connect(window.get(), &ReceiverWindow::closeRequested, &controller,
                          &ReceiverController::shutDown);
         if (parser.isSet(alwaysOnTop))
@@ -265,7 +294,11 @@ int run(int argc, char *argv[])
     const QString error = controller.start();
     if (!error.isEmpty())
         return fail(error, ExitConnectionFailed);
-    std::fprintf(stdout, "receiver: listening on port %u\n", unsigned(controller.port()));
+    if (options.dials())
+        std::fprintf(stdout, "receiver: connecting to %s:%u\n", qUtf8Printable(options.connectHost),
+                     unsigned(options.connectPort));
+    else
+        std::fprintf(stdout, "receiver: listening on port %u\n", unsigned(controller.port()));
     std::fflush(stdout);
     app->exec();
     return exitCode;

@@ -7,6 +7,8 @@
 #include "logging.h"
 #include "stream_server.h"
 
+#include <QTimer>
+
 namespace h264link {
 
 ReceiverController::ReceiverController(ReceiverOptions options, FrameSlot *display, QObject *parent)
@@ -40,12 +42,22 @@ QString ReceiverController::start()
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);
     connect(m_server, &StreamServer::streamInfoReceived, this, &ReceiverController::onStreamInfo);
     connect(m_server, &StreamServer::connectionRefused, this, &ReceiverController::refused);
+    connect(m_server, &StreamServer::dialFailed, this, &ReceiverController::onDialFailed);
+    connect(m_server, &StreamServer::connectionRefused, this, [this](const QString &peer, const QString &why) {
+        if (m_options.dials()) // the sender we dialled: not ours to stream (no key, another key, garbage)
+            onDialFailed(QStringLiteral("%1: %2").arg(peer, why));
+    });
     connect(m_server, &StreamServer::shutDownFinished, this, [this] {
         m_serverDone = true;
         closeIfDone();
     });
     m_network.start();
 
+    if (m_options.dials()) {
+        emit waitingForSender(0);
+        dialSender();
+        return {};
+    }
     QString error;
     const quint16 port = m_options.port;
     QMetaObject::invokeMethod(m_server, [&] {
@@ -103,6 +115,31 @@ void ReceiverController::shutDown()
     QMetaObject::invokeMethod(m_server, &StreamServer::shutDown, Qt::QueuedConnection);
 }
 
+void ReceiverController::dialSender()
+{
+    if (m_shuttingDown)
+        return;
+    QMetaObject::invokeMethod(m_server, [server = m_server, host = m_options.connectHost,
+                                         port = m_options.connectPort] { server->dial(host, port); },
+                              Qt::QueuedConnection);
+}
+
+// Before the first stream only --retry waits for the sender; after one, the
+// receiver waits for the next as a listening one would.
+void ReceiverController::onDialFailed(const QString &reason)
+{
+    if (m_shuttingDown)
+        return;
+    if (!m_options.retry && !m_everStreamed) {
+        emit dialGaveUp(reason);
+        return;
+    }
+    if (std::exchange(m_lastDialFailure, reason) != reason)
+        emit notice(QStringLiteral("waiting for the sender: %1; trying again every %2 s")
+                        .arg(reason).arg(kRedialMs / 1000.0));
+    QTimer::singleShot(kRedialMs, this, &ReceiverController::dialSender);
+}
+
 void ReceiverController::closeIfDone()
 {
     if (m_shuttingDown && m_serverDone && !m_session)
@@ -114,6 +151,8 @@ void ReceiverController::onSessionStarted(const QString &peer, std::shared_ptr<S
 {
     if (m_shuttingDown) // raced with shutDown(): the server says goodbye to it
         return;
+    m_everStreamed = true;
+    m_lastDialFailure.clear();
     m_session = std::make_unique<Session>();
     m_session->peer = peer;
     m_session->streamStats = stats;
@@ -328,6 +367,12 @@ void ReceiverController::completeIfDone()
     }
     QMetaObject::invokeMethod(m_server, &StreamServer::setIdle, Qt::QueuedConnection);
     emit waitingForSender(m_port);
+    // Queued after setIdle(): the server is idle when it dials. A stream that
+    // failed (a full sender, say) is not dialled again at once.
+    if (m_options.dials() && clean)
+        dialSender();
+    else if (m_options.dials())
+        QTimer::singleShot(kRedialMs, this, &ReceiverController::dialSender);
 }
 
 } // namespace h264link

@@ -44,6 +44,12 @@ struct ReceiverOptions {
     QString audioDevice;   // --audio-device (empty: the default output)
     QString pcmPath;       // --pcm
     QString recordPath;    // --record
+    // --connect: dial this serving sender instead of listening; after each
+    // stream, dial again. --retry: also keep trying before the first one.
+    QString connectHost;
+    quint16 connectPort = 8264;
+    bool retry = false;
+    bool dials() const { return !connectHost.isEmpty(); }
 };
 
 struct LiveStats {
@@ -66,7 +72,9 @@ public:
     ReceiverController(ReceiverOptions options, FrameSlot *display, QObject *parent = nullptr);
     ~ReceiverController() override;
 
-    QString start(); // listens; returns an actionable error, or ""
+    static constexpr int kRedialMs = 1000; // --connect: the sender is not there (yet)
+
+    QString start(); // listens (or dials); returns an actionable error, or ""
     quint16 port() const { return m_port; }
     std::optional<LiveStats> liveStats() const; // while a stream is on
     std::shared_ptr<StreamStats> streamStats() const; // null between streams
@@ -78,7 +86,10 @@ public:
 
 signals:
     void notice(const QString &line); // once-per-stream remarks: "no audio output device: ..."
-    void waitingForSender(quint16 port);
+    void waitingForSender(quint16 port); // --connect: port 0, it dials
+    // --connect without --retry: the sender could not be reached before any
+    // stream came; the app exits with ExitConnectionFailed.
+    void dialGaveUp(const QString &reason);
     void streamStarted(const QString &peer);
     void streamInfoReceived(const h264link::proto::StreamInfo &info);
     void streamEnded(const QString &summary, bool clean);
@@ -101,6 +112,8 @@ private:
     void forwardResultIfDone();
     void completeIfDone();
     void closeIfDone();
+    void dialSender();
+    void onDialFailed(const QString &reason);
 
     struct Session {
         QString peer;
@@ -131,6 +144,8 @@ private:
     bool m_serverDone = false; // after shutDown(): the server has no connection left
     bool m_muted = false;
     bool m_toldNoDevice = false;
+    bool m_everStreamed = false; // --connect: a sender was reached once
+    QString m_lastDialFailure;   // said once until it changes
 };
 
 } // namespace h264link

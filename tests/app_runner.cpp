@@ -20,14 +20,18 @@ ReceiverProcess::ReceiverProcess(const QStringList &extraArgs, std::function<voi
     m_process.setProcessChannelMode(QProcess::MergedChannels);
     if (childSetup)
         m_process.setChildProcessModifier(childSetup);
+    // --connect dials: no port of its own, and "connecting to HOST:PORT" says it is up.
+    const bool dials = extraArgs.contains(QStringLiteral("--connect"));
     m_process.start(QStringLiteral(RECEIVER_EXECUTABLE),
-                    (headless ? QStringList{"--headless"} : QStringList()) + QStringList{"--port", "0"} + extraArgs);
+                    (headless ? QStringList{"--headless"} : QStringList())
+                        + (dials ? QStringList() : QStringList{"--port", "0"}) + extraArgs);
     static const QRegularExpression listening(QStringLiteral("listening on port (\\d+)"));
+    static const QRegularExpression connecting(QStringLiteral("connecting to \\S+:(\\d+)"));
     QDeadlineTimer deadline(10000);
     while (!deadline.hasExpired() && m_process.state() != QProcess::NotRunning) {
         m_process.waitForReadyRead(100);
         m_output += m_process.readAll();
-        const auto match = listening.match(QString::fromUtf8(m_output));
+        const auto match = (dials ? connecting : listening).match(QString::fromUtf8(m_output));
         if (match.hasMatch()) {
             m_port = quint16(match.captured(1).toUInt());
             break;

@@ -13,7 +13,8 @@
 namespace testsupport {
 
 // A receiver process listening on a free port (--port 0), with its port read
-// from its "listening on port N" line.
+// from its "listening on port N" line; with --connect in extraArgs, dialling
+// instead (port() is then the port it dials).
 class ReceiverProcess {
 public:
     // Starts `receiver --headless --port 0 extraArgs...`; QVERIFY-friendly:

@@ -1,5 +1,6 @@
 #include "stream_server.h"
 
+#include "dial_target.h"
 #include "logging.h"
 
 #include "secure_channel.h"
@@ -71,20 +72,50 @@ quint16 StreamServer::port() const
 // kOpeningTimeoutMs), then the busy check.
 void StreamServer::onNewConnection()
 {
-    while (QTcpSocket *accepted = m_server->nextPendingConnection()) {
-        auto *socket = static_cast<QSslSocket *>(accepted); // SslServer makes only these
-        const QString peer = peerName(*socket);
-        auto *incoming = new IncomingChannel(socket, m_accessKey);
-        connect(incoming, &IncomingChannel::ready, this,
-                [this, socket](Channel channel) { onChannelReady(socket, channel); });
-        connect(incoming, &IncomingChannel::refused, this, [this, socket, peer](const QString &why) {
-            // It closes the socket itself; bounded in case the peer never
-            // lets the close finish.
-            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
-            QTimer::singleShot(kRefuseGraceMs, socket, [socket] { socket->abort(); socket->deleteLater(); });
-            emit connectionRefused(peer, why);
-        });
-    }
+    while (QTcpSocket *accepted = m_server->nextPendingConnection())
+        examine(static_cast<QSslSocket *>(accepted)); // SslServer makes only these
+}
+
+void StreamServer::examine(QSslSocket *socket)
+{
+    const QString peer = peerName(*socket);
+    auto *incoming = new IncomingChannel(socket, m_accessKey);
+    connect(incoming, &IncomingChannel::ready, this,
+            [this, socket](Channel channel) { onChannelReady(socket, channel); });
+    connect(incoming, &IncomingChannel::refused, this, [this, socket, peer](const QString &why) {
+        // It closes the socket itself; bounded in case the peer never
+        // lets the close finish.
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        QTimer::singleShot(kRefuseGraceMs, socket, [socket] { socket->abort(); socket->deleteLater(); });
+        emit connectionRefused(peer, why);
+    });
+}
+
+void StreamServer::dial(const QString &host, quint16 port)
+{
+    if (m_shuttingDown || m_dialing)
+        return;
+    auto *socket = new QSslSocket(this);
+    m_dialing = socket;
+    const DialTarget target{host, port, kDialTimeoutMs, QStringLiteral("a sender serving there (sender FILE --serve)")};
+    const auto fail = [this, socket, target](QAbstractSocket::SocketError error) {
+        if (m_dialing != socket)
+            return; // connected meanwhile: the session owns it now
+        m_dialing = nullptr;
+        const QString text = socket->errorString();
+        socket->abort();
+        socket->deleteLater();
+        emit dialFailed(connectFailure(target, error, text));
+    };
+    connect(socket, &QAbstractSocket::errorOccurred, this, fail);
+    QTimer::singleShot(kDialTimeoutMs, socket, [fail] { fail(QAbstractSocket::SocketTimeoutError); });
+    connect(socket, &QAbstractSocket::connected, this, [this, socket] {
+        m_dialing = nullptr;
+        socket->disconnect(this); // from here on its errors are the session's
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1); // our PONGs and RECEIVED, unbatched
+        examine(socket);
+    });
+    socket->connectToHost(host, port);
 }
 
 void StreamServer::onChannelReady(QSslSocket *socket, Channel channel)
@@ -157,6 +188,11 @@ void StreamServer::shutDown()
         return;
     m_shuttingDown = true;
     m_server->close();
+    if (QSslSocket *dialing = m_dialing) { // nobody is there yet to say goodbye to
+        m_dialing = nullptr;
+        dialing->abort();
+        dialing->deleteLater();
+    }
     if (QTcpSocket *next = m_waiting) { // its turn will not come: it hears why, as a refused one does
         m_waiting = nullptr;
         next->disconnect(this);

@@ -7,6 +7,11 @@
 // keyed sender's ClientHello (with a key here: TLS-PSK first, so that even
 // "busy" is said inside TLS; without one: refused), or the plain protocol.
 // Only then comes the busy check.
+//
+// --connect turns the direction round: dial() connects to a serving sender
+// (sender --serve), and once TCP is up the connection goes the same way as
+// an accepted one, so the handshake, the key and TLS are as they always are
+// (the sender speaks first and is the TLS client, whoever dialled).
 #pragma once
 
 #include "receiver_connection.h"
@@ -45,6 +50,11 @@ public:
     // `address`: one of this machine's (--listen), or Any (all of them).
     QString listen(const QHostAddress &address, quint16 port);
     quint16 port() const;
+    // --connect: connects to a sender that serves (at most kDialTimeoutMs),
+    // then examines and streams it as an accepted connection; dialFailed()
+    // says why not. Ignored while a dial is under way or after shutDown().
+    void dial(const QString &host, quint16 port);
+    static constexpr int kDialTimeoutMs = 5000;
     // The controller calls this once the previous stream's pipeline is done.
     void setIdle();
     // The live stream's pipeline is done (see ReceiverConnection::onPipelineFinished).
@@ -61,10 +71,12 @@ signals:
     void sessionEnded(bool endOfStream, const QString &reason, const h264link::ConnectionStats &stats,
                       const h264link::proto::EndOfStream &sent);
     void connectionRefused(const QString &peer, const QString &reason);
+    void dialFailed(const QString &reason);
     void shutDownFinished();
 
 private:
     void onNewConnection();
+    void examine(QSslSocket *socket);
     void onChannelReady(QSslSocket *socket, h264link::Channel channel);
     void startSession(QTcpSocket *socket, Channel channel);
     void refuse(QTcpSocket *socket, quint16 code, const QString &reason);
@@ -79,6 +91,7 @@ private:
     QPointer<ReceiverConnection> m_live; // receiving now
     bool m_busy = false;                 // a session's pipeline is still running
     QPointer<QTcpSocket> m_waiting;      // came while the last stream drained
+    QPointer<QSslSocket> m_dialing;      // --connect: not connected yet
     Channel m_waitingChannel = Channel::Plain;
     bool m_shuttingDown = false;
     bool m_shutDownFinished = false;

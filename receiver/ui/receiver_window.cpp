@@ -229,6 +229,10 @@ ReceiverWindow::ReceiverWindow(FrameSlot *slot, ReceiverController *controller, 
 
 void ReceiverWindow::showWaiting(quint16 port)
 {
+    if (!m_waitingOptions.connectTo.isEmpty()) {
+        showDialing();
+        return;
+    }
     const bool anyAddress = m_waitingOptions.listenAddress == QHostAddress(QHostAddress::Any);
     const OfferedAddresses offered = anyAddress ? offeredAddresses(systemInterfaces())
                                                 : offeredAddresses(m_waitingOptions.listenAddress);
@@ -264,6 +268,21 @@ void ReceiverWindow::showWaiting(quint16 port)
     m_waiting->setText(text);
     m_pages->setCurrentWidget(m_waitingPage);
     setStatus(tr("Listening on port %1 · ? or F1: keys").arg(port));
+}
+
+// --connect: nothing to offer; the sender is the one that must be serving.
+void ReceiverWindow::showDialing()
+{
+    QString text;
+    if (!m_headline.isEmpty())
+        text += QStringLiteral("<p style='color:#ffcc80'>%1</p>").arg(m_headline);
+    text += tr("<h2>Connecting to the sender at %1</h2>").arg(m_waitingOptions.connectTo.toHtmlEscaped());
+    text += tr("<p>There, run:<br><code>sender FILE --serve%1</code></p>")
+                .arg(m_waitingOptions.keyRequired ? QStringLiteral(" --key-file KEY.txt") : QString());
+    m_qr->setVisible(false);
+    m_waiting->setText(text);
+    m_pages->setCurrentWidget(m_waitingPage);
+    setStatus(tr("Connecting to %1 · ? or F1: keys").arg(m_waitingOptions.connectTo));
 }
 
 void ReceiverWindow::showFrame()

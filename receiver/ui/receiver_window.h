@@ -32,6 +32,7 @@ class ReceiverController;
 struct WaitingPageOptions {
     QHostAddress listenAddress = QHostAddress::Any; // --listen
     bool keyRequired = false;                       // the sender needs --key-file
+    QString connectTo;                              // --connect: the sender it dials, "host:port"
 };
 
 class ReceiverWindow : public QWidget {
@@ -56,6 +57,7 @@ protected:
 
 private:
     void showWaiting(quint16 port);
+    void showDialing();
     void showFrame();
     void fitToPicture(QSize displaySize);
     void onFrameShown(qint64 pts, qint64 statsId);

@@ -1,5 +1,6 @@
 #include "net/sender_connection.h"
 
+#include "dial_target.h"
 #include "exit_codes.h"
 #include "io_trace.h"
 
@@ -135,23 +136,9 @@ bool SenderConnection::connectToReceiver(QString *message)
         m_socket.abort();
         if (m_stop.load())
             return false; // not a failure: the session reports what was sent
-        switch (error) {
-        case QAbstractSocket::HostNotFoundError:
-            *message = QStringLiteral("cannot find host '%1': check the name, or use the IP "
-                                      "address the receiver window shows").arg(m_options.host);
-            break;
-        case QAbstractSocket::ConnectionRefusedError:
-            *message = QStringLiteral("connection to %1 refused: is the receiver running and "
-                                      "listening on port %2?").arg(where()).arg(m_options.port);
-            break;
-        case QAbstractSocket::SocketTimeoutError:
-            *message = QStringLiteral("no answer from %1 within %2 s: is the host reachable, "
-                                      "and does a firewall let port %3 through?")
-                           .arg(where()).arg(m_options.connectTimeoutMs / 1000.0).arg(m_options.port);
-            break;
-        default:
-            *message = QStringLiteral("cannot connect to %1: %2").arg(where(), errorText);
-        }
+        *message = connectFailure({m_options.host, m_options.port, m_options.connectTimeoutMs,
+                                   QStringLiteral("the receiver running and listening")},
+                                  error, errorText);
         return false;
     }
     m_socket.setSocketOption(QAbstractSocket::LowDelayOption, 1); // no Nagle delay per frame
