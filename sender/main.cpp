@@ -3,6 +3,7 @@
 //   sender - | sender /dev/videoN | sender --screen [DISPLAY]   stdin, a camera, the screen
 //   sender [FILE] --gui                                  opens the window
 #include "app_mode.h"
+#include "dial_target.h"
 #include "exit_codes.h"
 #include "io_trace.h"
 #include "io_trace_controls.h"
@@ -89,39 +90,16 @@ struct CommandLine {
     }
 };
 
-// "a,b:8300,[::1]:9000,fe80::1" into hosts and ports (`port` where none is given).
+// "a,b:8300,[::1]:9000" into hosts and ports (`port` where none is given).
 bool parseReceivers(const QString &list, quint16 port, QList<ReceiverAddress> *out, QString *error)
 {
-    for (const QString &raw : list.split(QLatin1Char(','))) {
-        const QString item = raw.trimmed();
-        ReceiverAddress address{item, port};
-        QString portText;
-        if (item.startsWith(QLatin1Char('['))) {
-            const int close = item.indexOf(QLatin1Char(']'));
-            if (close < 0 || (close + 1 < item.size() && item.at(close + 1) != QLatin1Char(':'))) {
-                *error = QStringLiteral("invalid --host '%1': write an IPv6 address with a port as [ADDRESS]:PORT").arg(item);
-                return false;
-            }
-            address.host = item.mid(1, close - 1);
-            portText = item.mid(close + 2);
-        } else if (item.count(QLatin1Char(':')) == 1) { // host:port (more colons: a bare IPv6 address)
-            address.host = item.section(QLatin1Char(':'), 0, 0);
-            portText = item.section(QLatin1Char(':'), 1);
-        }
-        if (!portText.isEmpty() || item.endsWith(QLatin1Char(':'))) {
-            bool ok = false;
-            const uint p = portText.toUInt(&ok);
-            if (!ok || p == 0 || p > 65535) {
-                *error = QStringLiteral("invalid port in --host '%1': use 1-65535").arg(item);
-                return false;
-            }
-            address.port = quint16(p);
-        }
-        if (address.host.isEmpty()) {
-            *error = QStringLiteral("--host '%1': a receiver's host is empty (a,b:8300,c)").arg(list);
+    for (const QString &item : list.split(QLatin1Char(','))) {
+        const std::optional<HostPort> target = parseHostPort(item.trimmed(), port, error);
+        if (!target) {
+            *error = QStringLiteral("--host %1").arg(*error);
             return false;
         }
-        *out << address;
+        *out << ReceiverAddress{target->host, target->port};
     }
     return true;
 }

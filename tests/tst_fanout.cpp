@@ -90,6 +90,7 @@ private slots:
     void garbagePeerDoesNotDisturbTheOthers();
     void serveRefusesPastMaxReceivers();
     void hostListParsing();
+    void serveToConnectingReceivers();
 
 private:
     bool startReceivers(Receivers *receivers, int count, const QStringList &extra = {});
@@ -349,13 +350,57 @@ void TestFanout::hostListParsing()
 {
     const SenderRun bad = runSender({m_clip.path, "--host", "a,[::1"});
     QCOMPARE(bad.exitCode, 64);
-    QVERIFY2(bad.err.contains(QLatin1String("[ADDRESS]:PORT")), qPrintable(bad.err));
+    QVERIFY2(bad.err.contains(QLatin1String("--host '[::1'")), qPrintable(bad.err));
     const SenderRun badPort = runSender({m_clip.path, "--host", "a:0,b"});
     QCOMPARE(badPort.exitCode, 64);
     const SenderRun both = runSender({m_clip.path, "--host", "a", "--serve"});
     QCOMPARE(both.exitCode, 64);
     const SenderRun tooMany = runSender({m_clip.path, "--host", "a,b,c", "--max-receivers", "2"});
     QCOMPARE(tooMany.exitCode, 64);
+}
+
+// --serve with real receivers that dial (receiver --connect): the first
+// starts the file, the next join at a keyframe; past --max-receivers the
+// next one is told the sender is full.
+void TestFanout::serveToConnectingReceivers()
+{
+    QProcess sender;
+    sender.start(senderPath(), {m_clip.path, "--serve", "--port", "0", "--max-receivers", "3", "--quiet"});
+    QVERIFY(sender.waitForStarted());
+    quint16 port = 0;
+    QByteArray err;
+    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError(),
+                              port = quint16(QRegularExpression("serving on port (\\d+)").match(QString::fromUtf8(err)).captured(1).toUInt()),
+                              port != 0), 10000);
+    const QString target = QStringLiteral("127.0.0.1:%1").arg(port);
+    std::vector<std::unique_ptr<ReceiverProcess>> receivers;
+    QStringList md5s;
+    for (int i = 0; i < 3; ++i) {
+        md5s << m_dir.filePath(QStringLiteral("serve%1.md5").arg(i));
+        QFile::remove(md5s.last());
+        receivers.push_back(std::make_unique<ReceiverProcess>(QStringList{"--connect", target, "--once", "--framemd5", md5s.last()}));
+        QVERIFY(receivers.back()->port() == port);
+    }
+    // The three stream; a fourth is refused as full.
+    QTRY_VERIFY_WITH_TIMEOUT(readFile(md5s[2]).count('\n') > 8, 20000);
+    ReceiverProcess fourth({"--connect", target, "--once"});
+    QVERIFY(exited(fourth, 20000));
+    QVERIFY2(fourth.process().exitCode() != 0, qPrintable(fourth.output()));
+    QVERIFY2(fourth.output().contains(QLatin1String("full")), qPrintable(fourth.output()));
+    QVERIFY(sender.waitForFinished(60000));
+    const QString out = QString::fromUtf8(sender.readAllStandardOutput() + err + sender.readAllStandardError());
+    QVERIFY2(sender.exitCode() == 0, qPrintable(out));
+    for (int i = 0; i < 3; ++i) {
+        QVERIFY(exited(*receivers[size_t(i)], 30000));
+        QVERIFY2(receivers[size_t(i)]->process().exitCode() == 0, qPrintable(receivers[size_t(i)]->output()));
+        const QStringList got = md5Column(readFile(md5s[i]));
+        QVERIFY(!got.isEmpty());
+        const int start = int(m_clip.reference.indexOf(got.first()));
+        QVERIFY2(start == 0 || m_clip.keyFrames.contains(start), qPrintable(QStringLiteral("began at frame %1").arg(start)));
+        QCOMPARE(got, m_clip.reference.mid(start));
+        if (i == 0)
+            QCOMPARE(start, 0); // the file's clock started with it
+    }
 }
 
 QTEST_GUILESS_MAIN(TestFanout)
