@@ -682,13 +682,15 @@ int StreamSession::fanOut(Playback &play, QString *message)
     else
         broadcaster.endOfStream();
     bool announced = false;
+    QElapsedTimer ending;
+    ending.start();
     for (;;) {
         bool allDone = true;
         for (const auto &subscriber : broadcaster.subscribers())
             allDone = allDone && subscriber->isFinished();
         if (allDone)
             break;
-        if (!announced && elapsed.isValid()) {
+        if (!announced && ending.elapsed() > 1000) { // as the one-to-one path: after a second
             bool sending = false;
             for (const auto &subscriber : broadcaster.subscribers())
                 sending = sending || subscriber->queuedBytes() > 0;
@@ -724,9 +726,9 @@ int StreamSession::fanOut(Playback &play, QString *message)
             lines << QStringLiteral("receiver %1 %2").arg(lines.size() + 1).arg(subscriber->message());
     }
     const SenderProgress &p = play.progress();
-    QString summary = QStringLiteral("%1: sent %2 frames (%3) to %4 receivers in %5 s")
+    QString summary = QStringLiteral("%1: sent %2 frames (%3) to %4 receiver%5 in %6 s")
                           .arg(m_stopRequested.load() ? "stopped" : "done").arg(p.accessUnits)
-                          .arg(humanBytes(p.bytes)).arg(streamed).arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+                          .arg(humanBytes(p.bytes)).arg(streamed).arg(streamed == 1 ? "" : "s").arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
     if (source.hasAudio())
         summary += QStringLiteral(", %1 audio packets").arg(p.audioPackets);
     summary += QStringLiteral("; ") + lines.join(QStringLiteral("; "));

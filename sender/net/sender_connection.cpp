@@ -71,12 +71,8 @@ SenderConnection::~SenderConnection()
 
 QString SenderConnection::where() const
 {
-    if (m_adopted >= 0) {
-        const QHostAddress address = m_socket.peerAddress();
-        const QString host = address.protocol() == QAbstractSocket::IPv6Protocol
-            ? QStringLiteral("[%1]").arg(address.toString()) : address.toString();
-        return QStringLiteral("%1:%2").arg(host).arg(m_socket.peerPort());
-    }
+    if (m_adopted >= 0)
+        return m_adoptedPeer;
     return QStringLiteral("%1:%2").arg(m_options.host).arg(m_options.port);
 }
 
@@ -113,6 +109,14 @@ bool SenderConnection::waitForConnection()
     if (m_adopted >= 0) {
         if (!m_socket.setSocketDescriptor(m_adopted))
             return false;
+        // Said as a person reads it: 192.168.1.7:40312, not [::ffff:192.168.1.7] (a dual-stack listener's).
+        const QHostAddress address = m_socket.peerAddress();
+        bool v4 = false;
+        const quint32 ipv4 = address.toIPv4Address(&v4);
+        const QString host = v4 ? QHostAddress(ipv4).toString()
+            : address.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(address.toString())
+                                                                 : address.toString();
+        m_adoptedPeer = QStringLiteral("%1:%2").arg(host).arg(m_socket.peerPort());
         if (m_channel)
             m_socket.startClientEncryption(); // the sender is the TLS client, whoever dialled
         return true;

@@ -189,6 +189,7 @@ private:
     bool m_audioUncounted = false;
     bool m_closing = false; // END_OF_STREAM sent: PINGs are read, not answered
     qintptr m_adopted = -1; // --serve: the accepted connection
+    QString m_adoptedPeer;  // ... its address, kept past the close
     QElapsedTimer m_lastSign; // fan-out: the receiver's last message, or the kernel's last take
 };
 
