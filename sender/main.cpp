@@ -283,7 +283,9 @@ static int run(int argc, char *argv[])
         const bool streamLine = line.startsWith(QLatin1String("audio: ")) || line.startsWith(QLatin1String("video: "));
         say(stderr, streamLine ? line : QStringLiteral("sender: ") + line);
     });
-    QObject::connect(&session, &StreamSession::statsLine, app.get(), [](const QString &json) {
+    QObject::connect(&session, &StreamSession::statsLine, app.get(), [&options](const QString &json) {
+        if (!options.stats)
+            return;
         std::fprintf(stdout, "%s\n", json.toUtf8().constData());
         std::fflush(stdout);
     });

@@ -93,6 +93,12 @@ void StreamSession::stop()
     PipeDevice::interrupt(); // `sender -`: an idle producer must not hold the stop
 }
 
+void StreamSession::disconnectReceiver(int id)
+{
+    QMutexLocker locker(&m_disconnectLock);
+    m_disconnects << id;
+}
+
 void StreamSession::run()
 {
     QString message;
@@ -515,6 +521,14 @@ int StreamSession::fanOut(Playback &play, QString *message)
     QStringList states;
     int lastStreaming = -1;
     const auto housekeeping = [&] {
+        QList<int> drop;
+        {
+            QMutexLocker locker(&m_disconnectLock);
+            drop = std::exchange(m_disconnects, {});
+        }
+        for (const int id : drop)
+            if (id >= 1 && id <= broadcaster.accepted())
+                broadcaster.subscribers()[size_t(id - 1)]->disconnectReceiver();
         const QList<Subscriber::Stats> all = broadcaster.stats();
         for (int i = 0; i < all.size(); ++i) {
             const Subscriber::Stats &s = all[i];
@@ -532,7 +546,7 @@ int StreamSession::fanOut(Playback &play, QString *message)
         }
         if (const int now = broadcaster.streaming(); now != lastStreaming)
             emit receiversChanged(lastStreaming = now);
-        if (m_options.stats && statsClock.elapsed() - lastStatsMs >= 1000) {
+        if (statsClock.elapsed() - lastStatsMs >= 1000) {
             lastStatsMs = statsClock.elapsed();
             QJsonArray receivers;
             for (const Subscriber::Stats &s : all)

@@ -26,6 +26,8 @@
 #include "sender_options.h"
 
 #include <QElapsedTimer>
+#include <QList>
+#include <QMutex>
 #include <QObject>
 #include <QString>
 #include <atomic>
@@ -48,6 +50,8 @@ public:
     // Any thread. Ends the stream cleanly: END_OF_STREAM, a short wait for
     // the receiver's reply, then finished() with ExitOk.
     void stop();
+    // Any thread. Fan-out: drops receiver `id` (the "id" of statsLine), telling it why.
+    void disconnectReceiver(int id);
 
 public slots:
     void run(); // emits finished() exactly once
@@ -62,7 +66,7 @@ signals:
     // A line to show once: what happens to the audio ("audio: ..."), or
     // that an older receiver gets the video only.
     void notice(const QString &line);
-    // Fan-out, --stats: one JSON line a second, per receiver (docs/ARCHITECTURE.md).
+    // Fan-out: one JSON line a second, per receiver (--stats prints it, the window lists it).
     void statsLine(const QString &json);
     // Fan-out: the receivers streaming now.
     void receiversChanged(int streaming);
@@ -80,6 +84,8 @@ private:
 
     SenderOptions m_options;
     std::atomic<bool> m_stopRequested{false};
+    QMutex m_disconnectLock; // guards m_disconnects: the window's thread --> the stream thread
+    QList<int> m_disconnects;
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = 0;
     bool m_saidVideoOnly = false; // to an older receiver

@@ -373,6 +373,12 @@ void TestFanout::serveToConnectingReceivers()
                               port = quint16(QRegularExpression("serving on port (\\d+)").match(QString::fromUtf8(err)).captured(1).toUInt()),
                               port != 0), 10000);
     const QString target = QStringLiteral("127.0.0.1:%1").arg(port);
+    // A peer that speaks garbage first: refused alone, it starts nothing.
+    QTcpSocket garbage;
+    garbage.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(garbage.waitForConnected(5000));
+    garbage.write(QByteArray(4096, '\x5A'));
+    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError(), err.contains("not an h264link receiver")), 10000);
     std::vector<std::unique_ptr<ReceiverProcess>> receivers;
     QStringList md5s;
     for (int i = 0; i < 3; ++i) {
