@@ -6,6 +6,7 @@
 
 #include <QDeadlineTimer>
 #include <QMutexLocker>
+#include <QScopeGuard>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ Subscriber::~Subscriber()
 {
     stop();
     wait();
-    if (m_wakeFd >= 0)
+    if (m_wakeFd >= 0) // never started
         ::close(m_wakeFd);
     if (m_adopted >= 0)
         ::close(int(m_adopted)); // accepted, never adopted (stopped first)
@@ -40,6 +41,9 @@ Subscriber::~Subscriber()
 
 void Subscriber::wake()
 {
+    QMutexLocker locker(&m_lock);
+    if (m_wakeFd < 0)
+        return; // the thread ended, and closed it
     const quint64 one = 1;
     [[maybe_unused]] const ssize_t n = ::write(m_wakeFd, &one, sizeof one);
 }
@@ -188,6 +192,12 @@ void Subscriber::run()
         return code == ExitConnectionFailed || (code == ExitProtocolError && (why == ErrBusy || why == ErrTimeout));
     };
     const bool dials = m_adopted < 0;
+    // A serving sender may see many connections come and go: each one's
+    // eventfd goes with its thread, not with the Subscriber.
+    const auto closeWake = qScopeGuard([this] {
+        QMutexLocker locker(&m_lock);
+        ::close(std::exchange(m_wakeFd, -1));
+    });
     QString message;
     for (;;) {
         SenderConnection connection(m_options, m_stop, [this] { return m_skipped.load(); });
