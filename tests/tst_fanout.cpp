@@ -173,7 +173,7 @@ void TestFanout::frozenReceiverSkipsToAKeyframe()
     clip.keyFrames = ffprobeKeyFrameIndices(path);
     QCOMPARE(clip.reference.size(), ffprobeFrameCount(path));
     Receivers receivers;
-    QVERIFY2(startReceivers(&receivers, 4), "a receiver did not come up");
+    QVERIFY2(startReceivers(&receivers, 4, {"--stats"}), "a receiver did not come up");
     QProcess sender;
     sender.start(senderPath(), {path, "--host", receivers.hostList(), "--quiet"});
     QVERIFY(sender.waitForStarted());
@@ -190,8 +190,16 @@ void TestFanout::frozenReceiverSkipsToAKeyframe()
         QVERIFY2(exited(*receivers.all[i], 30000), qPrintable(receivers.all[i]->output()));
         QVERIFY2(receivers.all[i]->process().exitCode() == 0, qPrintable(receivers.all[i]->output() + out));
     }
-    for (int i = 1; i < 4; ++i)
+    for (int i = 1; i < 4; ++i) {
         QCOMPARE(md5Column(readFile(receivers.md5Paths[i])), clip.reference);
+        // What the others' latency was over the whole stream, the freeze included.
+        for (const QString &line : receivers.all[size_t(i)]->output().split('\n')) {
+            const QJsonObject summary = QJsonDocument::fromJson(line.toUtf8()).object().value("summary").toObject();
+            if (summary.contains(QLatin1String("latency_ms")))
+                qInfo("receiver %d (live beside the frozen one): send->decoded p95 %.1f ms", i + 1,
+                      summary.value("latency_ms").toObject().value("end_to_end_decoded").toObject().value("p95").toDouble());
+        }
+    }
     // The frozen one: the reference's frames in order, every jump landing on a keyframe.
     const QStringList got = md5Column(readFile(receivers.md5Paths[0]));
     QList<int> indices;
