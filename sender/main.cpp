@@ -36,8 +36,8 @@ struct CommandLine {
                              "any number join and leave while the file plays; it starts with the first."};
     QCommandLineOption maxReceivers{"max-receivers", "With --serve, at most N receivers at once; the next is "
                                     "refused as full (default 64).", "N", "64"};
-    QCommandLineOption stats{"stats", "With several receivers or --serve: one JSON line per second on stdout, "
-                             "per receiver (address, time connected, lag, frames skipped, bit rate)."};
+    QCommandLineOption stats{"stats", "One JSON line per second on stdout, one entry per receiver (address, "
+                             "time connected, lag, frames skipped, bit rate)."};
     QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
     QCommandLineOption retry{"retry", "If the receiver is not there, goes away, is busy or is closed, keep "

@@ -67,6 +67,22 @@ StreamInfo makeStreamInfo(const MediaSource &source, const VideoStage *videoStag
     return info;
 }
 
+// The --stats line (and the window's list): the stream, then each receiver.
+QString statsJson(double tSeconds, const SenderProgress &p, int streaming, const QList<Subscriber::Stats> &all)
+{
+    QJsonArray receivers;
+    for (const Subscriber::Stats &s : all)
+        receivers.append(QJsonObject{{"id", s.id}, {"name", s.name}, {"address", s.address},
+                                     {"state", s.state}, {"connected_s", s.connectedSeconds},
+                                     {"lag_ms", s.lagMs}, {"frames_sent", qint64(s.framesSent)},
+                                     {"frames_skipped", qint64(s.framesSkipped)},
+                                     {"audio_skipped", qint64(s.audioSkipped)},
+                                     {"bitrate", qRound64(s.bitRate)}});
+    return QString::fromUtf8(QJsonDocument(QJsonObject{
+        {"t_s", tSeconds}, {"position_s", double(p.positionUs) / 1e6}, {"frames", qint64(p.accessUnits)},
+        {"streaming", streaming}, {"receivers", receivers}}).toJson(QJsonDocument::Compact));
+}
+
 // --serve: accepted connections, taken while the stream thread waits for
 // the next packet's time (waitForNewConnection), so it needs no event loop.
 class ReceiverListener : public QTcpServer {
@@ -366,6 +382,8 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     // drain is timed as it happens.
     const auto drained = [&] { rate.observe(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes()); };
     quint64 lateCounted = 0;
+    qint64 statsAtMs = 0; // --stats
+    quint64 statsBytes = 0;
     // What the video stage sent or left out since the last call, into Playback's counts.
     const auto countVideo = [&](quint64 unitsBefore, quint64 bytesBefore) {
         if (const quint64 units = framing.accessUnitsSent() - unitsBefore)
@@ -444,6 +462,21 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             return connection.lost(message);
         play.setQueuedBytes(connection.queuedBytes());
         reportProgress(play.progress(), false);
+        if (m_options.stats && clock.elapsed() - statsAtMs >= 1000) { // the fan-out's line, for its one receiver
+            const double seconds = double(clock.elapsed() - statsAtMs) / 1000.0;
+            statsAtMs = clock.elapsed();
+            Subscriber::Stats one;
+            one.id = 1;
+            one.name = one.address = connection.where();
+            one.state = QStringLiteral("streaming");
+            one.connectedSeconds = double(clock.elapsed()) / 1000.0;
+            one.lagMs = m_options.fast ? 0 : rate.waitMs();
+            one.framesSent = framing.accessUnitsSent();
+            one.framesSkipped = play.framesSkipped();
+            one.audioSkipped = play.progress().audioSkipped;
+            one.bitRate = double(framing.streamBytesSent() - std::exchange(statsBytes, framing.streamBytesSent())) * 8 / seconds;
+            emit statsLine(statsJson(double(statsAtMs) / 1000.0, play.progress(), 1, {one}));
+        }
     }
     if (!connection.checkPeer(message))
         return connection.lost(message);
@@ -548,19 +581,7 @@ int StreamSession::fanOut(Playback &play, QString *message)
             emit receiversChanged(lastStreaming = now);
         if (statsClock.elapsed() - lastStatsMs >= 1000) {
             lastStatsMs = statsClock.elapsed();
-            QJsonArray receivers;
-            for (const Subscriber::Stats &s : all)
-                receivers.append(QJsonObject{{"id", s.id}, {"name", s.name}, {"address", s.address},
-                                             {"state", s.state}, {"connected_s", s.connectedSeconds},
-                                             {"lag_ms", s.lagMs}, {"frames_sent", qint64(s.framesSent)},
-                                             {"frames_skipped", qint64(s.framesSkipped)},
-                                             {"audio_skipped", qint64(s.audioSkipped)},
-                                             {"bitrate", qRound64(s.bitRate)}});
-            const SenderProgress &p = play.progress();
-            emit statsLine(QString::fromUtf8(QJsonDocument(QJsonObject{
-                {"t_s", double(lastStatsMs) / 1000.0}, {"position_s", double(p.positionUs) / 1e6},
-                {"frames", qint64(p.accessUnits)}, {"streaming", broadcaster.streaming()},
-                {"receivers", receivers}}).toJson(QJsonDocument::Compact)));
+            emit statsLine(statsJson(double(lastStatsMs) / 1000.0, play.progress(), broadcaster.streaming(), all));
         }
     };
     // Accepts what came (refusing at once past a generous bound of

@@ -9,6 +9,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -91,6 +92,7 @@ private slots:
     void serveRefusesPastMaxReceivers();
     void hostListParsing();
     void serveToConnectingReceivers();
+    void oneReceiverStats();
 
 private:
     bool startReceivers(Receivers *receivers, int count, const QStringList &extra = {});
@@ -415,6 +417,33 @@ void TestFanout::serveToConnectingReceivers()
         if (i == 0)
             QCOMPARE(start, 0); // the file's clock started with it
     }
+}
+
+// --stats on the one-to-one path: the same line, with its one receiver.
+void TestFanout::oneReceiverStats()
+{
+    Receivers receivers;
+    QVERIFY(startReceivers(&receivers, 1));
+    const SenderRun run = runSender({m_clip.path, "--host", receivers.hostList(), "--stats", "--quiet"});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    quint64 lastSent = 0;
+    int lines = 0;
+    for (const QString &line : run.out.split('\n')) {
+        const QJsonArray list = QJsonDocument::fromJson(line.toUtf8()).object().value("receivers").toArray();
+        if (list.isEmpty())
+            continue;
+        ++lines;
+        QCOMPARE(list.size(), 1);
+        const QJsonObject r = list.first().toObject();
+        QCOMPARE(r.value("address").toString(), receivers.hostList());
+        const quint64 sent = quint64(r.value("frames_sent").toInteger());
+        QVERIFY(sent > lastSent);
+        lastSent = sent;
+        QVERIFY(r.value("bitrate").toInteger() > 0);
+    }
+    QVERIFY2(lines >= 2, qPrintable(run.out));
+    QVERIFY(exited(*receivers.all[0], 30000));
+    QCOMPARE(md5Column(readFile(receivers.md5Paths[0])), m_clip.reference);
 }
 
 QTEST_GUILESS_MAIN(TestFanout)
