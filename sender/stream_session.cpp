@@ -569,13 +569,16 @@ int StreamSession::fanOut(Playback &play, QString *message)
                 states << QString();
             if (s.state == states[i])
                 continue;
+            const Subscriber &subscriber = *broadcaster.subscribers()[size_t(i)];
+            // Failed, left, dropped, refused: said once its thread is over, with its message.
+            const bool over = !QStringList{"connecting", "retrying", "streaming", "ending", "done"}.contains(s.state);
+            if (over && !subscriber.isFinished())
+                continue;
             states[i] = s.state;
             if (s.state == QLatin1String("streaming"))
                 emit connected(s.address);
-            else if (s.state != QLatin1String("connecting") && s.state != QLatin1String("ending")
-                     && s.state != QLatin1String("done") && s.state != QLatin1String("retrying")
-                     && broadcaster.subscribers()[size_t(i)]->isFinished())
-                emit notice(QStringLiteral("receiver %1 %2").arg(s.id).arg(broadcaster.subscribers()[size_t(i)]->message()));
+            else if (over)
+                emit notice(QStringLiteral("receiver %1 %2").arg(s.id).arg(subscriber.message()));
         }
         if (const int now = broadcaster.streaming(); now != lastStreaming)
             emit receiversChanged(lastStreaming = now);

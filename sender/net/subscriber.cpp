@@ -303,7 +303,7 @@ void Subscriber::run()
                 QMutexLocker locker(&m_lock);
                 reason = m_dropReason;
             }
-            connection.abort(reason, m_disconnect ? ErrSourceFailed : ErrTooSlow);
+            connection.abort(reason, ErrDropped);
             m_exitCode = ExitOk; // the others went on: said in the "done" line
             m_message = QStringLiteral("%1: %2").arg(where, reason);
             setState(QStringLiteral("dropped"));

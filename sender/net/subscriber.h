@@ -13,7 +13,7 @@
 //    keyframe gets SPS/PPS in front. The receiver goes on, live.
 //  - hard, 2 s of units or 32 MiB (kHardBoundMs, kHardBoundBytes): checked
 //    as units arrive; with the soft bound live it is a safety net (--fast has
-//    no soft bound). The receiver is dropped, told why (ERROR 12, too slow).
+//    no soft bound). The receiver is dropped, told why (ERROR 12, dropped).
 //  - silent for 10 s (kSilentMs: no message from it and no byte taken by
 //    its kernel): dropped, told why (ERROR 12).
 // The stream thread never waits for a subscriber (live): push() only appends
