@@ -59,6 +59,12 @@ bool FramedMediaDevice::endAccessUnit()
         flags |= ParameterSets;
     }
     ++m_accessUnitsSent;
+    if (m_capture) {
+        m_mediaBytesSent += quint64(m_auBytes.size());
+        m_capture(CapturedUnit{CapturedUnit::Kind::Video, std::exchange(m_auBytes, {}), m_auPts, m_auKeyframe,
+                               m_auDecodeOnly, {}, 0});
+        return true;
+    }
     if (trace::Tracer::enabled())
         trace::Tracer::instance().record(trace::accessUnitNals(m_auBytes, m_auPts, true));
     return sendMedia(std::exchange(m_auBytes, {}), m_auPts, flags);
@@ -88,7 +94,9 @@ bool FramedMediaDevice::sendAudio(const Audio &audio, quint16 flags)
                            .arg(audio.data.size()));
         return false;
     }
-    if (!sendMessage(MessageType::Audio, serialize(audio), flags))
+    if (m_capture)
+        m_capture(CapturedUnit{CapturedUnit::Kind::Audio, {}, audio.ptsUs, false, false, audio, flags});
+    else if (!sendMessage(MessageType::Audio, serialize(audio), flags))
         return false;
     ++m_audioPacketsSent;
     m_audioBytesSent += quint64(audio.data.size());
@@ -103,6 +111,10 @@ qint64 FramedMediaDevice::writeData(const char *data, qint64 size)
     }
     if (m_inAccessUnit) {
         m_auBytes.append(data, size);
+        return size;
+    }
+    if (m_capture) {
+        m_capture(CapturedUnit{CapturedUnit::Kind::Raw, QByteArray(data, size), kNoPts, false, false, {}, 0});
         return size;
     }
     return sendMedia(QByteArray(data, size), kNoPts, 0) ? size : -1;

@@ -21,8 +21,21 @@
 
 #include <QByteArray>
 #include <QIODevice>
+#include <functional>
 
 namespace h264link {
+
+// One access unit or audio packet as the stages wrote it, before framing:
+// what a fan-out sender captures once and replays to each receiver.
+struct CapturedUnit {
+    enum class Kind { Video, Audio, Raw } kind = Kind::Video; // Raw: written outside an access unit
+    QByteArray bytes;    // Video, Raw: Annex B bytes as written (no SPS/PPS added)
+    qint64 ptsUs = proto::kNoPts;
+    bool keyframe = false;
+    bool decodeOnly = false;
+    proto::Audio audio;  // Audio: the packet, its data in audio.data
+    quint16 audioFlags = 0;
+};
 
 class FramedMediaDevice : public QIODevice {
     Q_OBJECT
@@ -59,6 +72,11 @@ public:
     quint64 audioBytesSent() const { return m_audioBytesSent; }
     // Everything of the stream given to the transport: video and audio.
     quint64 streamBytesSent() const { return m_mediaBytesSent + m_audioBytesSent; }
+
+    // Capture: each access unit and audio packet goes to `sink` instead of
+    // the transport (which is then never used; it may be null). The counts
+    // above still count them.
+    void setCapture(std::function<void(CapturedUnit &&)> sink) { m_capture = std::move(sink); }
 
     // ---- Read side
     // Reads and dispatches whatever the transport holds, without blocking.
@@ -110,6 +128,7 @@ private:
     quint16 m_audioFlags = 0;
     quint64 m_audioPacketsSent = 0;
     quint64 m_audioBytesSent = 0;
+    std::function<void(CapturedUnit &&)> m_capture;
 
     // read side
     QByteArray m_readBuffer;

@@ -229,6 +229,8 @@ enum ErrorCode : quint16 {
     ErrReceiverFailed = 9, // the receiver cannot go on (its decoder or output failed)
     ErrShuttingDown = 10,  // the receiver's user closed it (window, Ctrl+C, SIGTERM); it
                            // may come back, so a --retry sender keeps trying
+    ErrFull = 11,          // a serving sender has --max-receivers streaming already
+    ErrDropped = 12,       // a fan-out sender dropped this receiver: too far behind, silent, or its person said so
 };
 
 struct ErrorInfo {

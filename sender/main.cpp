@@ -6,6 +6,7 @@
 #include "app_mode.h"
 #include "discovery_cli.h"
 #include "dns_sd_client.h"
+#include "dial_target.h"
 #include "exit_codes.h"
 #include "io_trace.h"
 #include "io_trace_controls.h"
@@ -30,8 +31,17 @@ using namespace h264link;
 namespace {
 
 struct CommandLine {
-    QCommandLineOption host{{"H", "host"}, "Receiver host name or address.", "host", "127.0.0.1"};
-    QCommandLineOption port{{"p", "port"}, "Receiver TCP port (default 8264).", "port", "8264"};
+    QCommandLineOption host{{"H", "host"}, "Receiver host name or address; several, comma-separated, each with "
+                            "an optional :PORT ([IPv6]:PORT), stream to all of them: a,b:8300,[::1]:8264.",
+                            "hosts", "127.0.0.1"};
+    QCommandLineOption port{{"p", "port"}, "Receiver TCP port (default 8264); with --serve, the port to listen "
+                            "on (0: any free one, printed).", "port", "8264"};
+    QCommandLineOption serve{"serve", "Listen for receivers instead of dialling one (receiver --connect HOST): "
+                             "any number join and leave while the file plays; it starts with the first."};
+    QCommandLineOption maxReceivers{"max-receivers", "With --serve, at most N receivers at once; the next is "
+                                    "refused as full (default 64).", "N", "64"};
+    QCommandLineOption stats{"stats", "One JSON line per second on stdout, one entry per receiver (address, "
+                             "time connected, lag, frames skipped, bit rate)."};
     QCommandLineOption fast{"fast", "Send as fast as the link allows instead of in real time."};
     QCommandLineOption loop{"loop", "Start again at the end of the file, until stopped."};
     QCommandLineOption retry{"retry", "If the receiver is not there, goes away, is busy or is closed, keep "
@@ -57,6 +67,8 @@ struct CommandLine {
     QCommandLineOption fps{"fps", "Frames per second to capture from the screen or a camera (default 30).",
                            "n", "30"};
     QCommandLineOption traceIo = traceIoOption();
+    QCommandLineOption noAnnounce{"no-announce", "With --serve, do not announce this sender on the local network "
+                                  "(DNS-SD _h264link._tcp through the Avahi daemon)."};
     QCommandLineOption listReceivers{"list-receivers", "Print the receivers announced on the local network "
                                      "(DNS-SD: name, host, address:port, whether a key is needed) and exit."};
     QCommandLineOption browseSeconds = browseSecondsOption();
@@ -86,10 +98,25 @@ struct CommandLine {
         parser.addPositionalArgument("FILE", "Media file with video (any codec FFmpeg decodes) or sound, '-' for "
                                      "stdin, /dev/videoN for a camera; with --screen, the X DISPLAY.",
                                      "[FILE | DISPLAY]");
-        parser.addOptions({host, port, fast, loop, retry, noAudio, gui, key, keyFile, timeout, transcode, bitrate,
-                           maxSize, screen, fps, quiet, traceIo, listReceivers, browseSeconds, publish});
+        parser.addOptions({host, port, serve, maxReceivers, stats, fast, loop, retry, noAudio, gui, key, keyFile,
+                           timeout, transcode, bitrate, maxSize, screen, fps, quiet, traceIo, listReceivers,
+                           browseSeconds, publish, noAnnounce});
     }
 };
+
+// "a,b:8300,[::1]:9000" into hosts and ports (`port` where none is given).
+bool parseReceivers(const QString &list, quint16 port, QList<ReceiverAddress> *out, QString *error)
+{
+    for (const QString &item : list.split(QLatin1Char(','))) {
+        const std::optional<HostPort> target = parseHostPort(item.trimmed(), port, error);
+        if (!target) {
+            *error = QStringLiteral("--host %1").arg(*error);
+            return false;
+        }
+        *out << ReceiverAddress{target->host, target->port};
+    }
+    return true;
+}
 
 int fail(const QString &message, int code)
 {
@@ -156,10 +183,31 @@ static int run(int argc, char *argv[])
     options.host = cli.parser.value(cli.host);
     bool ok = false;
     const uint port = cli.parser.value(cli.port).toUInt(&ok);
-    if (!ok || port == 0 || port > 65535)
+    if (!ok || port > 65535)
         return fail(QStringLiteral("invalid port '%1': use 1-65535").arg(cli.parser.value(cli.port)),
                     ExitUsage);
+    options.serve = cli.parser.isSet(cli.serve);
+    if (!options.serve && port == 0)
+        return fail(QStringLiteral("invalid port '0': use 1-65535 (0 only with --serve)"), ExitUsage);
     options.port = quint16(port);
+    if (options.serve && cli.parser.isSet(cli.host))
+        return fail(QStringLiteral("--serve listens for receivers; --host dials them: give one of the two"), ExitUsage);
+    if (!options.serve) {
+        QString hostError;
+        if (!parseReceivers(options.host, options.port, &options.receivers, &hostError))
+            return fail(hostError, ExitUsage);
+        options.host = options.receivers.first().host; // one receiver: the one-to-one path, as ever
+        options.port = options.receivers.first().port;
+    }
+    const int maxReceivers = cli.parser.value(cli.maxReceivers).toInt(&ok);
+    if (!ok || maxReceivers < 1 || maxReceivers > 1024)
+        return fail(QStringLiteral("invalid --max-receivers '%1': give 1-1024").arg(cli.parser.value(cli.maxReceivers)),
+                    ExitUsage);
+    options.maxReceivers = maxReceivers;
+    if (options.receivers.size() > maxReceivers)
+        return fail(QStringLiteral("--host lists %1 receivers, more than --max-receivers %2")
+                        .arg(options.receivers.size()).arg(maxReceivers), ExitUsage);
+    options.stats = cli.parser.isSet(cli.stats);
     const int fps = cli.parser.value(cli.fps).toInt(&ok);
     if (!ok || fps < 1 || fps > 240)
         return fail(QStringLiteral("invalid --fps '%1': give frames per second, 1-240").arg(cli.parser.value(cli.fps)),
@@ -263,6 +311,27 @@ static int run(int argc, char *argv[])
         // "audio: ..." and "video: ..." as they are: lines scripts can look for.
         const bool streamLine = line.startsWith(QLatin1String("audio: ")) || line.startsWith(QLatin1String("video: "));
         say(stderr, streamLine ? line : QStringLiteral("sender: ") + line);
+    });
+    QObject::connect(&session, &StreamSession::statsLine, app.get(), [&options](const QString &json) {
+        if (!options.stats)
+            return;
+        std::fprintf(stdout, "%s\n", json.toUtf8().constData());
+        std::fflush(stdout);
+    });
+    QObject::connect(&session, &StreamSession::receiversChanged, app.get(), [&](int streaming) {
+        if (progress)
+            progress->setReceivers(streaming);
+    });
+    // --serve: announced on the LAN (DNS-SD) while it serves, withdrawn at exit.
+    std::unique_ptr<ServiceAnnouncer> announcer;
+    QObject::connect(&session, &StreamSession::serving, app.get(), [&](quint16 servingPort) {
+        if (cli.parser.isSet(cli.noAnnounce))
+            return;
+        Announcement a;
+        a.role = QString::fromLatin1(dnssd::kRoleSender);
+        a.port = servingPort;
+        a.keyNeeded = !options.key.isEmpty();
+        announcer = announceOnLan(a, [say](const QString &line) { say(stderr, QStringLiteral("sender: ") + line); });
     });
     QObject::connect(&session, &StreamSession::waitingForReceiver, app.get(), [&] {
         say(stderr, QStringLiteral("sender: everything sent; waiting for the receiver to finish decoding "

@@ -3,11 +3,18 @@
 #pragma once
 
 #include <QByteArray>
+#include <QList>
 #include <QMetaType>
 #include <QString>
 #include <QStringList>
 
 namespace h264link {
+
+// One receiver to dial: `--host a,b:8300,[::1]:8264`.
+struct ReceiverAddress {
+    QString host;
+    quint16 port = 8264;
+};
 
 struct SenderOptions {
     QString file; // a media file, "-" (stdin) or a camera (/dev/videoN)
@@ -16,6 +23,13 @@ struct SenderOptions {
     int fps = 30; // the screen's or the camera's frame rate
     QString host = QStringLiteral("127.0.0.1");
     quint16 port = 8264;
+    // Fan-out (docs/ARCHITECTURE.md, "One sender, many receivers"): more than
+    // one entry here, or `serve`, streams through the Broadcaster; one entry
+    // (or none) is the one-to-one path of `host` and `port` above.
+    QList<ReceiverAddress> receivers;
+    bool serve = false;     // listen on `port`; receivers connect (receiver --connect)
+    int maxReceivers = 64;  // at once; the next is refused with ERROR 11 (full)
+    bool stats = false;     // one JSON line a second on stdout, per receiver
     bool fast = false; // send as fast as the link allows, not in real time
     bool loop = false;
     bool retry = false; // reconnect when the receiver goes away, is busy or was closed

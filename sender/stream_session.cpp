@@ -1,5 +1,6 @@
 #include "stream_session.h"
 
+#include "net/broadcaster.h"
 #include "net/live_rate_control.h"
 #include "net/sender_connection.h"
 #include "protocol.h"
@@ -11,11 +12,16 @@
 
 #include <QDeadlineTimer>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTcpServer>
 #include <QScopeGuard>
 #include <QThread>
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <unistd.h>
 
 namespace h264link {
 
@@ -63,6 +69,32 @@ StreamInfo makeStreamInfo(const MediaSource &source, const VideoStage *videoStag
     return info;
 }
 
+// The --stats line (and the window's list): the stream, then each receiver.
+QString statsJson(double tSeconds, const SenderProgress &p, int streaming, const QList<Subscriber::Stats> &all)
+{
+    QJsonArray receivers;
+    for (const Subscriber::Stats &s : all)
+        receivers.append(QJsonObject{{"id", s.id}, {"name", s.name}, {"address", s.address},
+                                     {"state", s.state}, {"connected_s", s.connectedSeconds},
+                                     {"lag_ms", s.lagMs}, {"frames_sent", qint64(s.framesSent)},
+                                     {"frames_skipped", qint64(s.framesSkipped)},
+                                     {"audio_skipped", qint64(s.audioSkipped)},
+                                     {"bitrate", qRound64(s.bitRate)}});
+    return QString::fromUtf8(QJsonDocument(QJsonObject{
+        {"t_s", tSeconds}, {"position_s", double(p.positionUs) / 1e6}, {"frames", qint64(p.accessUnits)},
+        {"streaming", streaming}, {"receivers", receivers}}).toJson(QJsonDocument::Compact));
+}
+
+// --serve: accepted connections, taken while the stream thread waits for
+// the next packet's time (waitForNewConnection), so it needs no event loop.
+class ReceiverListener : public QTcpServer {
+public:
+    QList<qintptr> accepted;
+
+protected:
+    void incomingConnection(qintptr descriptor) override { accepted << descriptor; }
+};
+
 } // namespace
 
 StreamSession::StreamSession(SenderOptions options, QObject *parent)
@@ -79,6 +111,12 @@ void StreamSession::stop()
     PipeDevice::interrupt(); // `sender -`: an idle producer must not hold the stop
 }
 
+void StreamSession::disconnectReceiver(int id)
+{
+    QMutexLocker locker(&m_disconnectLock);
+    m_disconnects << id;
+}
+
 void StreamSession::run()
 {
     QString message;
@@ -91,12 +129,16 @@ int StreamSession::stream(QString *message)
     std::unique_ptr<Playback> play = Playback::open(m_options, message);
     if (!play || !planVideo(*play, message) || !planAudio(*play, message))
         return ExitBadInput;
-    QElapsedTimer elapsed;
-    elapsed.start();
     // --publish (issue 13, publisher): the media servers, for the whole run;
-    // without --host they alone get the stream.
+    // without --host (and without --serve) they alone get the stream.
     if (!m_options.publish.isEmpty() && !startPublishing(*play, message))
         return ExitBadInput;
+    if (m_options.serve || m_options.receivers.size() > 1) {
+        const int code = fanOut(*play, message); // one remux, many receivers
+        return endPublishing(code, message);
+    }
+    QElapsedTimer elapsed;
+    elapsed.start();
     if (m_options.host.isEmpty()) {
         const int code = publishOnly(*play, message);
         if (code != ExitOk)
@@ -179,8 +221,9 @@ bool StreamSession::startPublishing(Playback &play, QString *message)
     QString error;
     const auto check = source.hasVideo() ? VideoStage::create(source.stream(), videoSettings(source), nullptr, &error)
                                          : nullptr;
+    const bool alone = m_options.host.isEmpty() && !m_options.serve;
     m_publish = PublishSet::create(m_options.publish, source, check && check->transcodes(), m_options.fast,
-                                   m_options.host.isEmpty(), message);
+                                   alone, message);
     if (!m_publish)
         return false;
     for (const QString &line : m_publish->takeNotices())
@@ -431,6 +474,8 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
     // drain is timed as it happens.
     const auto drained = [&] { rate.observe(clock.elapsed(), connection.handedToKernel(), connection.queuedBytes()); };
     quint64 lateCounted = 0;
+    qint64 statsAtMs = 0; // --stats
+    quint64 statsBytes = 0;
     // What the video stage sent or left out since the last call, into Playback's counts.
     const auto countVideo = [&](quint64 unitsBefore, quint64 bytesBefore) {
         if (const quint64 units = framing.accessUnitsSent() - unitsBefore)
@@ -510,6 +555,21 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
             return connection.lost(message);
         play.setQueuedBytes(connection.queuedBytes());
         reportProgress(play.progress(), false);
+        if (m_options.stats && clock.elapsed() - statsAtMs >= 1000) { // the fan-out's line, for its one receiver
+            const double seconds = double(clock.elapsed() - statsAtMs) / 1000.0;
+            statsAtMs = clock.elapsed();
+            Subscriber::Stats one;
+            one.id = 1;
+            one.name = one.address = connection.where();
+            one.state = QStringLiteral("streaming");
+            one.connectedSeconds = double(clock.elapsed()) / 1000.0;
+            one.lagMs = m_options.fast ? 0 : rate.waitMs();
+            one.framesSent = framing.accessUnitsSent();
+            one.framesSkipped = play.framesSkipped();
+            one.audioSkipped = play.progress().audioSkipped;
+            one.bitRate = double(framing.streamBytesSent() - std::exchange(statsBytes, framing.streamBytesSent())) * 8 / seconds;
+            emit statsLine(statsJson(double(statsAtMs) / 1000.0, play.progress(), 1, {one}));
+        }
     }
     if (!connection.checkPeer(message))
         return connection.lost(message);
@@ -537,6 +597,279 @@ int StreamSession::sendStream(Playback &play, SenderConnection &connection, QStr
         return code;
     play.setQueuedBytes(0);
     reportProgress(play.progress(), true);
+    return ExitOk;
+}
+
+// The fan-out (Broadcaster, Subscriber): the file is read, paced and
+// remuxed once here, and each receiver is fed from its own bounded queue on
+// its own thread. Starts when every listed host answered (or failed), or,
+// --serve, when the first receiver joined; later ones join live.
+int StreamSession::fanOut(Playback &play, QString *message)
+{
+    QString error;
+    const MediaSource &source = play.source();
+    const QString name = QFileInfo(source.path()).fileName();
+    Broadcaster broadcaster(m_options);
+    FramedMediaDevice &framing = broadcaster.collector();
+    std::unique_ptr<AudioStage> audio;
+    if (source.hasAudio() && !(audio = AudioStage::create(source.audioStream(), &framing, &error))) {
+        *message = QStringLiteral("'%1': cannot send the audio: %2").arg(name, error);
+        return ExitFailure;
+    }
+    std::unique_ptr<VideoStage> video;
+    if (source.hasVideo() && !(video = VideoStage::create(source.stream(), videoSettings(source), &framing, &error))) {
+        *message = QStringLiteral("'%1': cannot send the video: %2").arg(name, error);
+        return ExitFailure;
+    }
+    broadcaster.setStreamInfo(makeStreamInfo(source, video.get(), audio.get(), !m_options.fast));
+
+    ReceiverListener listener;
+    if (m_options.serve) {
+        if (!listener.listen(QHostAddress::Any, m_options.port)) {
+            *message = QStringLiteral("cannot listen on port %1: %2 (is another sender serving there? "
+                                      "choose another with --port)").arg(m_options.port).arg(listener.errorString());
+            return ExitConnectionFailed;
+        }
+        emit notice(QStringLiteral("serving on port %1: receivers connect with receiver --connect HOST:%1 "
+                                   "(at most %2 at once)").arg(listener.serverPort()).arg(m_options.maxReceivers));
+        emit serving(listener.serverPort());
+    } else {
+        for (const ReceiverAddress &address : m_options.receivers) {
+            SenderOptions one = m_options;
+            one.host = address.host;
+            one.port = address.port;
+            broadcaster.addSubscriber(one, -1);
+        }
+    }
+    // Said as it happens: who joined, left, was dropped or refused; --stats each second.
+    QElapsedTimer statsClock;
+    statsClock.start();
+    qint64 lastStatsMs = 0;
+    QStringList states;
+    int lastStreaming = -1;
+    const auto housekeeping = [&] {
+        QList<int> drop;
+        {
+            QMutexLocker locker(&m_disconnectLock);
+            drop = std::exchange(m_disconnects, {});
+        }
+        for (const int id : drop)
+            if (id >= 1 && id <= broadcaster.accepted())
+                broadcaster.subscribers()[size_t(id - 1)]->disconnectReceiver();
+        const QList<Subscriber::Stats> all = broadcaster.stats();
+        for (int i = 0; i < all.size(); ++i) {
+            const Subscriber::Stats &s = all[i];
+            if (i >= states.size())
+                states << QString();
+            if (s.state == states[i])
+                continue;
+            const Subscriber &subscriber = *broadcaster.subscribers()[size_t(i)];
+            // Failed, left, dropped, refused: said once its thread is over, with its message.
+            const bool over = !QStringList{"connecting", "retrying", "streaming", "ending", "done"}.contains(s.state);
+            if (over && !subscriber.isFinished())
+                continue;
+            states[i] = s.state;
+            if (s.state == QLatin1String("streaming"))
+                emit connected(s.address);
+            else if (over)
+                emit notice(QStringLiteral("receiver %1 %2").arg(s.id).arg(subscriber.message()));
+        }
+        if (const int now = broadcaster.streaming(); now != lastStreaming)
+            emit receiversChanged(lastStreaming = now);
+        if (statsClock.elapsed() - lastStatsMs >= 1000) {
+            lastStatsMs = statsClock.elapsed();
+            emit statsLine(statsJson(double(lastStatsMs) / 1000.0, play.progress(), broadcaster.streaming(), all));
+        }
+    };
+    // Accepts what came (refusing at once past a generous bound of
+    // handshakes in progress, so a flood costs no threads), then waits up to `ms`.
+    const auto accept = [&](int ms) {
+        if (m_options.serve && listener.isListening())
+            listener.waitForNewConnection(ms);
+        else if (ms > 0)
+            QThread::msleep(ulong(ms));
+        for (const qintptr descriptor : std::exchange(listener.accepted, {})) {
+            int pending = 0;
+            for (const auto &subscriber : broadcaster.subscribers())
+                pending += !subscriber->settled();
+            if (pending >= m_options.maxReceivers) {
+                ::close(int(descriptor));
+                continue;
+            }
+            broadcaster.addSubscriber(m_options, descriptor);
+        }
+        housekeeping();
+    };
+    // Starting: every listed host tried once (or, --retry, one of them
+    // there), or the first receiver of --serve.
+    for (;;) {
+        if (m_stopRequested.load())
+            break;
+        if (m_options.serve ? broadcaster.streaming() > 0
+                            : broadcaster.allSettled() && (broadcaster.streaming() > 0 || !m_options.retry))
+            break;
+        accept(20);
+    }
+    if (!m_options.serve && broadcaster.streaming() == 0 && !m_stopRequested.load()) {
+        broadcaster.waitAll();
+        QStringList why;
+        for (const auto &subscriber : broadcaster.subscribers())
+            why << subscriber->message();
+        *message = QStringLiteral("no receiver could be reached: %1").arg(why.join(QStringLiteral("; ")));
+        return broadcaster.subscribers().front()->exitCode();
+    }
+    QElapsedTimer elapsed;
+    elapsed.start();
+    play.beginConnection(); // the file's clock starts now
+    PacketPtr packet = makePacket();
+    quint64 lateCounted = 0;
+    const auto countVideo = [&](quint64 unitsBefore, quint64 bytesBefore) {
+        if (const quint64 units = framing.accessUnitsSent() - unitsBefore)
+            play.sent(framing.mediaBytesSent() - bytesBefore, framing.parameterSets(), units);
+        play.countSkipped(video->lateFramesSkipped() - std::exchange(lateCounted, video->lateFramesSkipped()));
+        if (const QString line = video->takeNotice();
+            !line.isEmpty() && !std::exchange(video->tooSlow() ? m_saidVideoSlow : m_saidVideoSpeed, true))
+            emit notice(line);
+    };
+    const auto admitAll = [](bool) { return true; }; // each receiver's queue skips for itself
+    int code = ExitOk;
+    while (!m_stopRequested.load() && code == ExitOk) {
+        const int ret = play.readNext(packet.get(), message);
+        if (ret == AVERROR_EOF)
+            break;
+        if (ret < 0) {
+            code = ExitBadInput;
+            break;
+        }
+        const qint64 mediaUs = play.place(packet.get());
+        publishTap(packet.get()); // --publish: once, before any receiver's queue skips
+        const bool isAudio = source.isAudio(packet.get());
+        if (isAudio && !audio) {
+            av_packet_unref(packet.get());
+            continue;
+        }
+        if (play.skipUntilKeyframe(packet.get()))
+            continue;
+        if (m_options.fast) { // paced by the slowest receiver: every frame counts
+            accept(0);
+            while (broadcaster.slowestQueueBytes() > Subscriber::kFastQueueBytes && !m_stopRequested.load())
+                accept(1);
+        } else {
+            QDeadlineTimer due(play.delayUs(mediaUs) / 1000, Qt::PreciseTimer);
+            do
+                accept(int(qMin<qint64>(due.remainingTime(), 50)));
+            while (!due.hasExpired() && !m_stopRequested.load());
+        }
+        if (isAudio) {
+            const quint64 packetsBefore = framing.audioPacketsSent();
+            const quint64 bytesBefore = framing.audioBytesSent();
+            const AudioMuxer::Result written = audio->write(packet.get(), play.takeAudioDiscontinuity(), &error);
+            av_packet_unref(packet.get());
+            if (written == AudioMuxer::Result::BadPacket) {
+                emit notice(QStringLiteral("audio: %1: sending video only from here").arg(error));
+                if (!source.hasVideo()) {
+                    *message = QStringLiteral("'%1': the audio cannot be sent: %2").arg(name, error);
+                    code = ExitBadInput;
+                    break;
+                }
+                m_audioUndecodable += audio->undecodablePackets();
+                audio.reset();
+                continue;
+            }
+            play.sentAudio(framing.audioPacketsSent() - packetsBefore, framing.audioBytesSent() - bytesBefore);
+        } else {
+            const quint64 unitsBefore = framing.accessUnitsSent();
+            const quint64 bytesBefore = framing.mediaBytesSent();
+            const VideoStage::Result written = video->write(packet.get(), admitAll, &error);
+            countVideo(unitsBefore, bytesBefore);
+            if (written == VideoStage::Result::BadPacket) {
+                *message = video->transcodes()
+                    ? QStringLiteral("'%1': %2").arg(name, error)
+                    : QStringLiteral("'%1': frame %2 is not valid H.264 (%3)").arg(name).arg(play.frameNumber()).arg(error);
+                code = ExitBadInput;
+                break;
+            }
+        }
+        reportProgress(play.progress(), false);
+    }
+    if (code == ExitOk && video) {
+        const quint64 unitsBefore = framing.accessUnitsSent();
+        const quint64 bytesBefore = framing.mediaBytesSent();
+        if (!video->finish(&error)) {
+            *message = video->transcodes() ? QStringLiteral("'%1': %2").arg(name, error) : error;
+            code = video->transcodes() ? ExitBadInput : ExitFailure;
+        }
+        countVideo(unitsBefore, bytesBefore);
+    }
+    if (code == ExitOk && audio && !audio->finish(&error)) {
+        *message = error;
+        code = ExitFailure;
+    }
+    if (audio)
+        m_audioUndecodable += audio->undecodablePackets();
+    listener.close(); // the stream is over: no one joins now
+    for (const qintptr descriptor : std::exchange(listener.accepted, {}))
+        ::close(int(descriptor));
+    if (code != ExitOk || m_stopRequested.load())
+        broadcaster.stop(); // END_OF_STREAM at once (after a bad packet the receivers are told the end)
+    else
+        broadcaster.endOfStream();
+    bool announced = false;
+    QElapsedTimer ending;
+    ending.start();
+    for (;;) {
+        bool allDone = true;
+        for (const auto &subscriber : broadcaster.subscribers())
+            allDone = allDone && subscriber->isFinished();
+        if (allDone)
+            break;
+        if (!announced && ending.elapsed() > 1000) { // as the one-to-one path: after a second
+            bool sending = false;
+            for (const auto &subscriber : broadcaster.subscribers())
+                sending = sending || subscriber->queuedBytes() > 0;
+            if (!sending) {
+                announced = true;
+                emit waitingForReceiver();
+            }
+        }
+        if (m_stopRequested.load())
+            broadcaster.stop();
+        accept(50);
+    }
+    broadcaster.waitAll();
+    housekeeping();
+    reportProgress(play.progress(), true);
+    if (code != ExitOk)
+        return code;
+
+    // Exit code: the first receiver (in order) that streamed to the end and
+    // did not confirm every frame, or a listed host that could not be
+    // reached; receivers that left, were dropped or refused are said, not failed.
+    QStringList lines;
+    int streamed = 0;
+    for (const auto &subscriber : broadcaster.subscribers()) {
+        const bool counts = subscriber->everStreamed() || !m_options.serve;
+        if (subscriber->everStreamed())
+            ++streamed;
+        if (counts && code == ExitOk && subscriber->exitCode() != ExitOk) {
+            code = subscriber->exitCode();
+            *message = subscriber->message();
+        }
+        if (subscriber->everStreamed() || !m_options.serve)
+            lines << QStringLiteral("receiver %1 %2").arg(lines.size() + 1).arg(subscriber->message());
+    }
+    const SenderProgress &p = play.progress();
+    QString summary = QStringLiteral("%1: sent %2 frames (%3) to %4 receiver%5 in %6 s")
+                          .arg(m_stopRequested.load() ? "stopped" : "done").arg(p.accessUnits)
+                          .arg(humanBytes(p.bytes)).arg(streamed).arg(streamed == 1 ? "" : "s").arg(double(elapsed.elapsed()) / 1000.0, 0, 'f', 1);
+    if (source.hasAudio())
+        summary += QStringLiteral(", %1 audio packets").arg(p.audioPackets);
+    summary += QStringLiteral("; ") + lines.join(QStringLiteral("; "));
+    if (code != ExitOk) {
+        *message = summary + QStringLiteral(" -- failed: ") + *message;
+        return code;
+    }
+    *message = summary;
     return ExitOk;
 }
 

@@ -26,6 +26,8 @@
 #include "sender_options.h"
 
 #include <QElapsedTimer>
+#include <QList>
+#include <QMutex>
 #include <QObject>
 #include <QString>
 #include <atomic>
@@ -37,6 +39,7 @@ class MediaSource;
 class Playback;
 class PublishSet;
 class SenderConnection;
+class Broadcaster;
 
 class StreamSession : public QObject {
     Q_OBJECT
@@ -49,6 +52,8 @@ public:
     // Any thread. Ends the stream cleanly: END_OF_STREAM, a short wait for
     // the receiver's reply, then finished() with ExitOk.
     void stop();
+    // Any thread. Fan-out: drops receiver `id` (the "id" of statsLine), telling it why.
+    void disconnectReceiver(int id);
 
 public slots:
     void run(); // emits finished() exactly once
@@ -63,6 +68,12 @@ signals:
     // A line to show once: what happens to the audio ("audio: ..."), or
     // that an older receiver gets the video only.
     void notice(const QString &line);
+    // Fan-out: one JSON line a second, per receiver (--stats prints it, the window lists it).
+    void statsLine(const QString &json);
+    // Fan-out: the receivers streaming now.
+    void receiversChanged(int streaming);
+    // --serve: listening on `port` (for the DNS-SD announcement).
+    void serving(quint16 port);
 
 private:
     int stream(QString *message);
@@ -71,6 +82,7 @@ private:
     bool planVideo(Playback &play, QString *message);
     VideoSettings videoSettings(const MediaSource &source) const;
     int sendStream(Playback &play, SenderConnection &connection, QString *message);
+    int fanOut(Playback &play, QString *message);
     void reportProgress(const SenderProgress &p, bool force);
     QString whySkipped(quint64 skipped) const;
     // --publish (issue 13, publisher): see remux/publisher.h.
@@ -81,6 +93,8 @@ private:
 
     SenderOptions m_options;
     std::atomic<bool> m_stopRequested{false};
+    QMutex m_disconnectLock; // guards m_disconnects: the window's thread --> the stream thread
+    QList<int> m_disconnects;
     QElapsedTimer m_progressClock;
     qint64 m_lastProgressMs = 0;
     bool m_saidVideoOnly = false; // to an older receiver

@@ -18,6 +18,8 @@
 #      "no Avahi daemon here" once and still receives a stream frame-exact
 #      (ffmpeg -f framemd5 the oracle); a daemon started again in A is
 #      announced to by the receiver that was running (it re-announces);
+#   g. a real `sender --serve` in B is listed in A; a receiver that dials
+#      the listed address gets its stream frame-exact;
 #   f. no system bus at all: --list-receivers says the one line and exits 0;
 #      a bad --browse-seconds is a usage error (64).
 #   dns_sd_netns.sh SENDER RECEIVER ANNOUNCE_SERVICE        (exit 77 = skipped)
@@ -233,6 +235,21 @@ start_avahi "$A" a
 poll_list present "^$name2"$'\t'".*$ipA:8302" "receiver 2 did not announce itself again to the new daemon" \
   -- inBusB "$sender" --list-receivers --browse-seconds 1
 echo "e. ok: the receiver that kept running announced itself to the new daemon"
+
+# g. A real serving sender in B (sender --serve) is listed in A, and a
+#    receiver in A that dials the address it was listed with gets the stream
+#    frame-exact.
+env "$busB" ip netns exec "$B" "$sender" "$work/clip.mp4" --serve --port 8313 >"$work/serve.log" 2>&1 &
+serve=$!; pids+=($serve)
+poll_list present $'\t'"$ipB:8313"$'\t'"key=no" "receiver --list-senders in A did not list sender --serve in B" \
+  -- inBusA "$receiver" --list-senders --browse-seconds 1
+listed=$(grep -F "$ipB:8313" "$work/list.txt" | head -1 | cut -f3)
+inBusA "$receiver" --headless --once --connect "$listed" --framemd5 "$work/served.md5" >"$work/recv8.log" 2>&1 \
+  || fail "the receiver that dialled the listed sender exited $?"
+wait "$serve" || fail "sender --serve exited $?"
+grep -v '^#' "$work/served.md5" | awk -F', ' '{print $NF}' | cmp -s - "$work/clip.ref" \
+  || fail "the stream from the listed sender is not frame-exact"
+echo "g. ok: sender --serve listed as $listed; dialled from A, $(wc -l <"$work/clip.ref") frames exact"
 
 # f. No system bus at all: one line, exit 0, at once.
 DBUS_SYSTEM_BUS_ADDRESS=unix:path=$work/none timeout 10 "$sender" --list-receivers --browse-seconds 5 \

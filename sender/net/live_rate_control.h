@@ -108,6 +108,8 @@ public:
     // How often skipping began (each time the wait passed the bound).
     quint64 episodes() const { return m_episodes; }
     qint64 linkBytesPerSecond() const { return m_wait.linkBytesPerSecond(); }
+    // How long the queue's oldest byte has waited (--stats: the lag).
+    qint64 waitMs() const { return m_wait.waitMs(); }
     // What the stream wrote per second while it was not skipping (the last
     // kRateWindowMs of it): the rate the video asks of the link; 0 before
     // a second of it.

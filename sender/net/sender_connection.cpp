@@ -7,6 +7,7 @@
 #include <QDeadlineTimer>
 #include <QElapsedTimer>
 #include <QEventLoop>
+#include <QHostAddress>
 #include <QTimer>
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <cstring>
 #include <linux/tcp.h> // TCP_NOTSENT_LOWAT, and struct tcp_info with tcpi_busy_time (glibc's has not)
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 namespace h264link {
@@ -69,6 +71,8 @@ SenderConnection::~SenderConnection()
 
 QString SenderConnection::where() const
 {
+    if (m_adopted >= 0)
+        return m_adoptedPeer;
     return QStringLiteral("%1:%2").arg(m_options.host).arg(m_options.port);
 }
 
@@ -102,6 +106,21 @@ bool SenderConnection::waitForConnection()
             loop.quit();
     });
     poll.start(20);
+    if (m_adopted >= 0) {
+        if (!m_socket.setSocketDescriptor(m_adopted))
+            return false;
+        // Said as a person reads it: 192.168.1.7:40312, not [::ffff:192.168.1.7] (a dual-stack listener's).
+        const QHostAddress address = m_socket.peerAddress();
+        bool v4 = false;
+        const quint32 ipv4 = address.toIPv4Address(&v4);
+        const QString host = v4 ? QHostAddress(ipv4).toString()
+            : address.protocol() == QAbstractSocket::IPv6Protocol ? QStringLiteral("[%1]").arg(address.toString())
+                                                                 : address.toString();
+        m_adoptedPeer = QStringLiteral("%1:%2").arg(host).arg(m_socket.peerPort());
+        if (m_channel)
+            m_socket.startClientEncryption(); // the sender is the TLS client, whoever dialled
+        return true;
+    }
     if (m_channel)
         m_channel->connectToReceiver(m_options.host, m_options.port); // TCP, then at once the ClientHello
     else
@@ -243,6 +262,7 @@ void SenderConnection::onControlMessage(const Message &m)
         }
         return;
     }
+    m_lastSign.start();
     if (m.type == MessageType::Ping && !m_closing)
         m_framing.sendMessage(MessageType::Pong, serialize(Pong{m.sequence, m.timestampUs, m_framesSkipped()}));
     else if (m.type == MessageType::Received) {
@@ -367,6 +387,46 @@ bool SenderConnection::waitUntil(qint64 delayUs, const std::function<void()> &dr
     return true;
 }
 
+bool SenderConnection::waitForEvent(int wakeFd, int timeoutMs)
+{
+    if (!m_lastSign.isValid())
+        m_lastSign.start();
+    pollfd fds[2] = {{int(m_socket.socketDescriptor()), short(POLLIN | (queuedBytes() > 0 ? POLLOUT : 0)), 0},
+                     {wakeFd, POLLIN, 0}};
+    if (::poll(fds, wakeFd >= 0 ? 2 : 1, timeoutMs) < 0 && errno != EINTR)
+        return false;
+    if (fds[0].revents & (POLLIN | POLLERR | POLLHUP))
+        m_socket.waitForReadyRead(0); // takes what the kernel holds (TLS: decrypts it)
+    const qint64 before = queuedBytes();
+    if (before > 0) {
+        m_socket.flush();
+        if (queuedBytes() < before)
+            m_lastSign.start();
+    }
+    m_framing.pollTransport();
+    return usable();
+}
+
+bool SenderConnection::writeUnit(const CapturedUnit &unit)
+{
+    bool written = false;
+    switch (unit.kind) {
+    case CapturedUnit::Kind::Video:
+        m_framing.beginAccessUnit(unit.ptsUs, unit.keyframe, unit.decodeOnly);
+        m_framing.write(unit.bytes);
+        written = m_framing.endAccessUnit();
+        break;
+    case CapturedUnit::Kind::Audio:
+        written = m_framing.sendAudio(unit.audio, unit.audioFlags);
+        break;
+    case CapturedUnit::Kind::Raw:
+        written = m_framing.write(unit.bytes) == unit.bytes.size();
+        break;
+    }
+    m_socket.flush(); // what the kernel takes now; the rest waits for POLLOUT
+    return written && usable();
+}
+
 bool SenderConnection::afterAccessUnit(QString *message)
 {
     m_socket.flush();
@@ -408,9 +468,9 @@ int SenderConnection::finish(QString *message)
     return confirmDelivery(closeGracefully(), message);
 }
 
-void SenderConnection::abort(const QString &reason)
+void SenderConnection::abort(const QString &reason, quint16 code)
 {
-    m_framing.sendMessage(MessageType::Error, serialize(ErrorInfo{ErrSourceFailed, reason}));
+    m_framing.sendMessage(MessageType::Error, serialize(ErrorInfo{code, reason}));
     drain(0, 2000);
     closeGracefully();
 }

@@ -69,6 +69,13 @@ public:
                      std::function<quint64()> framesSkipped, QObject *parent = nullptr);
     ~SenderConnection() override;
 
+    // --serve: use this accepted TCP connection instead of connecting to
+    // options.host (open() then starts TLS, if keyed, and the handshake on
+    // it: once TCP is up, nothing depends on who dialled).
+    void adoptSocket(qintptr descriptor) { m_adopted = descriptor; }
+    // The receiver's address, "host:port", for messages and --stats.
+    QString where() const;
+
     // Connects and runs the handshake. False with *exitCode and *message if
     // the receiver cannot be reached or refuses (*exitCode ExitOk: stopped).
     bool open(int *exitCode, QString *message);
@@ -100,6 +107,16 @@ public:
     // drain can be timed. False if stopped or disconnected (checkPeer() then
     // says which).
     bool waitUntil(qint64 delayUs, const std::function<void()> &drained = {});
+    // Fan-out: sleeps until the receiver sends something, the kernel takes
+    // more of the queue, `wakeFd` (an eventfd) becomes readable, or
+    // `timeoutMs` passes; then answers PINGs and hands the kernel what it
+    // takes, without blocking. False if the connection is no longer usable.
+    bool waitForEvent(int wakeFd, int timeoutMs);
+    // Fan-out: time since the receiver last sent anything or the kernel
+    // last took bytes of the stream (a frozen or vanished receiver does neither).
+    qint64 silentMs() const { return m_lastSign.isValid() ? m_lastSign.elapsed() : 0; }
+    // Fan-out: writes one captured unit as the stages would have.
+    bool writeUnit(const CapturedUnit &unit);
     // After an access unit: flushes and, --fast, blocks while more than
     // kMaxQueuedBytes wait. False, with *message, if the connection is lost.
     bool afterAccessUnit(QString *message);
@@ -127,7 +144,7 @@ public:
     // build without sound): "done", with a word about it.
     bool audioUncounted() const { return m_audioUncounted; }
     // Tells the receiver why the stream stops early, then closes.
-    void abort(const QString &reason);
+    void abort(const QString &reason, quint16 code = proto::ErrSourceFailed);
 
 signals:
     void connected(const QString &peer);
@@ -137,7 +154,6 @@ signals:
 private:
     enum class CloseWait { Closed, Silent, CapReached, Stopped, PeerError };
 
-    QString where() const;
     bool waitForConnection();
     bool connectToReceiver(QString *message);
     bool secure(int *exitCode, QString *message);
@@ -172,6 +188,9 @@ private:
     bool m_receivedAudioCounts = false;          // ... with v3's audio counts in it
     bool m_audioUncounted = false;
     bool m_closing = false; // END_OF_STREAM sent: PINGs are read, not answered
+    qintptr m_adopted = -1; // --serve: the accepted connection
+    QString m_adoptedPeer;  // ... its address, kept past the close
+    QElapsedTimer m_lastSign; // fan-out: the receiver's last message, or the kernel's last take
 };
 
 } // namespace h264link

@@ -3,6 +3,7 @@
 #include "app_mode.h"
 #include "discovered_services_list.h"
 #include "dns_sd_client.h"
+#include "dial_target.h"
 #include "inside_view.h"
 #include "io_trace_controls.h"
 
@@ -14,6 +15,9 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMimeData>
@@ -22,6 +26,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QThread>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 #include <algorithm>
 
@@ -88,7 +93,7 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_host = new QLineEdit(!initial.host.isEmpty() ? initial.host
                                                    : settings.value(kSettingHost, defaults.host).toString(),
                            this);
-    m_host->setPlaceholderText(tr("receiver address, e.g. 192.168.1.20"));
+    m_host->setPlaceholderText(tr("receiver address, e.g. 192.168.1.20; several: a,b:8300,c"));
     m_port = new QSpinBox(this);
     m_port->setRange(1, 65535);
     m_port->setValue(initial.port != 0 ? initial.port : settings.value(kSettingPort, defaults.port).toInt());
@@ -159,6 +164,25 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     m_status->setTextFormat(Qt::PlainText);
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
+    // Several receivers (a host list, or --serve): who is watching, and a
+    // way to drop one (it is told why).
+    m_receivers = new QTreeWidget(this);
+    m_receivers->setColumnCount(7);
+    m_receivers->setHeaderLabels({tr("Receiver"), tr("Address"), tr("State"), tr("Connected"), tr("Lag"),
+                                  tr("Skipped"), tr("Bit rate")});
+    m_receivers->setRootIsDecorated(false);
+    m_receivers->setVisible(false);
+    m_disconnect = new QPushButton(tr("Disconnect"), this);
+    m_disconnect->setVisible(false);
+    m_disconnect->setEnabled(false);
+    connect(m_receivers, &QTreeWidget::itemSelectionChanged, this,
+            [this] { m_disconnect->setEnabled(m_session && !m_receivers->selectedItems().isEmpty()); });
+    connect(m_disconnect, &QPushButton::clicked, this, [this] {
+        for (const QTreeWidgetItem *item : m_receivers->selectedItems())
+            if (m_session)
+                m_session->disconnectReceiver(item->data(0, Qt::UserRole).toInt());
+    });
+
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addWidget(m_startStop);
@@ -166,6 +190,8 @@ SenderWindow::SenderWindow(const SenderOptions &initial, QWidget *parent)
     layout->addWidget(m_stats);
     layout->addWidget(m_audio);
     layout->addWidget(m_status);
+    layout->addWidget(m_receivers);
+    layout->addWidget(m_disconnect);
     showSourceChoice();
     inside::addInsideViewAction(this); // I: the custom I/O, live, in a window of its own
     resize(560, 290);
@@ -224,6 +250,23 @@ void SenderWindow::start()
     }
     options.host = m_host->text().trimmed();
     options.port = quint16(m_port->value());
+    // "a,b:8300,c": several receivers, the fan-out; one stays one-to-one.
+    options.receivers.clear();
+    if (!options.serve && !options.host.isEmpty()) {
+        for (const QString &item : options.host.split(QLatin1Char(','))) {
+            QString hostError;
+            const std::optional<HostPort> target = parseHostPort(item, options.port, &hostError);
+            if (!target) {
+                showStatus(tr("Receiver %1").arg(hostError), true);
+                return;
+            }
+            options.receivers << ReceiverAddress{target->host, target->port};
+        }
+        if (options.receivers.size() == 1) {
+            options.host = options.receivers.first().host;
+            options.port = options.receivers.first().port;
+        }
+    }
     options.loop = m_loop->isChecked() && !options.screen;
     options.fast = m_fast->isChecked();
     options.retry = m_retry->isChecked();
@@ -232,7 +275,7 @@ void SenderWindow::start()
         showStatus(tr("Enter the X display to capture first, e.g. :0."), true);
         return;
     }
-    if ((!options.screen && options.file.isEmpty()) || options.host.isEmpty()) {
+    if ((!options.screen && options.file.isEmpty()) || (options.host.isEmpty() && !options.serve)) {
         showStatus(tr("Choose a file and enter the receiver's address first."), true);
         return;
     }
@@ -263,6 +306,8 @@ void SenderWindow::start()
         showStatus(tr("Everything sent; waiting for the receiver to finish decoding…"), false);
     });
     connect(m_session, &StreamSession::finished, this, &SenderWindow::onFinished);
+    connect(m_session, &StreamSession::statsLine, this, &SenderWindow::showReceivers);
+    m_receivers->clear();
     m_audio->clear();
     connect(m_session, &StreamSession::notice, this, [this](const QString &line) {
         m_audio->setText(m_audio->text().isEmpty() ? line : m_audio->text() + '\n' + line);
@@ -273,6 +318,27 @@ void SenderWindow::start()
     setRunning(true);
     showStatus(tr("Connecting to %1:%2…").arg(options.host).arg(options.port), false);
     m_thread->start();
+}
+
+void SenderWindow::showReceivers(const QString &statsJson)
+{
+    const QJsonArray receivers = QJsonDocument::fromJson(statsJson.toUtf8()).object().value("receivers").toArray();
+    m_receivers->setVisible(true);
+    m_disconnect->setVisible(true);
+    for (int i = 0; i < receivers.size(); ++i) {
+        const QJsonObject r = receivers[i].toObject();
+        QTreeWidgetItem *item = m_receivers->topLevelItem(i);
+        if (!item)
+            item = new QTreeWidgetItem(m_receivers);
+        item->setData(0, Qt::UserRole, r.value("id").toInt());
+        item->setText(0, r.value("name").toString());
+        item->setText(1, r.value("address").toString());
+        item->setText(2, r.value("state").toString());
+        item->setText(3, clock(qint64(r.value("connected_s").toDouble() * 1e6)));
+        item->setText(4, tr("%1 ms").arg(r.value("lag_ms").toInteger()));
+        item->setText(5, QString::number(r.value("frames_skipped").toInteger()));
+        item->setText(6, tr("%1 Mbit/s").arg(r.value("bitrate").toDouble() / 1e6, 0, 'f', 2));
+    }
 }
 
 void SenderWindow::stop()

@@ -15,6 +15,7 @@ class QProgressBar;
 class QPushButton;
 class QSpinBox;
 class QThread;
+class QTreeWidget;
 
 namespace h264link {
 
@@ -43,6 +44,7 @@ private:
     void onFinished(int exitCode, const QString &message);
     void setRunning(bool running);
     void showStatus(const QString &text, bool error);
+    void showReceivers(const QString &statsJson); // fan-out: who is watching
 
     QComboBox *m_source; // "File" or "Screen", remembered (QSettings)
     QLineEdit *m_file;
@@ -64,6 +66,8 @@ private:
     QLabel *m_stats;
     QLabel *m_audio;
     QLabel *m_status;
+    QTreeWidget *m_receivers; // fan-out only: one row per receiver
+    QPushButton *m_disconnect;
 
     QThread *m_thread = nullptr;
     StreamSession *m_session = nullptr;

@@ -26,7 +26,7 @@ local error_names = {
     [1] = "protocol (undecodable bytes)", [2] = "unexpected message", [3] = "no common version",
     [4] = "busy", [5] = "sender's source failed", [6] = "access key required",
     [7] = "wrong access key (v1)", [8] = "handshake timeout", [9] = "receiver failed",
-    [10] = "receiver shutting down",
+    [10] = "receiver shutting down", [11] = "sender full (--max-receivers)", [12] = "dropped by the sender",
 }
 local codec_names = {
     [0x48323634] = "H264 (Annex B)", [0] = "none", [0x41414320] = "AAC (ADTS)", [0x4D503320] = "MP3",
