@@ -20,6 +20,9 @@ mean something even on a shared, noisy machine. See docs/BENCHMARK.md.
   rtt_under_load_ms, cpu_per_frame_ms: does the receiver keep up, and what
   a shown frame costs, against ffmpeg, ffplay and GStreamer
   (bench/keeping_up.py).
+- fanout: one sender serving 1, 10 and 30 receivers: its CPU and memory,
+  receiver 1's latency and a late receiver's join, against GStreamer's
+  tcpserversink (bench/fanout.py).
 - screen_latency_ms: an X screen captured at 1280x720 30 fps, encoded, sent
   and shown on a second X screen, read off its pixels: ours, ffmpeg → ffplay
   and GStreamer (bench/screen_latency.py).
@@ -42,6 +45,7 @@ import time
 from pathlib import Path
 
 import av_sync
+import fanout
 import keeping_up
 import screen_latency
 
@@ -288,6 +292,12 @@ def main():
     log("sound: A/V offset and audio latency, ours and ffplay, and a stalled link (about 3.5 minutes)")
     sound = av_sync.measure(stall=(8, 4))  # and a run whose link stalls 4 s: GOP skip, resync
     results.update(sound)
+    log("fanout: one sender to 1, 10 and 30 receivers, ours and GStreamer (about 2 minutes)")
+    try:
+        results.update(fanout.measure())
+    except Exception as e:  # the rest still stands
+        log("fanout not measured:", e)
+        results["fanout"] = None
     log("screen: capture-to-screen latency, ours, ffmpeg → ffplay and GStreamer (about 2 minutes)")
     try:
         results.update(screen_latency.measure())
@@ -298,7 +308,7 @@ def main():
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     line = {k: results[k] for k in ("ttff_ms", "latency_ms", "throughput_fps", "rss_mb", "realtime_2160p60",
                                     "rtt_under_load_ms", "cpu_per_frame_ms", "av_offset_ms",
-                                    "audio_latency_ms", "screen_latency_ms")}
+                                    "audio_latency_ms", "screen_latency_ms", "fanout")}
     print(json.dumps(line, separators=(",", ":")))
 
 

@@ -7,6 +7,9 @@
 #   bench/run.sh --keeping-up [--quick] [--only SECTION,...]
 #                              only bench/keeping_up.py: throughput, 2160p60 in
 #                              real time, RTT under load, CPU per shown frame
+#   bench/run.sh --fanout [--counts 1,10,30] [--repeats N]
+#                              only bench/fanout.py: one sender --serve to many
+#                              receivers, against GStreamer tcpserversink
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test >/dev/null
@@ -25,5 +28,9 @@ fi
 if [ "${1:-}" = --keeping-up ]; then
   shift
   exec python3 bench/keeping_up.py "$@"
+fi
+if [ "${1:-}" = --fanout ]; then
+  shift
+  exec python3 bench/fanout.py "$@"
 fi
 exec python3 bench/bench.py "${1:-3}"

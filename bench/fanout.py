@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""One sender, many receivers (issue 13): what does each receiver cost?
+
+For 1, 10 and 30 receivers on a 720p30 clip in real time over loopback:
+- ours: `sender CLIP --serve`, each receiver `receiver --headless --connect`;
+- GStreamer: `tcpserversink` (sync-method latest-keyframe: a client joins
+  at the newest keyframe, as ours do) serving the same H.264 to as many
+  `tcpclientsrc ! h264parse ! avdec_h264 ! fakesink` clients.
+Reported: the serving process's CPU seconds per second of video (and per
+receiver), its peak RSS, receiver 1's send -> decoded p95 (ours), and the
+time from a late receiver's connection to its first picture (ours).
+All receivers are connected before the measured window; the window is
+WINDOW_S seconds of steady streaming. The machine is shared: compare ratios.
+
+    python3 bench/fanout.py [--counts 1,10,30] [--repeats N]
+
+prints one JSON object (bench/run.sh --fanout; key `fanout`).
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from keeping_up import (RECEIVER, SENDER, clip, cpu_seconds, drain, free_port, median, ratio,  # noqa: E402
+                        rounded, stop, wait_listening)
+
+WINDOW_S = 10
+CLIP = ("720p30-fanout-40s", "1280x720", 30, 40, "-preset", "veryfast", "-g", "30", "-bf", "0")
+
+
+def log(*args):
+    print("fanout:", *args, file=sys.stderr, flush=True)
+
+
+def peak_rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"timed out: {what}")
+
+
+def stats_lines(lines):
+    reports, summary = [], None
+    for _, line in lines:
+        if line.startswith('{"summary"'):
+            summary = json.loads(line)["summary"]
+        elif line.startswith("{"):
+            reports.append(json.loads(line))
+    return reports, summary
+
+
+def start_receiver(port, lines):
+    proc = subprocess.Popen([str(RECEIVER), "--headless", "--no-audio", "--stats",
+                             "--connect", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    drain(proc.stdout, lines)
+    return proc
+
+
+def decoding(lines):
+    return any('"fps"' in l and '"decoded":0' not in l for _, l in lines)
+
+
+def run_ours(path, n):
+    port = free_port()
+    sender = subprocess.Popen([str(SENDER), str(path), "--serve", "--port", str(port), "--quiet", "--no-audio"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    receivers, outputs = [], []
+    try:
+        wait_listening(port, sender, "sender --serve")
+        for _ in range(n):
+            outputs.append([])
+            receivers.append(start_receiver(port, outputs[-1]))
+        wait_for(lambda: all(decoding(o) for o in outputs), 30, f"{n} receivers decoding")
+        cpu0, t0 = cpu_seconds(sender.pid), time.monotonic()
+        first = len(outputs[0])
+        time.sleep(WINDOW_S)
+        cpu = cpu_seconds(sender.pid) - cpu0
+        seconds = time.monotonic() - t0
+        window = stats_lines(outputs[0][first:])[0]
+        p95 = median([r["latency_ms"]["end_to_end_decoded"]["p95"] for r in window
+                      if r.get("latency_ms", {}).get("end_to_end_decoded", {}).get("p95") is not None])
+        # A late receiver: connection to first picture, from its own summary.
+        late_lines = []
+        late = start_receiver(port, late_lines)
+        wait_for(lambda: decoding(late_lines), 15, "the late receiver decoding")
+        late.terminate()
+        late.wait(timeout=10)
+        time.sleep(0.2)
+        _, summary = stats_lines(late_lines)
+        rss = peak_rss_mb(sender.pid)
+    finally:
+        stop(sender, *receivers)
+    return {"cpu_per_video_s": cpu / seconds, "peak_rss_mb": rss, "receiver1_p95_ms": p95,
+            "join_ms": summary.get("ttff_ms") if summary else None}
+
+
+def run_gstreamer(path, n):
+    port = free_port()
+    server = subprocess.Popen(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "qtdemux", "!",
+                               "h264parse", "config-interval=-1", "!",
+                               "video/x-h264,stream-format=byte-stream,alignment=au", "!",
+                               "tcpserversink", "host=127.0.0.1", f"port={port}", "sync=true",
+                               "sync-method=latest-keyframe"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clients = []
+    try:
+        wait_listening(port, server, "gst-launch-1.0 tcpserversink")
+        for _ in range(n):
+            clients.append(subprocess.Popen(["gst-launch-1.0", "-q", "tcpclientsrc", "host=127.0.0.1",
+                                             f"port={port}", "!", "h264parse", "!", "avdec_h264", "!",
+                                             "fakesink", "sync=false"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(2)  # connected and decoding (gst-launch reports nothing per frame)
+        if any(c.poll() is not None for c in clients):
+            raise RuntimeError("a GStreamer client exited early")
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        time.sleep(WINDOW_S)
+        cpu = cpu_seconds(server.pid) - cpu0
+        seconds = time.monotonic() - t0
+        rss = peak_rss_mb(server.pid)
+    finally:
+        stop(server, *clients)
+    return {"cpu_per_video_s": cpu / seconds, "peak_rss_mb": rss}
+
+
+def measure(counts=(1, 10, 30), repeats=1):
+    path = clip(*CLIP)
+    result = {"clip": CLIP[0], "window_s": WINDOW_S, "receivers": {}}
+    for n in counts:
+        ours, gst = [], []
+        for i in range(repeats):  # alternated, so that the machine's noise falls on both
+            log(f"{n} receivers, pass {i + 1}: ours")
+            ours.append(run_ours(path, n))
+            log(f"{n} receivers, pass {i + 1}: GStreamer")
+            gst.append(run_gstreamer(path, n))
+        m = {k: median([r[k] for r in ours]) for k in ours[0]}
+        g = {k: median([r[k] for r in gst]) for k in gst[0]}
+        result["receivers"][str(n)] = {
+            "ours": {"cpu_ms_per_video_s": rounded(1000 * m["cpu_per_video_s"]),
+                     "cpu_ms_per_receiver": rounded(1000 * m["cpu_per_video_s"] / n),
+                     "peak_rss_mb": rounded(m["peak_rss_mb"]), "receiver1_p95_ms": rounded(m["receiver1_p95_ms"]),
+                     "join_ms": rounded(m["join_ms"])},
+            "gstreamer": {"cpu_ms_per_video_s": rounded(1000 * g["cpu_per_video_s"]),
+                          "cpu_ms_per_receiver": rounded(1000 * g["cpu_per_video_s"] / n),
+                          "peak_rss_mb": rounded(g["peak_rss_mb"])},
+            "cpu_ratio": ratio(m["cpu_per_video_s"], g["cpu_per_video_s"]),
+        }
+    return {"fanout": result}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="1,10,30")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    print(json.dumps(measure([int(c) for c in args.counts.split(",")], args.repeats)))
+
+
+if __name__ == "__main__":
+    main()
