@@ -15,4 +15,6 @@ cd build-asan
 # keeps_up asks whether 75-110 Mbit/s streams stay real time, which an
 # unoptimised instrumented build is not the judge of; the code it runs is
 # here in tst_live_queue, tst_live_send_buffer and tst_adaptive_decoder.
-ctest --output-on-failure --timeout 900 -LE "sound|keeps_up" "$@"
+# fanout runs 30 receivers at once and freezes one: instrumented, their
+# timing bounds (join, skip at a keyframe) are not what it measures.
+ctest --output-on-failure --timeout 900 -LE "sound|keeps_up|fanout" "$@"
