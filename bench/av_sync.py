@@ -489,10 +489,15 @@ def run_ours(clip, passes, work, env, display, stall=None):
         receiver = subprocess.Popen([str(RECEIVER), "--port", "0", "--once", "--stats"], env=env,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         procs.append(receiver)
-        first = receiver.stdout.readline()
-        m = re.search(r"listening on port (\d+)", first)
+        # stderr is merged in, so notes (e.g. "no Avahi daemon here") may come before the port line.
+        seen, m = [], None
+        for line in iter(receiver.stdout.readline, ""):
+            seen.append(line)
+            m = re.search(r"listening on port (\d+)", line)
+            if m or len(seen) >= 20:
+                break
         if not m:
-            raise RuntimeError("receiver did not listen: " + first)
+            raise RuntimeError("receiver did not listen: " + "".join(seen))
         threading.Thread(target=lambda: output.extend(receiver.stdout), daemon=True).start()
         x, y, w, h = window_geometry(env)
         relay = TapRelay(int(m.group(1)), stall)
