@@ -12,10 +12,11 @@ HandshakeStep::Outgoing errorMessage(quint16 code, const QString &reason)
 }
 
 // Both sides open with HELLO.
-HandshakeStep helloStep(const QString &software)
+HandshakeStep helloStep(const QString &software, const QString &name = {})
 {
     Hello hello;
     hello.software = software;
+    hello.name = name;
     HandshakeStep step;
     step.send.push_back({MessageType::Hello, serialize(hello)});
     return step;
@@ -43,7 +44,7 @@ ReceiverHandshake::ReceiverHandshake(QByteArray key, QString software, Channel c
 
 HandshakeStep ReceiverHandshake::start()
 {
-    return helloStep(m_software);
+    return helloStep(m_software, m_name);
 }
 
 HandshakeStep ReceiverHandshake::refuse(quint16 code, const QString &toPeer, const QString &here)
@@ -123,6 +124,7 @@ HandshakeStep SenderHandshake::onMessage(const Message &m)
             return refuse(versionMismatch(QStringLiteral("this sender"), QStringLiteral("the receiver"), *hello));
         }
         m_version = *version;
+        m_receiverName = hello->name;
         return step;
     }
     case MessageType::Accepted:

@@ -54,6 +54,7 @@ public:
     HandshakeStep onMessage(const proto::Message &m); // until Accepted/Refused
     bool isDone() const { return m_state == State::Done; }
     QString senderSoftware() const { return m_senderSoftware; }
+    void setName(const QString &name) { m_name = name; } // into HELLO; before start()
     quint8 version() const { return m_version; } // negotiated; 0 before the sender's HELLO
 
 private:
@@ -62,6 +63,7 @@ private:
     bool m_keyRequired;
     QString m_software;
     Channel m_channel;
+    QString m_name;
     QString m_senderSoftware;
     quint8 m_version = 0;
     State m_state = State::AwaitHello;
@@ -76,9 +78,11 @@ public:
     HandshakeStep onMessage(const proto::Message &m);
     bool isDone() const { return m_done; }
     quint8 version() const { return m_version; } // negotiated; 0 before the receiver's HELLO
+    QString receiverName() const { return m_receiverName; } // from its HELLO; empty from an older one
 
 private:
     QString m_software;
+    QString m_receiverName;
     quint8 m_version = 0;
     bool m_done = false;
 };

@@ -184,6 +184,7 @@ QByteArray serialize(const Hello &v)
     return build([&](QDataStream &out) {
         out << v.minVersion << v.maxVersion << v.capabilities;
         writeString(out, v.software);
+        writeString(out, v.name);
     });
 }
 
@@ -246,11 +247,21 @@ QByteArray serialize(const ErrorInfo &v)
     });
 }
 
+QString printableName(const QString &name)
+{
+    QString out;
+    for (const QChar c : name)
+        out += c.isPrint() ? c : QChar(u' ');
+    return out.simplified().left(kMaxNameLength).trimmed();
+}
+
 std::optional<Hello> parseHello(const QByteArray &payload)
 {
     return parse<Hello>(payload, [](QDataStream &in, Hello &v) {
         in >> v.minVersion >> v.maxVersion >> v.capabilities;
         v.software = readString(in);
+        if (!in.atEnd()) // a peer from before the name
+            v.name = readString(in);
     });
 }
 

@@ -126,7 +126,16 @@ struct Hello {
     quint8 maxVersion = kVersion;
     quint32 capabilities = CapMedia | CapPing;
     QString software; // e.g. "h264link-sender 0.1.0"
+    // What a person calls this side (receiver --name; default the host
+    // name). Optional on the wire: a peer from before it sends none.
+    QString name;
 };
+
+// A name's length in characters, as DNS-SD allows for an instance name.
+constexpr int kMaxNameLength = 63;
+// A peer's name fit to show: control characters gone, at most
+// kMaxNameLength, trimmed; empty if nothing is left.
+QString printableName(const QString &name);
 
 // FourCCs of STREAM_INFO's codec fields.
 constexpr quint32 kCodecH264 = 0x48323634;  // "H264": Annex B

@@ -27,6 +27,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkInterface>
+#include <QSysInfo>
 #include <QTimer>
 #include <cstdio>
 
@@ -109,6 +110,8 @@ int run(int argc, char *argv[])
                                        "after each stream, connect again.", "host[:port]");
     const QCommandLineOption retry("retry", "With --connect: wait for the sender, trying every second, "
                                    "instead of exiting when it cannot be reached.");
+    const QCommandLineOption name("name", "What this receiver is called in a serving sender's list and on "
+                                  "the local network (default: this machine's host name).", "name");
     const QCommandLineOption traceIo = traceIoOption();
     const QCommandLineOption noAnnounce("no-announce", "Do not announce this receiver on the local network "
                                         "(DNS-SD _h264link._tcp through the Avahi daemon).");
@@ -116,7 +119,7 @@ int run(int argc, char *argv[])
                                          "(name, host, address:port, whether a key is needed) and exit.");
     const QCommandLineOption browseSeconds = browseSecondsOption();
     parser.addOptions({port, headless, once, framemd5, key, keyFile, stats, renderer, noAudio, audioDevice, pcm,
-                       record, listen, connectTo, retry, fullscreen, windowSize, alwaysOnTop, traceIo,
+                       record, listen, connectTo, retry, name, fullscreen, windowSize, alwaysOnTop, traceIo,
                        noAnnounce, listSenders, browseSeconds});
     // Parsed before any application exists: QApplication needs a display,
     // and --help, --version and a bad command line must work without one.
@@ -166,6 +169,14 @@ int run(int argc, char *argv[])
     if (parser.isSet(retry) && !parser.isSet(connectTo))
         return fail(QStringLiteral("--retry goes with --connect: a listening receiver waits anyway"), ExitUsage);
     options.retry = parser.isSet(retry);
+    options.name = parser.value(name).trimmed();
+    if (parser.isSet(name) && options.name.isEmpty())
+        return fail(QStringLiteral("--name needs a name, e.g. --name \"front row\""), ExitUsage);
+    if (options.name.size() > proto::kMaxNameLength)
+        return fail(QStringLiteral("--name is %1 characters long: at most %2")
+                        .arg(options.name.size()).arg(proto::kMaxNameLength), ExitUsage);
+    if (options.name.isEmpty())
+        options.name = QSysInfo::machineHostName();
     QSize windowSizeValue;
     if (parser.isSet(windowSize)) {
         const QStringList wh = parser.value(windowSize).split(QLatin1Char('x'));
@@ -326,6 +337,8 @@ int run(int argc, char *argv[])
     announcement.role = QString::fromLatin1(dnssd::kRoleReceiver);
     announcement.port = controller.port();
     announcement.keyNeeded = !options.accessKey.isEmpty();
+    if (parser.isSet(name))
+        announcement.name = options.name;
     bool announce = !parser.isSet(noAnnounce) && !options.dials(); // dialling, it has no port to offer
     if (announce && options.listenAddress != QHostAddress(QHostAddress::Any)) {
         for (const QNetworkInterface &i : QNetworkInterface::allInterfaces())

@@ -37,6 +37,7 @@ QString ReceiverController::start()
     // --framemd5 and --record want every frame: no skipping to stay live.
     const bool everyFrameWanted = !m_options.md5Path.isEmpty() || !m_options.recordPath.isEmpty();
     m_server = new StreamServer(m_options.accessKey, m_display != nullptr, !m_options.noAudio, everyFrameWanted);
+    m_server->setName(m_options.name);
     m_server->moveToThread(&m_network);
     connect(m_server, &StreamServer::sessionStarted, this, &ReceiverController::onSessionStarted);
     connect(m_server, &StreamServer::sessionEnded, this, &ReceiverController::onSessionEnded);

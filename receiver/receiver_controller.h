@@ -40,6 +40,7 @@ struct ReceiverOptions {
     bool once = false; // exit after the first stream
     QString md5Path;   // --framemd5
     QByteArray accessKey; // empty: no access key required
+    QString name;         // --name: in HELLO, so a sender lists it (default: the host name)
     bool noAudio = false;  // --no-audio
     QString audioDevice;   // --audio-device (empty: the default output)
     QString pcmPath;       // --pcm

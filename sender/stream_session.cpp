@@ -669,9 +669,13 @@ int StreamSession::fanOut(Playback &play, QString *message)
             if (over && !subscriber.isFinished())
                 continue;
             states[i] = s.state;
-            if (s.state == QLatin1String("streaming"))
-                emit connected(s.address);
-            else if (over)
+            if (s.state == QLatin1String("streaming")) {
+                if (!s.ownName.isEmpty() && s.name != s.ownName)
+                    emit notice(QStringLiteral("receiver %1 at %2 calls itself \"%3\", as a receiver streaming "
+                                               "now does: listed as \"%4\" (receiver --name tells them apart)")
+                                    .arg(s.id).arg(s.address, s.ownName, s.name));
+                emit connected(s.name == s.address ? s.address : QStringLiteral("%1 at %2").arg(s.name, s.address));
+            } else if (over)
                 emit notice(QStringLiteral("receiver %1 %2").arg(s.id).arg(subscriber.message()));
         }
         if (const int now = broadcaster.streaming(); now != lastStreaming)

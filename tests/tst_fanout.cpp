@@ -3,6 +3,7 @@
 // of the clip: exact for those that kept up, and for one that was frozen a
 // run of the reference that jumps forward only to keyframes (ffprobe's).
 #include "app_runner.h"
+#include "exit_codes.h"
 #include "handshake.h"
 #include "message_decoder.h"
 #include "test_support.h"
@@ -14,6 +15,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QSysInfo>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -93,6 +95,7 @@ private slots:
     void hostListParsing();
     void serveToConnectingReceivers();
     void oneReceiverStats();
+    void duplicateNamesListedApart();
 
 private:
     bool startReceivers(Receivers *receivers, int count, const QStringList &extra = {});
@@ -444,6 +447,46 @@ void TestFanout::oneReceiverStats()
     QVERIFY2(lines >= 2, qPrintable(run.out));
     QVERIFY(exited(*receivers.all[0], 30000));
     QCOMPARE(md5Column(readFile(receivers.md5Paths[0])), m_clip.reference);
+}
+
+// Names from HELLO: two receivers that call themselves the same are listed
+// as "lab" and "lab (2)", said once; one without --name is its host name.
+void TestFanout::duplicateNamesListedApart()
+{
+    QProcess empty;
+    empty.start(QStringLiteral(RECEIVER_EXECUTABLE), {"--headless", "--name", " "});
+    QVERIFY(empty.waitForFinished(10000));
+    QCOMPARE(empty.exitCode(), int(h264link::ExitUsage));
+    QVERIFY2(empty.readAllStandardError().contains("--name needs a name"), "no sentence for an empty --name");
+
+    Receivers receivers;
+    QVERIFY(startReceivers(&receivers, 1, {"--name", "lab"}));
+    QVERIFY(startReceivers(&receivers, 1, {"--name", "lab"}));
+    QVERIFY(startReceivers(&receivers, 1, {"--name", "front row"}));
+    QVERIFY(startReceivers(&receivers, 1));
+    const SenderRun run = runSender({m_clip.path, "--host", receivers.hostList(), "--stats", "--quiet"});
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    QStringList names;
+    for (const QString &line : run.out.split('\n')) {
+        const QJsonArray list = QJsonDocument::fromJson(line.toUtf8()).object().value("receivers").toArray();
+        if (list.size() == 4 && list.last().toObject().value("state") == QLatin1String("streaming")) {
+            names.clear();
+            for (const QJsonValue &r : list)
+                names << r.toObject().value("name").toString();
+        }
+    }
+    QCOMPARE(names.size(), 4);
+    QCOMPARE(names[2], QStringLiteral("front row"));
+    QCOMPARE(names[3], QSysInfo::machineHostName());
+    names = names.mid(0, 2);
+    names.sort(); // the first two connect at once: either may be first
+    QCOMPARE(names, (QStringList{"lab", "lab (2)"}));
+    QCOMPARE(run.err.count(QLatin1String("calls itself \"lab\"")), 1);
+    QVERIFY2(run.err.contains(QLatin1String("listed as \"lab (2)\"")), qPrintable(run.err));
+    for (size_t i = 0; i < receivers.all.size(); ++i) {
+        QVERIFY(exited(*receivers.all[i], 30000));
+        QCOMPARE(md5Column(readFile(receivers.md5Paths[int(i)])), m_clip.reference);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestFanout)

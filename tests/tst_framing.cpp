@@ -107,7 +107,7 @@ void TestFraming::everyTypeRoundTrips_data()
     QTest::addColumn<MessageType>("type");
     QTest::addColumn<QByteArray>("payload");
     QTest::addColumn<quint16>("flags");
-    QTest::newRow("HELLO") << MessageType::Hello << serialize(Hello{2, 2, CapMedia, "x"}) << quint16(0);
+    QTest::newRow("HELLO") << MessageType::Hello << serialize(Hello{2, 2, CapMedia, "x", {}}) << quint16(0);
     QTest::newRow("STREAM_INFO") << MessageType::StreamInfo << serialize(StreamInfo{}) << quint16(0);
     QTest::newRow("MEDIA") << MessageType::Media << serialize(Media{40000, "\0\0\0\1\x65"})
                            << quint16(Keyframe | AccessUnitStart | AccessUnitEnd);
@@ -138,13 +138,24 @@ void TestFraming::everyTypeRoundTrips()
 
 void TestFraming::typedPayloadsRoundTrip()
 {
-    const Hello hello{1, 3, CapMedia | CapPing, QStringLiteral("h264link-sender 0.1.0")};
+    const Hello hello{1, 3, CapMedia | CapPing, QStringLiteral("h264link-sender 0.1.0"), QStringLiteral("Salle 4 – élève")};
     const auto h = parseHello(serialize(hello));
     QVERIFY(h);
     QCOMPARE(h->minVersion, 1);
     QCOMPARE(h->maxVersion, 3);
     QCOMPARE(h->capabilities, quint32(CapMedia | CapPing));
     QCOMPARE(h->software, hello.software);
+    QCOMPARE(h->name, hello.name);
+    // A HELLO from before names: the same bytes without the last string.
+    QByteArray older = serialize(Hello{1, 3, CapMedia, QStringLiteral("h264link-receiver 0.0.9"), {}});
+    older.chop(2); // the empty name's u16 length
+    const auto o = parseHello(older);
+    QVERIFY(o);
+    QCOMPARE(o->software, QStringLiteral("h264link-receiver 0.0.9"));
+    QVERIFY(o->name.isEmpty());
+    // What a peer calls itself is shown, so it is made printable and short.
+    QCOMPARE(printableName(QStringLiteral(" lab\x1b[2J\n\tpc ")), QStringLiteral("lab [2J pc"));
+    QCOMPARE(printableName(QString(500, QLatin1Char('x'))).size(), kMaxNameLength);
 
     StreamInfo info;
     info.width = 642;
@@ -452,7 +463,7 @@ void TestFraming::helloAndErrorAreReadWhateverTheirVersion_data()
     QTest::addColumn<MessageType>("type");
     QTest::addColumn<QByteArray>("payload");
     QTest::addColumn<int>("version");
-    const QByteArray hello = serialize(Hello{3, 4, CapMedia, "h264link-sender 9.0"});
+    const QByteArray hello = serialize(Hello{3, 4, CapMedia, "h264link-sender 9.0", {}});
     const QByteArray error = serialize(ErrorInfo{ErrVersion, "update"});
     for (int v : {1, 2, 3, 255}) {
         QTest::addRow("HELLO v%d", v) << MessageType::Hello << hello << v;
@@ -483,7 +494,7 @@ void TestFraming::helloFixesTheVersion()
     // message right behind HELLO in the same read.
     MessageDecoder decoder;
     QVERIFY(!decoder.negotiatedVersion());
-    QByteArray wire = withVersion(makeMessage(MessageType::Hello, serialize(Hello{2, 3, CapMedia, "v3"})), 3);
+    QByteArray wire = withVersion(makeMessage(MessageType::Hello, serialize(Hello{2, 3, CapMedia, "v3", {}})), 3);
     wire += withVersion(makeMessage(MessageType::Accepted, {}, 0, 1), kVersion);
     QVERIFY2(decoder.feed(wire), qPrintable(decoder.errorString()));
     QCOMPARE(decodeAll(decoder).size(), size_t(2));
@@ -492,7 +503,7 @@ void TestFraming::helloFixesTheVersion()
     // A build that speaks 2..3 agrees on 3 with the same peer, and then
     // holds it to 3.
     MessageDecoder newer(2, 3);
-    QVERIFY(newer.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{2, 3, CapMedia, "v3"})), 1)));
+    QVERIFY(newer.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{2, 3, CapMedia, "v3", {}})), 1)));
     QCOMPARE(newer.negotiatedVersion(), std::optional<quint8>(3));
     QVERIFY(newer.feed(withVersion(makeMessage(MessageType::Ping, {}, 0, 1), 3)));
     QVERIFY(!newer.feed(withVersion(makeMessage(MessageType::Ping, {}, 0, 2), 2)));
@@ -526,7 +537,7 @@ void TestFraming::wrongVersionAfterNegotiationIsRejected()
 void TestFraming::noCommonVersionLeavesOnlyHelloAndError()
 {
     MessageDecoder decoder;
-    QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{1, 1, CapMedia, "old"})), 1)));
+    QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::Hello, serialize(Hello{1, 1, CapMedia, "old", {}})), 1)));
     QVERIFY(decoder.helloSeen());
     QVERIFY(!decoder.negotiatedVersion());
     QVERIFY(decoder.feed(withVersion(makeMessage(MessageType::Error, serialize(ErrorInfo{ErrVersion, "x"}), 0, 1), 1)));

@@ -249,7 +249,7 @@ void TestHandshake::futureVersionsAreReadAndNegotiated()
     Message hello;
     hello.version = kVersion + 1;
     hello.type = MessageType::Hello;
-    hello.payload = serialize(Hello{kMinVersion, quint8(kVersion + 1), CapMedia | CapPing, "h264link-sender 9"});
+    hello.payload = serialize(Hello{kMinVersion, quint8(kVersion + 1), CapMedia | CapPing, "h264link-sender 9", {}});
     MessageDecoder decoder;
     QVERIFY2(decoder.feed(encode(hello)), qPrintable(decoder.errorString()));
     ReceiverHandshake receiver({}, "r");
@@ -269,14 +269,14 @@ void TestHandshake::futureOnlyPeerIsToldToUpdateUs()
 {
     ReceiverHandshake receiver({});
     receiver.start();
-    const HandshakeStep r = receiver.onMessage(message(MessageType::Hello, serialize(Hello{quint8(kVersion + 1), quint8(kVersion + 2), 0, "future"})));
+    const HandshakeStep r = receiver.onMessage(message(MessageType::Hello, serialize(Hello{quint8(kVersion + 1), quint8(kVersion + 2), 0, "future", {}})));
     QCOMPARE(r.verdict, HandshakeStep::Refused);
     QCOMPARE(r.reason, QString("this receiver speaks protocol " + versionRange(kMinVersion, kVersion) + ", the sender only " + versionRange(kVersion + 1, kVersion + 2) + ": update this receiver"));
     QCOMPARE(parseErrorInfo(r.send.at(0).payload)->code, quint16(ErrVersion));
 
     SenderHandshake sender;
     sender.start();
-    const HandshakeStep s = sender.onMessage(message(MessageType::Hello, serialize(Hello{quint8(kVersion + 1), quint8(kVersion + 1), 0, "future"})));
+    const HandshakeStep s = sender.onMessage(message(MessageType::Hello, serialize(Hello{quint8(kVersion + 1), quint8(kVersion + 1), 0, "future", {}})));
     QCOMPARE(s.verdict, HandshakeStep::Refused);
     QCOMPARE(s.reason, QString("this sender speaks protocol " + versionRange(kMinVersion, kVersion) + ", the receiver only " + QString::number(kVersion + 1) + ": update this sender"));
     QCOMPARE(parseErrorInfo(s.send.at(0).payload)->code, quint16(ErrVersion));

@@ -436,7 +436,7 @@ void TestSecureChannel::keyedSenderToVersion1ReceiverHearsWhy()
         Message hello;
         hello.version = 1;
         hello.type = MessageType::Hello;
-        hello.payload = serialize(Hello{1, 1, 7, "h264link-receiver 0.1.0"});
+        hello.payload = serialize(Hello{1, 1, 7, "h264link-receiver 0.1.0", {}});
         s->write(encode(hello));
         connect(s, &QTcpSocket::readyRead, s, [s] {
             s->readAll();

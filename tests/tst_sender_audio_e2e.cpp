@@ -59,7 +59,7 @@ V2Session serveAsV2(QTcpServer &server, QProcess &sender)
             case proto::MessageType::Hello:
                 socket->write(writer.encode(proto::MessageType::Hello,
                                             proto::serialize(proto::Hello{2, 2, proto::CapMedia | proto::CapPing,
-                                                                          "a protocol-2 receiver"})));
+                                                                          "a protocol-2 receiver", {}})));
                 writer.setVersion(2);
                 socket->write(writer.encode(proto::MessageType::Accepted, {}));
                 break;

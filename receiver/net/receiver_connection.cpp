@@ -25,8 +25,8 @@ QString peerName(const QAbstractSocket &socket)
 
 ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                                        std::shared_ptr<StreamStats> stats, const QByteArray &key,
-                                       Channel channel, bool audioWanted, bool everyFrameWanted,
-                                       QObject *parent)
+                                       Channel channel, const QString &helloName, bool audioWanted,
+                                       bool everyFrameWanted, QObject *parent)
     : QObject(parent), m_socket(socket), m_input(std::move(input)), m_streamStats(std::move(stats)),
       m_handshakeTimer(new QTimer(this)), m_pingTimer(new QTimer(this)), m_idleTimer(new QTimer(this)),
       m_audioWanted(audioWanted), m_everyFrameWanted(everyFrameWanted),
@@ -86,6 +86,7 @@ ReceiverConnection::ReceiverConnection(QTcpSocket *socket, std::shared_ptr<Strea
     if (m_socket->state() != QAbstractSocket::ConnectedState) // gone before we started
         QMetaObject::invokeMethod(this, [this] { finish(false, QStringLiteral("sender disconnected")); },
                                   Qt::QueuedConnection);
+    m_handshake.setName(helloName);
     apply(m_handshake.start());
     QMetaObject::invokeMethod(this, &ReceiverConnection::onReadyRead, Qt::QueuedConnection);
     // ByteQueue is thread-safe: the probes may read it from the GUI thread.

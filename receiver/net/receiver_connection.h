@@ -97,10 +97,11 @@ public:
     // `socket` is a QSslSocket; `channel` what IncomingChannel found it to
     // be (Keyed: TLS-PSK done). A keyed receiver refuses a Plain sender
     // after its HELLO (ERROR 6). `everyFrameWanted` (--framemd5, --record):
-    // never skip, even on a live stream.
+    // never skip, even on a live stream. `name` goes into HELLO.
     ReceiverConnection(QTcpSocket *socket, std::shared_ptr<StreamInput> input,
                        std::shared_ptr<StreamStats> stats, const QByteArray &key, Channel channel,
-                       bool audioWanted = true, bool everyFrameWanted = false, QObject *parent = nullptr);
+                       const QString &name, bool audioWanted = true, bool everyFrameWanted = false,
+                       QObject *parent = nullptr);
     ~ReceiverConnection() override;
 
     QString peer() const { return m_peer; }

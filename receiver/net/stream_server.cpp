@@ -135,7 +135,7 @@ void StreamServer::startSession(QTcpSocket *socket, Channel channel)
     m_busy = true;
     auto input = std::make_shared<StreamInput>(kQueueCapacity);
     auto streamStats = std::make_shared<StreamStats>(m_display);
-    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, channel, m_audio,
+    m_live = new ReceiverConnection(socket, input, streamStats, m_accessKey, channel, m_name, m_audio,
                                     m_everyFrameWanted, this);
     connect(m_live, &ReceiverConnection::streamInfoReceived, this, &StreamServer::streamInfoReceived);
     connect(m_live, &ReceiverConnection::finished, this,

@@ -45,6 +45,8 @@ public:
     StreamServer(QByteArray accessKey, bool display, bool audio = true, bool everyFrameWanted = false,
                  QObject *parent = nullptr);
     ~StreamServer() override;
+    // What this receiver calls itself in HELLO; before the first connection.
+    void setName(const QString &name) { m_name = name; }
 
     // Call on the network thread. Returns an actionable error, or "".
     // `address`: one of this machine's (--listen), or Any (all of them).
@@ -85,6 +87,7 @@ private:
 
     QTcpServer *m_server;
     QByteArray m_accessKey; // empty: anyone may send
+    QString m_name;         // into every HELLO
     bool m_display;
     bool m_audio;
     bool m_everyFrameWanted;

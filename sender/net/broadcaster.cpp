@@ -8,6 +8,7 @@ namespace h264link {
 Broadcaster::Broadcaster(const SenderOptions &options) : m_options(options), m_collector(nullptr)
 {
     m_clock.start();
+    m_loop.start();
     m_collector.open(QIODevice::WriteOnly);
     m_collector.setCapture([this](CapturedUnit &&unit) { publish(std::move(unit)); });
 }
@@ -52,10 +53,12 @@ void Broadcaster::publish(CapturedUnit &&captured)
     }
     for (Subscriber *subscriber : to)
         subscriber->push(unit);
+    if (!to.empty())
+        m_loop.wake(); // once for all of them
 }
 
-bool Broadcaster::join(Subscriber *subscriber, std::deque<UnitPtr> *gop, QByteArray *sets, proto::StreamInfo *info,
-                       QString *refusal)
+bool Broadcaster::join(Subscriber *subscriber, const QString &name, std::deque<UnitPtr> *gop, QByteArray *sets,
+                       proto::StreamInfo *info, QString *listedAs, QString *refusal)
 {
     QMutexLocker locker(&m_lock);
     if (int(m_streaming.size()) >= m_options.maxReceivers) {
@@ -63,7 +66,11 @@ bool Broadcaster::join(Subscriber *subscriber, std::deque<UnitPtr> *gop, QByteAr
                        .arg(m_options.maxReceivers);
         return false;
     }
+    *listedAs = name;
+    for (int n = 2; std::find(m_listedNames.begin(), m_listedNames.end(), *listedAs) != m_listedNames.end(); ++n)
+        *listedAs = QStringLiteral("%1 (%2)").arg(name).arg(n);
     m_streaming.push_back(subscriber);
+    m_listedNames.push_back(*listedAs);
     *gop = m_gop;
     *sets = m_parameterSets;
     *info = m_info;
@@ -73,7 +80,11 @@ bool Broadcaster::join(Subscriber *subscriber, std::deque<UnitPtr> *gop, QByteAr
 void Broadcaster::leave(Subscriber *subscriber)
 {
     QMutexLocker locker(&m_lock);
-    m_streaming.erase(std::remove(m_streaming.begin(), m_streaming.end(), subscriber), m_streaming.end());
+    const auto at = std::find(m_streaming.begin(), m_streaming.end(), subscriber);
+    if (at == m_streaming.end())
+        return;
+    m_listedNames.erase(m_listedNames.begin() + (at - m_streaming.begin()));
+    m_streaming.erase(at);
 }
 
 QByteArray Broadcaster::parameterSets() const

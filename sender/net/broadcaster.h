@@ -16,10 +16,12 @@
 // waits for the next keyframe.
 //
 // Threads: publish(), addSubscriber(), endOfStream(), stats() on the stream
-// thread only; join() and leave() from the subscribers' threads (under m_lock).
+// thread only; join() and leave() from the subscribers' threads (under m_lock);
+// the streaming itself on m_loop.
 #pragma once
 
 #include "net/subscriber.h"
+#include "net/subscriber_loop.h"
 #include "protocol.h"
 #include "sender_options.h"
 
@@ -61,13 +63,17 @@ public:
 
     // ---- Subscriber threads
     // Joins the stream: false, with *refusal, when --max-receivers are
-    // streaming already (ERROR 11, full). Else *gop gets the current GOP and
-    // *sets the SPS/PPS for its keyframe.
-    bool join(Subscriber *subscriber, std::deque<UnitPtr> *gop, QByteArray *sets, proto::StreamInfo *info,
-              QString *refusal);
+    // streaming already (ERROR 11, full). Else *gop gets the current GOP,
+    // *sets the SPS/PPS for its keyframe, and *listedAs `name`, or, when a
+    // receiver streaming now has it, "name (2)" (the lowest number free).
+    bool join(Subscriber *subscriber, const QString &name, std::deque<UnitPtr> *gop, QByteArray *sets,
+              proto::StreamInfo *info, QString *listedAs, QString *refusal);
     void leave(Subscriber *subscriber);
     QByteArray parameterSets() const;
     qint64 nowMs() const { return m_clock.elapsed(); }
+    QThread *loopThread() { return &m_loop; }
+    void addToLoop(Subscriber *subscriber) { m_loop.add(subscriber); }
+    void wakeLoop() { m_loop.wake(); }
 
 private:
     void publish(CapturedUnit &&unit);
@@ -76,10 +82,12 @@ private:
     FramedMediaDevice m_collector;
     proto::StreamInfo m_info;
     QElapsedTimer m_clock;
+    SubscriberLoop m_loop; // before m_subscribers: it outlives them
     std::vector<std::unique_ptr<Subscriber>> m_subscribers; // stream thread only
 
     mutable QMutex m_lock; // guards what follows
     std::vector<Subscriber *> m_streaming;
+    std::vector<QString> m_listedNames; // of m_streaming, index for index
     std::deque<UnitPtr> m_gop;
     qint64 m_gopBytes = 0;
     QByteArray m_parameterSets; // the latest SPS/PPS the stages wrote

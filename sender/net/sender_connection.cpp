@@ -8,6 +8,7 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QHostAddress>
+#include <QThread>
 #include <QTimer>
 
 #include <cerrno>
@@ -387,15 +388,16 @@ bool SenderConnection::waitUntil(qint64 delayUs, const std::function<void()> &dr
     return true;
 }
 
-bool SenderConnection::waitForEvent(int wakeFd, int timeoutMs)
+short SenderConnection::pollEvents()
 {
     if (!m_lastSign.isValid())
         m_lastSign.start();
-    pollfd fds[2] = {{int(m_socket.socketDescriptor()), short(POLLIN | (queuedBytes() > 0 ? POLLOUT : 0)), 0},
-                     {wakeFd, POLLIN, 0}};
-    if (::poll(fds, wakeFd >= 0 ? 2 : 1, timeoutMs) < 0 && errno != EINTR)
-        return false;
-    if (fds[0].revents & (POLLIN | POLLERR | POLLHUP))
+    return short(POLLIN | (queuedBytes() > 0 ? POLLOUT : 0));
+}
+
+bool SenderConnection::onPollEvents(short revents)
+{
+    if (revents & (POLLIN | POLLERR | POLLHUP))
         m_socket.waitForReadyRead(0); // takes what the kernel holds (TLS: decrypts it)
     const qint64 before = queuedBytes();
     if (before > 0) {
@@ -405,6 +407,13 @@ bool SenderConnection::waitForEvent(int wakeFd, int timeoutMs)
     }
     m_framing.pollTransport();
     return usable();
+}
+
+void SenderConnection::moveToThreadWithSocket(QThread *thread)
+{
+    moveToThread(thread);
+    m_socket.moveToThread(thread);
+    m_framing.moveToThread(thread);
 }
 
 bool SenderConnection::writeUnit(const CapturedUnit &unit)

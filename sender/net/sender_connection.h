@@ -84,6 +84,9 @@ public:
     // The protocol version agreed in the handshake, and whether it carries
     // sound (v3): an older receiver gets the video only.
     quint8 version() const { return m_handshake.version(); }
+    // What the receiver calls itself (its HELLO, made printable); empty from
+    // a receiver older than names.
+    QString receiverName() const { return proto::printableName(m_handshake.receiverName()); }
     bool speaksAudio() const { return version() >= proto::kFirstAudioVersion; }
     void sendStreamInfo(const proto::StreamInfo &info);
     // Live: the kernel keeps at most kNotSentLowWater unsent bytes, so the
@@ -107,11 +110,16 @@ public:
     // drain can be timed. False if stopped or disconnected (checkPeer() then
     // says which).
     bool waitUntil(qint64 delayUs, const std::function<void()> &drained = {});
-    // Fan-out: sleeps until the receiver sends something, the kernel takes
-    // more of the queue, `wakeFd` (an eventfd) becomes readable, or
-    // `timeoutMs` passes; then answers PINGs and hands the kernel what it
-    // takes, without blocking. False if the connection is no longer usable.
-    bool waitForEvent(int wakeFd, int timeoutMs);
+    // Fan-out, on the SubscriberLoop: what to poll() the socket for (and the
+    // silence clock starts), then what poll() said: PINGs are answered and
+    // the kernel is handed what it takes, without blocking. False if the
+    // connection is no longer usable.
+    int socketDescriptor() const { return int(m_socket.socketDescriptor()); }
+    short pollEvents();
+    bool onPollEvents(short revents);
+    // Fan-out: this, its socket and its framing go to `thread` (they have no
+    // parent to take them along); called on the thread they are on.
+    void moveToThreadWithSocket(QThread *thread);
     // Fan-out: time since the receiver last sent anything or the kernel
     // last took bytes of the stream (a frozen or vanished receiver does neither).
     qint64 silentMs() const { return m_lastSign.isValid() ? m_lastSign.elapsed() : 0; }

@@ -6,8 +6,6 @@
 
 #include <QDeadlineTimer>
 #include <QMutexLocker>
-#include <QScopeGuard>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 namespace h264link {
@@ -16,7 +14,6 @@ using namespace proto;
 
 namespace {
 constexpr int kRetryIntervalMs = 1000;
-constexpr int kIdleWaitMs = 100; // nothing to send: PINGs and the eventfd wake it sooner
 // --fast: what may wait in the socket's own buffer beyond the queue.
 constexpr qint64 kFastWriteAhead = 256 * 1024;
 } // namespace
@@ -24,7 +21,6 @@ constexpr qint64 kFastWriteAhead = 256 * 1024;
 Subscriber::Subscriber(Broadcaster &broadcaster, SenderOptions options, qintptr adopted, int id)
     : m_broadcaster(broadcaster), m_options(std::move(options)), m_adopted(adopted), m_id(id)
 {
-    m_wakeFd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     m_address = m_adopted >= 0 ? QStringLiteral("(accepted)")
                                : QStringLiteral("%1:%2").arg(m_options.host).arg(m_options.port);
 }
@@ -33,19 +29,8 @@ Subscriber::~Subscriber()
 {
     stop();
     wait();
-    if (m_wakeFd >= 0) // never started
-        ::close(m_wakeFd);
     if (m_adopted >= 0)
         ::close(int(m_adopted)); // accepted, never adopted (stopped first)
-}
-
-void Subscriber::wake()
-{
-    QMutexLocker locker(&m_lock);
-    if (m_wakeFd < 0)
-        return; // the thread ended, and closed it
-    const quint64 one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(m_wakeFd, &one, sizeof one);
 }
 
 void Subscriber::countDropped(const SharedUnit &unit)
@@ -91,7 +76,7 @@ void Subscriber::push(const UnitPtr &unit)
             m_queueBytes = 0;
         }
     }
-    wake();
+    // publish() wakes the loop once for every subscriber
 }
 
 void Subscriber::endOfStream()
@@ -100,7 +85,7 @@ void Subscriber::endOfStream()
         QMutexLocker locker(&m_lock);
         m_ended = true;
     }
-    wake();
+    m_broadcaster.wakeLoop();
 }
 
 void Subscriber::stop()
@@ -115,7 +100,7 @@ void Subscriber::disconnectReceiver()
         QMutexLocker locker(&m_lock);
         m_disconnect = true;
     }
-    wake();
+    m_broadcaster.wakeLoop();
 }
 
 qint64 Subscriber::queuedBytes() const
@@ -130,7 +115,8 @@ Subscriber::Stats Subscriber::stats() const
     Stats s;
     s.id = m_id;
     s.address = m_address;
-    s.name = m_address; // HELLO carries no name of the receiver's own
+    s.name = m_listedName.isEmpty() ? m_address : m_listedName;
+    s.ownName = m_ownName;
     s.state = m_state;
     s.connectedSeconds = m_connectedClock.isValid() ? double(m_connectedClock.elapsed()) / 1000.0 : 0;
     const qint64 now = m_broadcaster.nowMs();
@@ -192,12 +178,6 @@ void Subscriber::run()
         return code == ExitConnectionFailed || (code == ExitProtocolError && (why == ErrBusy || why == ErrTimeout));
     };
     const bool dials = m_adopted < 0;
-    // A serving sender may see many connections come and go: each one's
-    // eventfd goes with its thread, not with the Subscriber.
-    const auto closeWake = qScopeGuard([this] {
-        QMutexLocker locker(&m_lock);
-        ::close(std::exchange(m_wakeFd, -1));
-    });
     QString message;
     for (;;) {
         SenderConnection connection(m_options, m_stop, [this] { return m_skipped.load(); });
@@ -231,8 +211,10 @@ void Subscriber::run()
         std::deque<UnitPtr> gop;
         QByteArray sets;
         StreamInfo info;
-        QString refusal;
-        if (!m_broadcaster.join(this, &gop, &sets, &info, &refusal)) {
+        QString refusal, listedAs;
+        const QString ownName = connection.receiverName();
+        if (!m_broadcaster.join(this, ownName.isEmpty() ? connection.where() : ownName, &gop, &sets, &info,
+                                &listedAs, &refusal)) {
             connection.abort(refusal, ErrFull);
             m_exitCode = ExitOk; // a refusal is this receiver's answer, not the stream's failure
             m_message = QStringLiteral("%1: refused: %2").arg(connection.where(), refusal);
@@ -256,6 +238,8 @@ void Subscriber::run()
         {
             QMutexLocker locker(&m_lock);
             m_videoOnly = videoOnly;
+            m_ownName = ownName;
+            m_listedName = listedAs;
             const qint64 now = m_broadcaster.nowMs();
             m_queue.clear();
             m_queueBytes = 0;
@@ -328,12 +312,47 @@ void Subscriber::run()
 }
 
 // Until the end of the stream (Finished), the connection breaks (Lost), or
-// a bound, silence or the window drop it (Dropped, m_dropReason set).
+// a bound, silence or the window drop it (Dropped, m_dropReason set): on
+// the SubscriberLoop, while this thread waits.
 Subscriber::Outcome Subscriber::stream(SenderConnection &connection, QString *message)
 {
+    m_connection = &connection;
+    m_lostMessage.clear();
+    {
+        QMutexLocker locker(&m_lock);
+        m_outcome.reset();
+    }
+    connection.moveToThreadWithSocket(m_broadcaster.loopThread());
+    m_broadcaster.addToLoop(this);
+    QMutexLocker locker(&m_lock);
+    while (!m_outcome)
+        m_handedBack.wait(&m_lock);
+    m_connection = nullptr;
+    *message = m_lostMessage;
+    return *m_outcome;
+}
+
+pollfd Subscriber::pollFd()
+{
+    return {m_connection->socketDescriptor(), m_connection->pollEvents(), 0};
+}
+
+void Subscriber::handBack(Outcome outcome)
+{
+    m_connection->moveToThreadWithSocket(this);
+    QMutexLocker locker(&m_lock);
+    m_outcome = outcome;
+    m_handedBack.wakeOne();
+}
+
+std::optional<Subscriber::Outcome> Subscriber::service(short revents)
+{
+    SenderConnection &connection = *m_connection;
+    if (m_stop.load())
+        return Outcome::Finished; // Stop: END_OF_STREAM now, what waits is left
+    if (revents)
+        connection.onPollEvents(revents); // usable() or not: checkPeer() below says
     for (;;) {
-        if (m_stop.load())
-            return Outcome::Finished; // Stop: END_OF_STREAM now, what waits is left
         const bool room = m_options.fast ? connection.queuedBytes() < kFastWriteAhead : connection.queuedBytes() == 0;
         UnitPtr unit;
         bool ended = false;
@@ -350,29 +369,29 @@ Subscriber::Outcome Subscriber::stream(SenderConnection &connection, QString *me
         }
         if (needSets)
             connection.framing().prependToNextKeyframe(m_broadcaster.parameterSets());
-        if (unit) {
-            if (!connection.writeUnit(unit->unit))
-                return Outcome::Lost;
-            QMutexLocker locker(&m_lock);
-            if (unit->isVideo())
-                ++m_framesSent;
-            m_bytesSent += quint64(unit->size());
-        } else if (ended) {
-            return Outcome::Finished;
-        } else {
-            connection.waitForEvent(m_wakeFd, kIdleWaitMs);
-            quint64 count = 0;
-            [[maybe_unused]] const ssize_t n = ::read(m_wakeFd, &count, sizeof count);
+        if (!unit) {
+            if (ended)
+                return Outcome::Finished;
+            break; // the queue is empty, or the socket full: the next event
         }
-        if (!connection.checkPeer(message))
+        if (!connection.writeUnit(unit->unit)) {
+            connection.checkPeer(&m_lostMessage);
             return Outcome::Lost;
-        if (connection.silentMs() > kSilentMs) {
-            QMutexLocker locker(&m_lock);
-            m_dropReason = QStringLiteral("dropped by the sender: nothing came from the receiver for %1 s")
-                               .arg(kSilentMs / 1000);
-            return Outcome::Dropped;
         }
+        QMutexLocker locker(&m_lock);
+        if (unit->isVideo())
+            ++m_framesSent;
+        m_bytesSent += quint64(unit->size());
     }
+    if (!connection.checkPeer(&m_lostMessage))
+        return Outcome::Lost;
+    if (connection.silentMs() > kSilentMs) {
+        QMutexLocker locker(&m_lock);
+        m_dropReason = QStringLiteral("dropped by the sender: nothing came from the receiver for %1 s")
+                           .arg(kSilentMs / 1000);
+        return Outcome::Dropped;
+    }
+    return std::nullopt;
 }
 
 } // namespace h264link

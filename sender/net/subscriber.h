@@ -1,9 +1,11 @@
-// Subscriber: one receiver of a fan-out stream (Broadcaster), on a thread of
-// its own. It runs a SenderConnection as the one-to-one sender does (TLS-PSK,
-// handshake, PING/PONG, END_OF_STREAM, RECEIVED), but its media come from a
-// bounded queue of units the Broadcaster captured once:
+// Subscriber: one receiver of a fan-out stream (Broadcaster). It runs a
+// SenderConnection as the one-to-one sender does (TLS-PSK, handshake,
+// PING/PONG, END_OF_STREAM, RECEIVED), but its media come from a bounded
+// queue of units the Broadcaster captured once. Its own thread dials, shakes
+// hands and closes (blocking); while it streams, the connection is served by
+// the Broadcaster's one SubscriberLoop thread (subscriber_loop.h says why):
 //
-//   Broadcaster::publish (stream thread) --push--> queue --> this thread --> SenderConnection
+//   Broadcaster::publish (stream thread) --push--> queue --> SubscriberLoop::service() --> SenderConnection
 //
 // The queue's bounds and policy (live; with --fast see kFastQueueBytes):
 //  - soft, 500 ms (kSoftBoundMs): when the oldest waiting unit has waited
@@ -27,15 +29,18 @@
 #include <QElapsedTimer>
 #include <QMutex>
 #include <QString>
+#include <QWaitCondition>
 #include <QThread>
 #include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
+#include <poll.h>
 
 namespace h264link {
 
 class Broadcaster;
+class SenderConnection;
 
 // A unit as the stages made it, shared by every subscriber's queue (never
 // copied, never changed).
@@ -61,7 +66,8 @@ public:
     // What --stats and the window show, read from any thread.
     struct Stats {
         int id = 0;
-        QString name;
+        QString name;    // as listed: its own, "NAME (2)" if another has it, else the address
+        QString ownName; // as it calls itself (empty: an older receiver)
         QString address;
         QString state; // "connecting", "streaming", "ending", "done", "dropped", "left", "failed"
         double connectedSeconds = 0;
@@ -94,6 +100,15 @@ public:
     // The first attempt is over: connected, or failed (host lists wait for it).
     bool settled() const { return m_settled.load(); }
 
+    // ---- SubscriberLoop thread, while it streams
+    enum class Outcome { Finished, Lost, Dropped };
+    pollfd pollFd();
+    // Hands the socket what the queue holds, as far as it takes it without
+    // blocking; an outcome when this receiver's stream is over.
+    std::optional<Outcome> service(short revents);
+    // Gives the connection back to this subscriber's thread, with the outcome.
+    void handBack(Outcome outcome);
+
     // ---- After the thread ended
     int exitCode() const { return m_exitCode; }
     QString message() const { return m_message; }
@@ -104,19 +119,16 @@ protected:
     void run() override;
 
 private:
-    enum class Outcome { Finished, Lost, Dropped };
-    Outcome stream(class SenderConnection &connection, QString *message);
+    Outcome stream(SenderConnection &connection, QString *message);
     UnitPtr take(qint64 nowMs, bool *needParameterSets);
     void cutToNewestKeyframe();
     void countDropped(const SharedUnit &unit);
-    void wake();
     void setState(const QString &state);
 
     Broadcaster &m_broadcaster;
     SenderOptions m_options; // host and port: this receiver's
     qintptr m_adopted;
     const int m_id;
-    int m_wakeFd = -1; // eventfd: push() wakes the thread's poll()
     std::atomic<bool> m_stop{false};
     std::atomic<bool> m_streaming{false};
     std::atomic<bool> m_settled{false};
@@ -128,7 +140,13 @@ private:
         qint64 sinceMs = 0;
     };
 
+    // The loop's while it streams: set before it goes there, read there only.
+    SenderConnection *m_connection = nullptr;
+    QString m_lostMessage; // service(): why it was Lost
+
     mutable QMutex m_lock; // guards everything below, up to the results
+    QWaitCondition m_handedBack; // with m_outcome: the loop is done with the connection
+    std::optional<Outcome> m_outcome;
     std::deque<Waiting> m_queue;
     qint64 m_queueBytes = 0;
     bool m_waitForKeyframe = false; // the soft bound emptied the queue
@@ -138,6 +156,8 @@ private:
     bool m_disconnect = false;
     QString m_dropReason; // the hard bound was passed
     QString m_address;
+    QString m_ownName;    // from its HELLO
+    QString m_listedName; // the Broadcaster's answer
     QString m_state = QStringLiteral("connecting");
     QElapsedTimer m_connectedClock;
     quint64 m_framesSent = 0;
