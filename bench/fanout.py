@@ -8,7 +8,11 @@ For 1, 10 and 30 receivers on a 720p30 clip in real time over loopback:
   `tcpclientsrc ! h264parse ! avdec_h264 ! fakesink` clients.
 Reported: the serving process's CPU seconds per second of video (and per
 receiver), its peak RSS, receiver 1's send -> decoded p95 (ours), and the
-time from a late receiver's connection to its first picture (ours).
+time from a late receiver's connection to its first picture (ours), and,
+with more than one receiver, a stall (ours): the last receiver is
+SIGSTOPped for STALL_S seconds, and receiver 1's p95 during it is set
+beside its p95 before; the stalled one's frames skipped by the sender and
+the time until its p95 is live again after SIGCONT come from its --stats.
 All receivers are connected before the measured window; the window is
 WINDOW_S seconds of steady streaming. The machine is shared: compare ratios.
 Thirty decoders of 720p30 fill a 2-core machine, which a room of thirty
@@ -25,7 +29,9 @@ prints one JSON object (bench/run.sh --fanout; key `fanout`).
 """
 import argparse
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +42,8 @@ from keeping_up import (RECEIVER, SENDER, clip, cpu_seconds, drain, free_port, m
                         rounded, stop, wait_listening)
 
 WINDOW_S = 10
+STALL_S = 3
+LIVE_AGAIN_MS = 100  # the stalled receiver's send -> decoded p95 once it has caught up (or twice its own before)
 CLIP = ("720p30-fanout-40s", "1280x720", 30, 40, "-preset", "veryfast", "-g", "30", "-bf", "0")
 
 
@@ -85,6 +93,38 @@ def start_receiver(port, lines, background=False):
     return proc
 
 
+def p95_of(reports):
+    return median([r["latency_ms"]["end_to_end_decoded"]["p95"] for r in reports
+                   if r.get("latency_ms", {}).get("end_to_end_decoded", {}).get("p95") is not None])
+
+
+def stall(receivers, outputs):
+    """SIGSTOPs the last receiver for STALL_S while receiver 1 streams on."""
+    stalled, stalled_lines = receivers[-1], outputs[-1]
+    # At nice 19 on a full machine its p95 may never be under LIVE_AGAIN_MS.
+    live_ms = max(LIVE_AGAIN_MS, 2 * (p95_of(stats_lines(stalled_lines[-5:])[0]) or 0))
+    first = len(outputs[0])
+    os.kill(stalled.pid, signal.SIGSTOP)
+    time.sleep(STALL_S)
+    during = p95_of(stats_lines(outputs[0][first:])[0])
+    resumed_at, seen = time.monotonic(), len(stalled_lines)
+    os.kill(stalled.pid, signal.SIGCONT)
+
+    def live_again():
+        reports = stats_lines(stalled_lines[seen:])[0]
+        return any((r.get("latency_ms", {}).get("end_to_end_decoded", {}).get("p95") or 1e9) <= live_ms
+                   for r in reports[1:])  # the first line after SIGCONT still holds the stall
+    try:
+        wait_for(live_again, 15, "the stalled receiver live again")
+        again_s = time.monotonic() - resumed_at
+    except RuntimeError:
+        again_s = None  # not within 15 s: said as null
+    reports = stats_lines(stalled_lines)[0]
+    return {"receiver1_p95_ms_during": during,
+            "stalled_skipped_by_sender": max((r.get("skipped", {}).get("sender", 0) for r in reports), default=0),
+            "stalled_live_again_s": again_s, "stalled_live_at_ms": live_ms}
+
+
 def decoding(lines):
     return any('"fps"' in l and '"decoded":0' not in l for _, l in lines)
 
@@ -106,9 +146,8 @@ def run_ours(path, n):
         cpu = cpu_seconds(sender.pid) - cpu0
         sent = bytes_sent(port) - sent0
         seconds = time.monotonic() - t0
-        window = stats_lines(outputs[0][first:])[0]
-        p95 = median([r["latency_ms"]["end_to_end_decoded"]["p95"] for r in window
-                      if r.get("latency_ms", {}).get("end_to_end_decoded", {}).get("p95") is not None])
+        p95 = p95_of(stats_lines(outputs[0][first:])[0])
+        stalled = stall(receivers, outputs) if n > 1 else None
         # A late receiver: connection to first picture, from its own summary.
         late_lines = []
         late = start_receiver(port, late_lines)
@@ -120,7 +159,7 @@ def run_ours(path, n):
         rss = peak_rss_mb(sender.pid)
     finally:
         stop(sender, *receivers)
-    return {"cpu_per_video_s": cpu / seconds, "peak_rss_mb": rss, "receiver1_p95_ms": p95,
+    return {"cpu_per_video_s": cpu / seconds, "peak_rss_mb": rss, "receiver1_p95_ms": p95, "stall": stalled,
             "mb_sent_per_s": sent / seconds / 1e6,
             "join_ms": summary.get("ttff_ms") if summary else None}
 
@@ -155,6 +194,17 @@ def run_gstreamer(path, n):
     return {"cpu_per_video_s": cpu / seconds, "peak_rss_mb": rss, "mb_sent_per_s": sent / seconds / 1e6}
 
 
+def stall_summary(runs, p95_before):
+    stalls = [r["stall"] for r in runs if r["stall"]]
+    if not stalls:
+        return None
+    during = median([s["receiver1_p95_ms_during"] for s in stalls])
+    return {"seconds": STALL_S, "receiver1_p95_ms_before": rounded(p95_before),
+            "receiver1_p95_ms_during": rounded(during), "receiver1_p95_rise_ms": None if during is None or p95_before is None else rounded(during - p95_before),
+            "stalled_skipped_by_sender": median([s["stalled_skipped_by_sender"] for s in stalls]),
+            "stalled_live_again_s": rounded(median([s["stalled_live_again_s"] for s in stalls]))}
+
+
 def measure(counts=(1, 10, 30), repeats=1):
     path = clip(*CLIP)
     result = {"clip": CLIP[0], "window_s": WINDOW_S, "receivers": {}}
@@ -165,7 +215,7 @@ def measure(counts=(1, 10, 30), repeats=1):
             ours.append(run_ours(path, n))
             log(f"{n} receivers, pass {i + 1}: GStreamer")
             gst.append(run_gstreamer(path, n))
-        m = {k: median([r[k] for r in ours]) for k in ours[0]}
+        m = {k: median([r[k] for r in ours]) for k in ours[0] if k != "stall"}
         g = {k: median([r[k] for r in gst]) for k in gst[0]}
         result["receivers"][str(n)] = {
             "ours": {"cpu_ms_per_video_s": rounded(1000 * m["cpu_per_video_s"]),
@@ -173,6 +223,7 @@ def measure(counts=(1, 10, 30), repeats=1):
                      "peak_rss_mb": rounded(m["peak_rss_mb"]), "receiver1_p95_ms": rounded(m["receiver1_p95_ms"]),
                      "join_ms": rounded(m["join_ms"]), "mb_sent_per_s": rounded(m["mb_sent_per_s"]),
                      "cpu_ms_per_mb": rounded(1000 * m["cpu_per_video_s"] / m["mb_sent_per_s"])},
+            "stall": stall_summary(ours, m["receiver1_p95_ms"]),
             "gstreamer": {"cpu_ms_per_video_s": rounded(1000 * g["cpu_per_video_s"]),
                           "cpu_ms_per_receiver": rounded(1000 * g["cpu_per_video_s"] / n),
                           "peak_rss_mb": rounded(g["peak_rss_mb"]), "mb_sent_per_s": rounded(g["mb_sent_per_s"]),

@@ -25,6 +25,7 @@ The clips are generated once and kept in ~/.cache/h264link-bench.
 See docs/BENCHMARK.md for each peer's command line and why it is the fair one.
 """
 import argparse
+import codecs
 import json
 import os
 import re
@@ -131,13 +132,17 @@ def stop(*procs):
 
 def drain(stream, into=None, pattern=None):
     """Reads `stream` to its end on a thread; keeps lines (or matches)."""
+    # os.read returns what the pipe holds: a text stream's read(4096) would
+    # wait for 4096 characters, and a line's time would be when more came.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
     def run():
         buf = ""
         while True:
-            chunk = stream.read(4096)
+            chunk = os.read(stream.fileno(), 65536)
             if not chunk:
                 break
-            buf += chunk
+            buf += decoder.decode(chunk)
             # ffplay and ffmpeg end their status lines with \r, not \n.
             *lines, buf = re.split(r"[\r\n]", buf)
             if into is not None:
