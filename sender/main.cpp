@@ -224,6 +224,7 @@ static int run(int argc, char *argv[])
                                                                                  : options.file),
                     ExitUsage);
     options.retry = cli.parser.isSet(cli.retry);
+    options.announce = !cli.parser.isSet(cli.noAnnounce);
     options.noAudio = cli.parser.isSet(cli.noAudio);
     const double timeoutS = cli.parser.value(cli.timeout).toDouble(&ok);
     if (!ok || timeoutS <= 0 || timeoutS > 3600)
@@ -325,7 +326,7 @@ static int run(int argc, char *argv[])
     // --serve: announced on the LAN (DNS-SD) while it serves, withdrawn at exit.
     std::unique_ptr<ServiceAnnouncer> announcer;
     QObject::connect(&session, &StreamSession::serving, app.get(), [&](quint16 servingPort) {
-        if (cli.parser.isSet(cli.noAnnounce))
+        if (!options.announce)
             return;
         Announcement a;
         a.role = QString::fromLatin1(dnssd::kRoleSender);

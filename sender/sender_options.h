@@ -29,6 +29,7 @@ struct SenderOptions {
     QList<ReceiverAddress> receivers;
     bool serve = false;     // listen on `port`; receivers connect (receiver --connect)
     int maxReceivers = 64;  // at once; the next is refused with ERROR 11 (full)
+    bool announce = true;   // --serve: on the LAN (DNS-SD) while it serves; false: --no-announce
     bool stats = false;     // one JSON line a second on stdout, per receiver
     bool fast = false; // send as fast as the link allows, not in real time
     bool loop = false;

@@ -20,6 +20,8 @@
 #      announced to by the receiver that was running (it re-announces);
 #   g. a real `sender --serve` in B is listed in A; a receiver that dials
 #      the listed address gets its stream frame-exact;
+#   h. the sender window serving (`sender --gui FILE --serve`, offscreen)
+#      is listed too, and no longer once it is closed;
 #   f. no system bus at all: --list-receivers says the one line and exits 0;
 #      a bad --browse-seconds is a usage error (64).
 #   dns_sd_netns.sh SENDER RECEIVER ANNOUNCE_SERVICE        (exit 77 = skipped)
@@ -250,6 +252,18 @@ wait "$serve" || fail "sender --serve exited $?"
 grep -v '^#' "$work/served.md5" | awk -F', ' '{print $NF}' | cmp -s - "$work/clip.ref" \
   || fail "the stream from the listed sender is not frame-exact"
 echo "g. ok: sender --serve listed as $listed; dialled from A, $(wc -l <"$work/clip.ref") frames exact"
+
+# h. The window serves as the command line does: announced while it serves.
+env "$busB" QT_QPA_PLATFORM=offscreen ip netns exec "$B" "$sender" --gui "$work/clip.mp4" --serve --port 8314 \
+  >"$work/serve-gui.log" 2>&1 &
+gui=$!; pids+=($gui)
+poll_list present $'\t'"$ipB:8314"$'\t'"key=no" "receiver --list-senders in A did not list the sender window serving in B" \
+  -- inBusA "$receiver" --list-senders --browse-seconds 1
+kill -TERM "$gui"
+wait "$gui" || fail "the serving sender window exited $? on SIGTERM"
+poll_list absent $'\t'"$ipB:8314"$'\t' "the closed sender window is still listed in A" \
+  -- inBusA "$receiver" --list-senders --browse-seconds 1
+echo "h. ok: the sender window's --serve was listed, and withdrawn when it closed"
 
 # f. No system bus at all: one line, exit 0, at once.
 DBUS_SYSTEM_BUS_ADDRESS=unix:path=$work/none timeout 10 "$sender" --list-receivers --browse-seconds 5 \

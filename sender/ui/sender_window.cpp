@@ -2,6 +2,7 @@
 
 #include "app_mode.h"
 #include "discovered_services_list.h"
+#include "discovery_cli.h"
 #include "dns_sd_client.h"
 #include "dial_target.h"
 #include "inside_view.h"
@@ -29,6 +30,7 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 #include <algorithm>
+#include <cstdio>
 
 namespace h264link {
 namespace {
@@ -309,9 +311,24 @@ void SenderWindow::start()
     connect(m_session, &StreamSession::statsLine, this, &SenderWindow::showReceivers);
     m_receivers->clear();
     m_audio->clear();
-    connect(m_session, &StreamSession::notice, this, [this](const QString &line) {
+    const auto note = [this](const QString &line) {
         m_audio->setText(m_audio->text().isEmpty() ? line : m_audio->text() + '\n' + line);
-    });
+    };
+    connect(m_session, &StreamSession::notice, this, note);
+    // --serve: announced on the LAN while it serves, as from the command line.
+    connect(m_session, &StreamSession::serving, this,
+            [this, note, announce = options.announce, keyNeeded = !options.key.isEmpty()](quint16 port) {
+                if (!announce)
+                    return;
+                Announcement a;
+                a.role = QString::fromLatin1(dnssd::kRoleSender);
+                a.port = port;
+                a.keyNeeded = keyNeeded;
+                m_announcer = announceOnLan(a, [note](const QString &line) {
+                    note(line);
+                    std::fprintf(stderr, "sender: %s\n", qUtf8Printable(line));
+                });
+            });
     m_lastBytes = 0;
     m_lastFrames = 0;
     m_lastStatsMs = QDateTime::currentMSecsSinceEpoch();
@@ -374,6 +391,7 @@ void SenderWindow::onProgress(const SenderProgress &p)
 
 void SenderWindow::onFinished(int exitCode, const QString &message)
 {
+    m_announcer.reset(); // serves no more
     m_thread->quit();
     m_thread->wait();
     m_thread->deleteLater();

@@ -6,6 +6,7 @@
 #include "stream_session.h"
 
 #include <QWidget>
+#include <memory>
 
 class QCheckBox;
 class QComboBox;
@@ -20,6 +21,7 @@ class QTreeWidget;
 namespace h264link {
 
 class DiscoveredServicesList;
+class ServiceAnnouncer;
 
 class SenderWindow : public QWidget {
     Q_OBJECT
@@ -71,6 +73,7 @@ private:
 
     QThread *m_thread = nullptr;
     StreamSession *m_session = nullptr;
+    std::unique_ptr<ServiceAnnouncer> m_announcer; // --serve, while it serves
     SenderProgress m_last;
     qint64 m_lastBytes = 0;
     quint64 m_lastFrames = 0;
