@@ -133,6 +133,7 @@ private slots:
     void initTestCase();
     void publishOnlyIsFrameExact();
     void receiverAndServerAtOnce();
+    void receiversAndServerAtOnce();
     void refusedStreamLeavesReceiverAlone();
     void unreachableServerLeavesReceiverAlone();
     void transcodedAudioIsLeftOut();
@@ -229,6 +230,35 @@ void TestPublish::receiverAndServerAtOnce()
     QCOMPARE(streamLines(got, 1), audio);
     QVERIFY2(run.out.contains(QStringLiteral("published to %1: %2 frames").arg(nginx.url("live", "both")).arg(video.size())),
              qPrintable(run.out));
+}
+
+// The fan-out (a host list) and a media server from the same one remux.
+void TestPublish::receiversAndServerAtOnce()
+{
+    if (!needNginx())
+        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
+    QTemporaryDir dir;
+    NginxRtmp nginx(dir.path());
+    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    std::vector<std::unique_ptr<ReceiverProcess>> receivers;
+    QStringList hosts, md5s;
+    for (int i = 0; i < 2; ++i) {
+        md5s << dir.filePath(QStringLiteral("receiver%1.framemd5").arg(i));
+        receivers.push_back(std::make_unique<ReceiverProcess>(QStringList{"--once", "--framemd5", md5s.last(), "--no-audio"}));
+        QVERIFY(receivers.back()->port() != 0);
+        hosts << QStringLiteral("127.0.0.1:%1").arg(receivers.back()->port());
+    }
+    const SenderRun run = runSender({m_clip, "--host", hosts.join(','), "--publish", nginx.url("live", "room"), "--quiet"});
+    QVERIFY2(run.exitCode == ExitOk, qPrintable(run.err + run.out));
+    for (int i = 0; i < 2; ++i) {
+        ReceiverProcess &receiver = *receivers[size_t(i)];
+        QVERIFY(receiver.process().state() == QProcess::NotRunning || receiver.waitForExit(20000));
+        QCOMPARE(md5Column(readFile(md5s[i])), referenceMd5(m_clip));
+    }
+    const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
+    const QByteArray got = recorded(nginx.recording("room"), video.size(), audio.size());
+    QCOMPARE(streamLines(got, 0), video);
+    QCOMPARE(streamLines(got, 1), audio);
 }
 
 void TestPublish::refusedStreamLeavesReceiverAlone()
