@@ -42,23 +42,9 @@ bool FramedMediaDevice::endAccessUnit()
     if (!m_inAccessUnit)
         return true;
     m_inAccessUnit = false;
-    quint16 flags = AccessUnitStart | AccessUnitEnd;
-    if (m_auKeyframe)
-        flags |= Keyframe;
-    if (m_auDecodeOnly) {
-        flags |= DecodeOnly;
-        ++m_decodeOnlySent;
-    }
-    if (const QByteArray sets = annexb::parameterSets(m_auBytes); !sets.isEmpty()) {
-        m_parameterSets = sets;
-        flags |= ParameterSets;
-        if (m_auKeyframe)
-            m_pendingParameterSets.clear();
-    } else if (m_auKeyframe && !m_pendingParameterSets.isEmpty()) {
+    if (m_auKeyframe && !m_pendingParameterSets.isEmpty() && annexb::parameterSets(m_auBytes).isEmpty())
         m_auBytes.prepend(std::exchange(m_pendingParameterSets, {}));
-        flags |= ParameterSets;
-    }
-    ++m_accessUnitsSent;
+    const quint16 flags = countAccessUnit(m_auBytes, m_auKeyframe, m_auDecodeOnly);
     if (m_capture) {
         m_mediaBytesSent += quint64(m_auBytes.size());
         m_capture(CapturedUnit{CapturedUnit::Kind::Video, std::exchange(m_auBytes, {}), m_auPts, m_auKeyframe,
@@ -68,6 +54,39 @@ bool FramedMediaDevice::endAccessUnit()
     if (trace::Tracer::enabled())
         trace::Tracer::instance().record(trace::accessUnitNals(m_auBytes, m_auPts, true));
     return sendMedia(std::exchange(m_auBytes, {}), m_auPts, flags);
+}
+
+// The flags of an access unit's messages; counts it (not its bytes).
+quint16 FramedMediaDevice::countAccessUnit(const QByteArray &bytes, bool keyframe, bool decodeOnly)
+{
+    quint16 flags = AccessUnitStart | AccessUnitEnd;
+    if (keyframe)
+        flags |= Keyframe;
+    if (decodeOnly) {
+        flags |= DecodeOnly;
+        ++m_decodeOnlySent;
+    }
+    if (const QByteArray sets = annexb::parameterSets(bytes); !sets.isEmpty()) {
+        m_parameterSets = sets;
+        flags |= ParameterSets;
+        if (keyframe)
+            m_pendingParameterSets.clear();
+    }
+    ++m_accessUnitsSent;
+    return flags;
+}
+
+bool FramedMediaDevice::frameSharedAccessUnit(const CapturedUnit &unit, char *head)
+{
+    if (m_inAccessUnit || m_capture || trace::Tracer::enabled()
+        || unit.bytes.size() > qsizetype(kMaxPayloadSize) - kMediaPrefixSize
+        || (unit.keyframe && !m_pendingParameterSets.isEmpty() && annexb::parameterSets(unit.bytes).isEmpty()))
+        return false;
+    const quint16 flags = countAccessUnit(unit.bytes, unit.keyframe, unit.decodeOnly);
+    m_writer.encodeHeader(MessageType::Media, quint32(kMediaPrefixSize + unit.bytes.size()), flags, head);
+    writeMediaPrefix(unit.ptsUs, head + kHeaderSize);
+    m_mediaBytesSent += quint64(unit.bytes.size());
+    return true;
 }
 
 void FramedMediaDevice::beginAudioPacket(qint64 ptsUs, quint32 skipStartSamples,

@@ -62,6 +62,14 @@ public:
     // the next keyframe that does not carry its own.
     void prependToNextKeyframe(const QByteArray &sets) { m_pendingParameterSets = sets; }
     quint64 mediaBytesSent() const { return m_mediaBytesSent; }
+    // Fan-out: frames a captured video unit as its one MEDIA message without
+    // copying it. Writes the bytes in front of unit.bytes (kSharedHeadSize)
+    // into `head` and counts the unit as endAccessUnit() does; the caller
+    // sends head and unit.bytes in that order. False, nothing counted, where
+    // it needs beginAccessUnit() ... endAccessUnit(): SPS/PPS to put in
+    // front, more than one message, capture or tracing.
+    static constexpr int kSharedHeadSize = proto::kHeaderSize + proto::kMediaPrefixSize;
+    bool frameSharedAccessUnit(const CapturedUnit &unit, char *head);
     void beginAudioPacket(qint64 ptsUs, quint32 skipStartSamples, quint32 discardEndSamples,
                           quint16 flags);
     // Sends the collected bytes as one AUDIO message (none if nothing was
@@ -105,6 +113,7 @@ protected:
 
 private:
     bool sendMedia(const QByteArray &bytes, qint64 ptsUs, quint16 flags);
+    quint16 countAccessUnit(const QByteArray &bytes, bool keyframe, bool decodeOnly);
     bool pullFromTransport();
     void dispatch(proto::Message message);
 

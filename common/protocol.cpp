@@ -204,10 +204,15 @@ QByteArray serialize(const StreamInfo &v)
     });
 }
 
+void writeMediaPrefix(qint64 ptsUs, char *out)
+{
+    qToBigEndian<qint64>(ptsUs, out);
+}
+
 QByteArray serialize(const Media &v)
 {
     QByteArray bytes(kMediaPrefixSize + v.data.size(), Qt::Uninitialized);
-    qToBigEndian<qint64>(v.ptsUs, bytes.data());
+    writeMediaPrefix(v.ptsUs, bytes.data());
     std::copy(v.data.cbegin(), v.data.cend(), bytes.begin() + kMediaPrefixSize);
     return bytes;
 }
@@ -346,16 +351,30 @@ std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload)
     });
 }
 
+Header MessageWriter::next(MessageType type, quint32 payloadLength, quint16 flags)
+{
+    Header h;
+    h.version = isVersionFree(quint8(type)) ? kFrozenHeaderVersion : m_version;
+    h.type = quint8(type);
+    h.flags = flags;
+    h.sequence = m_sequence++;
+    h.timestampUs = nowMicros();
+    h.payloadLength = payloadLength;
+    return h;
+}
+
+void MessageWriter::encodeHeader(MessageType type, quint32 payloadLength, quint16 flags, char *out)
+{
+    Q_ASSERT(payloadLength <= kMaxPayloadSize);
+    writeHeader(next(type, payloadLength, flags), out);
+}
+
 QByteArray MessageWriter::encode(MessageType type, const QByteArray &payload, quint16 flags)
 {
-    Message m;
-    m.version = isVersionFree(quint8(type)) ? kFrozenHeaderVersion : m_version;
-    m.type = type;
-    m.flags = flags;
-    m.sequence = m_sequence++;
-    m.timestampUs = nowMicros();
-    m.payload = payload;
-    QByteArray wire = proto::encode(m);
+    Q_ASSERT(quint64(payload.size()) <= kMaxPayloadSize);
+    QByteArray wire(kHeaderSize + payload.size(), Qt::Uninitialized);
+    writeHeader(next(type, quint32(payload.size()), flags), wire.data());
+    std::copy(payload.cbegin(), payload.cend(), wire.begin() + kHeaderSize);
     // Every message either app sends is encoded here: the one place to trace them.
     if (trace::Tracer::enabled())
         trace::Tracer::instance().record(trace::wireMessage(wire.constData(), int(wire.size()), true));

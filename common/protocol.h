@@ -268,6 +268,7 @@ std::optional<Pong> parsePong(const QByteArray &payload);
 std::optional<ErrorInfo> parseErrorInfo(const QByteArray &payload);
 
 constexpr int kMediaPrefixSize = 8; // the pts in front of MEDIA data
+void writeMediaPrefix(qint64 ptsUs, char *out); // kMediaPrefixSize bytes
 
 // Assigns sequence numbers, timestamps and header versions for one direction
 // of a connection: HELLO and ERROR get kFrozenHeaderVersion, the rest the
@@ -275,11 +276,17 @@ constexpr int kMediaPrefixSize = 8; // the pts in front of MEDIA data
 class MessageWriter {
 public:
     QByteArray encode(MessageType type, const QByteArray &payload, quint16 flags = 0);
+    // The header alone (kHeaderSize bytes into `out`), numbered and stamped as
+    // encode() does, for a payload the caller sends from where it lies (a
+    // gather write). Not traced: a tracing caller uses encode().
+    void encodeHeader(MessageType type, quint32 payloadLength, quint16 flags, char *out);
     quint32 nextSequence() const { return m_sequence; }
     void setVersion(quint8 version) { m_version = version; }
     quint8 version() const { return m_version; }
 
 private:
+    Header next(MessageType type, quint32 payloadLength, quint16 flags);
+
     quint32 m_sequence = 0;
     quint8 m_version = kVersion;
 };

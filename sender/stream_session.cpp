@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <poll.h>
 #include <unistd.h>
 
 namespace h264link {
@@ -647,6 +648,8 @@ int StreamSession::fanOut(Playback &play, QString *message)
     qint64 lastStatsMs = 0;
     QStringList states;
     int lastStreaming = -1;
+    quint64 changesSeen = ~quint64(0);
+    bool threadsToWaitFor = false; // a receiver is over, its thread not yet: look again next turn
     const auto housekeeping = [&] {
         QList<int> drop;
         {
@@ -656,6 +659,12 @@ int StreamSession::fanOut(Playback &play, QString *message)
         for (const int id : drop)
             if (id >= 1 && id <= broadcaster.accepted())
                 broadcaster.subscribers()[size_t(id - 1)]->disconnectReceiver();
+        const bool statsDue = statsClock.elapsed() - lastStatsMs >= 1000;
+        const quint64 changes = broadcaster.changes(); // before stats(): a change during it is seen next turn
+        if (!statsDue && changes == changesSeen && !threadsToWaitFor)
+            return;
+        changesSeen = changes;
+        threadsToWaitFor = false;
         const QList<Subscriber::Stats> all = broadcaster.stats();
         for (int i = 0; i < all.size(); ++i) {
             const Subscriber::Stats &s = all[i];
@@ -666,8 +675,10 @@ int StreamSession::fanOut(Playback &play, QString *message)
             const Subscriber &subscriber = *broadcaster.subscribers()[size_t(i)];
             // Failed, left, dropped, refused: said once its thread is over, with its message.
             const bool over = !QStringList{"connecting", "retrying", "streaming", "ending", "done"}.contains(s.state);
-            if (over && !subscriber.isFinished())
+            if (over && !subscriber.isFinished()) {
+                threadsToWaitFor = true;
                 continue;
+            }
             states[i] = s.state;
             if (s.state == QLatin1String("streaming")) {
                 if (!s.ownName.isEmpty() && s.name != s.ownName)
@@ -680,7 +691,7 @@ int StreamSession::fanOut(Playback &play, QString *message)
         }
         if (const int now = broadcaster.streaming(); now != lastStreaming)
             emit receiversChanged(lastStreaming = now);
-        if (statsClock.elapsed() - lastStatsMs >= 1000) {
+        if (statsDue) {
             lastStatsMs = statsClock.elapsed();
             emit statsLine(statsJson(double(lastStatsMs) / 1000.0, play.progress(), broadcaster.streaming(), all));
         }
@@ -688,8 +699,13 @@ int StreamSession::fanOut(Playback &play, QString *message)
     // Accepts what came (refusing at once past a generous bound of
     // handshakes in progress, so a flood costs no threads), then waits up to `ms`.
     const auto accept = [&](int ms) {
-        if (m_options.serve && listener.isListening())
-            listener.waitForNewConnection(ms);
+        if (m_options.serve && listener.isListening()) {
+            // poll() first: waitForNewConnection() builds a translated
+            // "timed out" string each time it waits in vain (each frame).
+            pollfd incoming{int(listener.socketDescriptor()), POLLIN, 0};
+            if (::poll(&incoming, 1, ms) > 0)
+                listener.waitForNewConnection(0);
+        }
         else if (ms > 0)
             QThread::msleep(ulong(ms));
         for (const qintptr descriptor : std::exchange(listener.accepted, {})) {

@@ -24,6 +24,7 @@ Subscriber *Broadcaster::addSubscriber(const SenderOptions &options, qintptr ado
     m_subscribers.push_back(std::make_unique<Subscriber>(*this, options, adopted, int(m_subscribers.size()) + 1));
     Subscriber *subscriber = m_subscribers.back().get();
     subscriber->start();
+    noteChange();
     return subscriber;
 }
 
@@ -85,6 +86,7 @@ void Broadcaster::leave(Subscriber *subscriber)
         return;
     m_listedNames.erase(m_listedNames.begin() + (at - m_streaming.begin()));
     m_streaming.erase(at);
+    noteChange();
 }
 
 QByteArray Broadcaster::parameterSets() const

@@ -28,6 +28,7 @@
 #include <QElapsedTimer>
 #include <QList>
 #include <QMutex>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -56,6 +57,11 @@ public:
     // True once every subscriber's first attempt is over (host lists start then).
     bool allSettled() const;
     QList<Subscriber::Stats> stats() const;
+    // Any thread: bumped whenever a subscriber's state, name or streaming
+    // changes, so the stream thread's housekeeping reads stats() only then
+    // (and once a second for the figures), not at every turn.
+    quint64 changes() const { return m_changes.load(); }
+    void noteChange() { m_changes.fetch_add(1); }
     void endOfStream(); // END_OF_STREAM to all, after what waits
     void stop();        // Stop: END_OF_STREAM to all at once
     void waitAll();
@@ -85,6 +91,7 @@ private:
     SubscriberLoop m_loop; // before m_subscribers: it outlives them
     std::vector<std::unique_ptr<Subscriber>> m_subscribers; // stream thread only
 
+    std::atomic<quint64> m_changes{0};
     mutable QMutex m_lock; // guards what follows
     std::vector<Subscriber *> m_streaming;
     std::vector<QString> m_listedNames; // of m_streaming, index for index

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace h264link {
 
@@ -411,6 +412,7 @@ bool SenderConnection::onPollEvents(short revents)
 
 void SenderConnection::moveToThreadWithSocket(QThread *thread)
 {
+    m_plain = m_socket.mode() == QSslSocket::UnencryptedMode;
     moveToThread(thread);
     m_socket.moveToThread(thread);
     m_framing.moveToThread(thread);
@@ -421,6 +423,8 @@ bool SenderConnection::writeUnit(const CapturedUnit &unit)
     bool written = false;
     switch (unit.kind) {
     case CapturedUnit::Kind::Video:
+        if (sendShared(unit))
+            return usable(); // Qt holds what the kernel did not take: the loop flushes it on POLLOUT
         m_framing.beginAccessUnit(unit.ptsUs, unit.keyframe, unit.decodeOnly);
         m_framing.write(unit.bytes);
         written = m_framing.endAccessUnit();
@@ -434,6 +438,39 @@ bool SenderConnection::writeUnit(const CapturedUnit &unit)
     }
     m_socket.flush(); // what the kernel takes now; the rest waits for POLLOUT
     return written && usable();
+}
+
+// Every receiver of a fan-out gets the same unit: its header and the shared
+// bytes go to the kernel in one sendmsg(), not copied three times (framing,
+// message, Qt's write buffer) and sent in Qt's chunks, with Qt's socket
+// notifier switched on and off around it. Only on a plain connection whose
+// Qt buffer is empty (so the order holds); what the kernel does not take
+// goes to Qt's buffer, which the loop flushes on POLLOUT as before. TLS
+// records can only come from QSslSocket.
+bool SenderConnection::sendShared(const CapturedUnit &unit)
+{
+    if (!m_plain || m_socket.bytesToWrite() > 0)
+        return false;
+    char head[FramedMediaDevice::kSharedHeadSize];
+    if (!m_framing.frameSharedAccessUnit(unit, head))
+        return false;
+    iovec parts[2] = {{head, sizeof head}, {const_cast<char *>(unit.bytes.constData()), size_t(unit.bytes.size())}};
+    msghdr message{};
+    message.msg_iov = parts;
+    message.msg_iovlen = 2;
+    ssize_t sent;
+    do
+        sent = ::sendmsg(int(m_socket.socketDescriptor()), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (sent < 0 && errno == EINTR);
+    // EAGAIN: the kernel holds enough (TCP_NOTSENT_LOWAT). Any other error
+    // leaves it all to Qt, whose next write meets it and says what it is.
+    const qsizetype taken = sent < 0 ? 0 : qsizetype(sent);
+    if (taken < qsizetype(sizeof head))
+        m_socket.write(head + taken, qsizetype(sizeof head) - taken);
+    const qsizetype dataTaken = qMax<qsizetype>(0, taken - qsizetype(sizeof head));
+    if (dataTaken < unit.bytes.size())
+        m_socket.write(unit.bytes.constData() + dataTaken, unit.bytes.size() - dataTaken);
+    return true;
 }
 
 bool SenderConnection::afterAccessUnit(QString *message)

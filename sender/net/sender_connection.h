@@ -102,7 +102,7 @@ public:
     // Bytes not yet handed to the kernel. With TLS, QSslSocket::bytesToWrite()
     // counts only what waits to be encrypted; the records wait in
     // encryptedBytesToWrite() (slightly more bytes than the media: headers, tags).
-    qint64 queuedBytes() const { return m_socket.bytesToWrite() + m_socket.encryptedBytesToWrite(); }
+    qint64 queuedBytes() const { return m_socket.bytesToWrite() + (m_plain ? 0 : m_socket.encryptedBytesToWrite()); }
     qint64 handedToKernel() const { return qMax<qint64>(0, qint64(m_framing.streamBytesSent()) - queuedBytes()); }
 
     // Sleeps until a packet is due while answering PING, and calls
@@ -167,6 +167,7 @@ private:
     bool secure(int *exitCode, QString *message);
     QString channelFailure() const;
     bool usable() const;
+    bool sendShared(const CapturedUnit &unit); // writeUnit()'s path without copies; false: take the general one
     bool handshake(int *exitCode, QString *message);
     void onControlMessage(const proto::Message &message);
     bool peerSaidWhy(QString *message);
@@ -179,6 +180,7 @@ private:
     const std::atomic<bool> &m_stop;
     std::function<quint64()> m_framesSkipped;
     QSslSocket m_socket;
+    bool m_plain = false; // fan-out: no TLS (set as it enters the loop; the mode is fixed by then)
     std::atomic<qint64> m_queuedSample{0}; // queuedBytes() after the last access unit, while tracing
     int m_fillProbe = 0;
     // TCP_INFO, read at most once a second after an access unit: the last

@@ -135,8 +135,11 @@ Subscriber::Stats Subscriber::stats() const
 
 void Subscriber::setState(const QString &state)
 {
-    QMutexLocker locker(&m_lock);
-    m_state = state;
+    {
+        QMutexLocker locker(&m_lock);
+        m_state = state;
+    }
+    m_broadcaster.noteChange();
 }
 
 // Soft bound: the queue is cut to its newest keyframe; none waiting: all of
@@ -256,6 +259,7 @@ void Subscriber::run()
         m_everStreamed = true;
         m_streaming.store(true);
         m_settled.store(true);
+        m_broadcaster.noteChange();
         const Outcome outcome = stream(connection, &message);
         m_broadcaster.leave(this);
         m_streaming.store(false);

@@ -4,10 +4,11 @@
 // so one wake per published unit serves every receiver:
 //
 //   Broadcaster::publish --push to each queue--> wake() --> this thread:
-//       poll(eventfd + every receiver's socket) --> Subscriber::service() each
+//       epoll_wait(eventfd + every receiver's socket) --> Subscriber::service() each
 //
 // With a thread per streaming receiver, each unit woke N threads; at 30
-// receivers the context switches were most of the sender's CPU.
+// receivers the context switches were most of the sender's CPU. epoll, not
+// poll(): poll() hooks itself onto every socket and off again at each wake.
 // A subscriber leaves the loop (handBack()) when service() returns an
 // outcome: its thread takes the connection back for END_OF_STREAM or the drop.
 #pragma once
@@ -24,6 +25,7 @@ class Subscriber;
 class SubscriberLoop : public QThread {
 public:
     static constexpr int kIdleWaitMs = 100; // PINGs, the silent bound: looked at this often at least
+    static constexpr int kNoEpollTurnMs = 2; // without epoll (never seen): a turn this often
 
     SubscriberLoop();
     ~SubscriberLoop() override; // quits and joins: every subscriber still in it is handed back, Finished
@@ -38,7 +40,8 @@ protected:
     void run() override;
 
 private:
-    int m_wakeFd = -1; // eventfd
+    int m_wakeFd = -1;  // eventfd
+    int m_epollFd = -1; // none: every subscriber is looked at each kIdleWaitMs / kNoEpollTurnMs
     std::atomic<bool> m_quit{false};
     QMutex m_lock; // guards m_added
     std::vector<Subscriber *> m_added; // taken into the loop's own list at its next turn
