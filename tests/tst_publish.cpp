@@ -4,7 +4,8 @@
 //    recorded, read back with ffmpeg, is frame-exact (framemd5, video and
 //    audio) with what ffmpeg's own remux of the clip into flv decodes to, and
 //    its video with the clip's own; alone (no --host) and beside a local
-//    receiver, which gets every frame at the same time;
+//    receiver, which gets every frame at the same time (pushed to, or, with
+//    --serve, dialling in);
 //  - an application that denies publishing and a closed port: one clear
 //    line, exit 3, and the local receiver still gets every frame;
 //  - SRT (when this FFmpeg has it): `ffmpeg -i srt://...?mode=listener`
@@ -19,6 +20,7 @@
 #include <QMap>
 #include <QFile>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -134,6 +136,7 @@ private slots:
     void publishOnlyIsFrameExact();
     void receiverAndServerAtOnce();
     void receiversAndServerAtOnce();
+    void servedReceiverAndServerAtOnce();
     void refusedStreamLeavesReceiverAlone();
     void unreachableServerLeavesReceiverAlone();
     void transcodedAudioIsLeftOut();
@@ -257,6 +260,38 @@ void TestPublish::receiversAndServerAtOnce()
     }
     const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
     const QByteArray got = recorded(nginx.recording("room"), video.size(), audio.size());
+    QCOMPARE(streamLines(got, 0), video);
+    QCOMPARE(streamLines(got, 1), audio);
+}
+
+// --serve with --publish: the server gets the stream from the start of the
+// file's clock, which the first receiver to dial starts.
+void TestPublish::servedReceiverAndServerAtOnce()
+{
+    if (!needNginx())
+        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
+    QTemporaryDir dir;
+    NginxRtmp nginx(dir.path());
+    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    QProcess sender;
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--serve", "--port", "0", "--no-announce", "--publish",
+                                nginx.url("live", "served"), "--quiet"});
+    QVERIFY(sender.waitForStarted());
+    quint16 port = 0;
+    QByteArray err;
+    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError(),
+                              port = quint16(QRegularExpression("serving on port (\\d+)").match(QString::fromUtf8(err)).captured(1).toUInt()),
+                              port != 0), 10000);
+    const QString md5 = dir.filePath("served.framemd5");
+    ReceiverProcess receiver({"--connect", QStringLiteral("127.0.0.1:%1").arg(port), "--once", "--framemd5", md5, "--no-audio"});
+    QCOMPARE(receiver.port(), port);
+    QVERIFY(sender.waitForFinished(60000));
+    const QString out = QString::fromUtf8(sender.readAllStandardOutput() + err + sender.readAllStandardError());
+    QVERIFY2(sender.exitCode() == ExitOk, qPrintable(out));
+    QVERIFY(receiver.process().state() == QProcess::NotRunning || receiver.waitForExit(20000));
+    QCOMPARE(md5Column(readFile(md5)), referenceMd5(m_clip));
+    const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
+    const QByteArray got = recorded(nginx.recording("served"), video.size(), audio.size());
     QCOMPARE(streamLines(got, 0), video);
     QCOMPARE(streamLines(got, 1), audio);
 }
