@@ -292,7 +292,7 @@ def main():
     log("sound: A/V offset and audio latency, ours and ffplay, and a stalled link (about 3.5 minutes)")
     sound = av_sync.measure(stall=(8, 4))  # and a run whose link stalls 4 s: GOP skip, resync
     results.update(sound)
-    log("fanout: one sender to 1, 10 and 30 receivers, ours and GStreamer (about 2 minutes)")
+    log("fanout: one sender to 1, 10 and 30 receivers, ours and GStreamer (about 3 minutes)")
     try:
         results.update(fanout.measure())
     except Exception as e:  # the rest still stands
