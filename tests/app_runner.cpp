@@ -132,6 +132,23 @@ SenderRun runSender(const QStringList &args, int timeoutMs)
     return run;
 }
 
+quint16 startServing(QProcess &sender, const QStringList &args, QByteArray *err, int timeoutMs)
+{
+    sender.start(QStringLiteral(SENDER_EXECUTABLE), args);
+    if (!sender.waitForStarted())
+        return 0;
+    static const QRegularExpression serving(QStringLiteral("serving on port (\\d+)"));
+    QDeadlineTimer deadline(timeoutMs);
+    while (sender.state() == QProcess::Running && !deadline.hasExpired()) {
+        sender.waitForReadyRead(100);
+        *err += sender.readAllStandardError();
+        if (const quint16 port = quint16(serving.match(QString::fromUtf8(*err)).captured(1).toUInt()))
+            return port;
+    }
+    *err += sender.readAllStandardError();
+    return 0;
+}
+
 QStringList md5Column(const QByteArray &framemd5)
 {
     QStringList hashes;

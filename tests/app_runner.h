@@ -68,6 +68,11 @@ struct SenderRun {
 
 SenderRun runSender(const QStringList &args, int timeoutMs = 60000);
 
+// Starts `sender args...` (with --serve) in `sender` and waits up to
+// `timeoutMs` for its "serving on port N" line; returns N, or 0 if it did
+// not come. What it printed on stderr so far is in *err.
+quint16 startServing(QProcess &sender, const QStringList &args, QByteArray *err, int timeoutMs = 10000);
+
 // The last column of every line of stream 0 (the video) of a framemd5 file or text.
 QStringList md5Column(const QByteArray &framemd5);
 // ffmpeg's framemd5 of the first video stream, the reference.

@@ -299,13 +299,9 @@ void TestFanout::garbagePeerDoesNotDisturbTheOthers()
 void TestFanout::serveRefusesPastMaxReceivers()
 {
     QProcess sender;
-    sender.start(senderPath(), {m_clip.path, "--serve", "--port", "0", "--max-receivers", "2", "--quiet"});
-    QVERIFY(sender.waitForStarted());
-    quint16 port = 0;
     QByteArray err;
-    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError(),
-                              port = quint16(QRegularExpression("serving on port (\\d+)").match(QString::fromUtf8(err)).captured(1).toUInt()),
-                              port != 0), 10000);
+    const quint16 port = startServing(sender, {m_clip.path, "--serve", "--port", "0", "--max-receivers", "2", "--quiet"}, &err);
+    QVERIFY2(port != 0, err.constData());
     struct Peer {
         QTcpSocket socket;
         proto::MessageDecoder decoder;
@@ -379,13 +375,9 @@ void TestFanout::hostListParsing()
 void TestFanout::serveToConnectingReceivers()
 {
     QProcess sender;
-    sender.start(senderPath(), {m_clip.path, "--serve", "--port", "0", "--max-receivers", "3", "--quiet"});
-    QVERIFY(sender.waitForStarted());
-    quint16 port = 0;
     QByteArray err;
-    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError(),
-                              port = quint16(QRegularExpression("serving on port (\\d+)").match(QString::fromUtf8(err)).captured(1).toUInt()),
-                              port != 0), 10000);
+    const quint16 port = startServing(sender, {m_clip.path, "--serve", "--port", "0", "--max-receivers", "3", "--quiet"}, &err);
+    QVERIFY2(port != 0, err.constData());
     const QString target = QStringLiteral("127.0.0.1:%1").arg(port);
     // A peer that speaks garbage first: refused alone, it starts nothing.
     QTcpSocket garbage;

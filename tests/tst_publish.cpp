@@ -20,7 +20,6 @@
 #include <QMap>
 #include <QFile>
 #include <QProcess>
-#include <QRegularExpression>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -274,14 +273,10 @@ void TestPublish::servedReceiverAndServerAtOnce()
     NginxRtmp nginx(dir.path());
     QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
     QProcess sender;
-    sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--serve", "--port", "0", "--no-announce", "--publish",
-                                nginx.url("live", "served"), "--quiet"});
-    QVERIFY(sender.waitForStarted());
-    quint16 port = 0;
     QByteArray err;
-    QTRY_VERIFY_WITH_TIMEOUT((err += sender.readAllStandardError(),
-                              port = quint16(QRegularExpression("serving on port (\\d+)").match(QString::fromUtf8(err)).captured(1).toUInt()),
-                              port != 0), 10000);
+    const quint16 port = startServing(sender, {m_clip, "--serve", "--port", "0", "--no-announce", "--publish",
+                                nginx.url("live", "served"), "--quiet"}, &err);
+    QVERIFY2(port != 0, err.constData());
     const QString md5 = dir.filePath("served.framemd5");
     ReceiverProcess receiver({"--connect", QStringLiteral("127.0.0.1:%1").arg(port), "--once", "--framemd5", md5, "--no-audio"});
     QCOMPARE(receiver.port(), port);
