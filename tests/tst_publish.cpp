@@ -127,6 +127,14 @@ QByteArray remuxOracle(const QString &clip, const QString &format, const QString
 
 } // namespace
 
+// Skips outside CI without nginx-rtmp; else starts one in a fresh folder `dir`.
+#define START_NGINX(nginx, dir)                                                                         \
+    if (!needNginx())                                                                                   \
+        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)"); \
+    QTemporaryDir dir;                                                                                  \
+    NginxRtmp nginx(dir.path());                                                                        \
+    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()))
+
 class TestPublish : public QObject {
     Q_OBJECT
 
@@ -151,6 +159,8 @@ private:
     // Polls the recording until ffmpeg reads `frames` video and `audio`
     // audio frames from it (nginx closes it once the publisher has gone).
     QByteArray recorded(const QString &file, int frames, int audio);
+    // What nginx recorded of stream `name` is frame-exact with the flv oracle.
+    void verifyRecording(const NginxRtmp &nginx, const QString &name);
 
     QTemporaryDir m_dir;
     QString m_clip;
@@ -193,13 +203,17 @@ QByteArray TestPublish::recorded(const QString &file, int frames, int audio)
     return md5;
 }
 
+void TestPublish::verifyRecording(const NginxRtmp &nginx, const QString &name)
+{
+    const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
+    const QByteArray got = recorded(nginx.recording(name), video.size(), audio.size());
+    QCOMPARE(streamLines(got, 0), video);
+    QCOMPARE(streamLines(got, 1), audio);
+}
+
 void TestPublish::publishOnlyIsFrameExact()
 {
-    if (!needNginx())
-        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
-    QTemporaryDir dir;
-    NginxRtmp nginx(dir.path());
-    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    START_NGINX(nginx, dir);
     const SenderRun run = runSender({m_clip, "--publish", nginx.url("live", "alone"), "--quiet"});
     QVERIFY2(run.exitCode == ExitOk, qPrintable(run.err + run.out));
     const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
@@ -213,11 +227,7 @@ void TestPublish::publishOnlyIsFrameExact()
 
 void TestPublish::receiverAndServerAtOnce()
 {
-    if (!needNginx())
-        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
-    QTemporaryDir dir;
-    NginxRtmp nginx(dir.path());
-    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    START_NGINX(nginx, dir);
     const QString md5 = dir.filePath("receiver.framemd5");
     ReceiverProcess receiver({"--once", "--framemd5", md5, "--no-audio"});
     QVERIFY(receiver.port() != 0);
@@ -226,22 +236,15 @@ void TestPublish::receiverAndServerAtOnce()
     QVERIFY2(run.exitCode == ExitOk, qPrintable(run.err + run.out));
     QVERIFY(receiver.waitForExit(20000));
     QCOMPARE(md5Column(readFile(md5)), referenceMd5(m_clip));
-    const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
-    const QByteArray got = recorded(nginx.recording("both"), video.size(), audio.size());
-    QCOMPARE(streamLines(got, 0), video);
-    QCOMPARE(streamLines(got, 1), audio);
-    QVERIFY2(run.out.contains(QStringLiteral("published to %1: %2 frames").arg(nginx.url("live", "both")).arg(video.size())),
+    verifyRecording(nginx, "both");
+    QVERIFY2(run.out.contains(QStringLiteral("published to %1: %2 frames").arg(nginx.url("live", "both")).arg(streamLines(m_flvOracle, 0).size())),
              qPrintable(run.out));
 }
 
 // The fan-out (a host list) and a media server from the same one remux.
 void TestPublish::receiversAndServerAtOnce()
 {
-    if (!needNginx())
-        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
-    QTemporaryDir dir;
-    NginxRtmp nginx(dir.path());
-    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    START_NGINX(nginx, dir);
     std::vector<std::unique_ptr<ReceiverProcess>> receivers;
     QStringList hosts, md5s;
     for (int i = 0; i < 2; ++i) {
@@ -257,21 +260,14 @@ void TestPublish::receiversAndServerAtOnce()
         QVERIFY(receiver.process().state() == QProcess::NotRunning || receiver.waitForExit(20000));
         QCOMPARE(md5Column(readFile(md5s[i])), referenceMd5(m_clip));
     }
-    const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
-    const QByteArray got = recorded(nginx.recording("room"), video.size(), audio.size());
-    QCOMPARE(streamLines(got, 0), video);
-    QCOMPARE(streamLines(got, 1), audio);
+    verifyRecording(nginx, "room");
 }
 
 // --serve with --publish: the server gets the stream from the start of the
 // file's clock, which the first receiver to dial starts.
 void TestPublish::servedReceiverAndServerAtOnce()
 {
-    if (!needNginx())
-        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
-    QTemporaryDir dir;
-    NginxRtmp nginx(dir.path());
-    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    START_NGINX(nginx, dir);
     QProcess sender;
     QByteArray err;
     const quint16 port = startServing(sender, {m_clip, "--serve", "--port", "0", "--no-announce", "--publish",
@@ -285,19 +281,12 @@ void TestPublish::servedReceiverAndServerAtOnce()
     QVERIFY2(sender.exitCode() == ExitOk, qPrintable(out));
     QVERIFY(receiver.process().state() == QProcess::NotRunning || receiver.waitForExit(20000));
     QCOMPARE(md5Column(readFile(md5)), referenceMd5(m_clip));
-    const QStringList video = streamLines(m_flvOracle, 0), audio = streamLines(m_flvOracle, 1);
-    const QByteArray got = recorded(nginx.recording("served"), video.size(), audio.size());
-    QCOMPARE(streamLines(got, 0), video);
-    QCOMPARE(streamLines(got, 1), audio);
+    verifyRecording(nginx, "served");
 }
 
 void TestPublish::refusedStreamLeavesReceiverAlone()
 {
-    if (!needNginx())
-        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
-    QTemporaryDir dir;
-    NginxRtmp nginx(dir.path());
-    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    START_NGINX(nginx, dir);
     const QString md5 = dir.filePath("receiver.framemd5");
     ReceiverProcess receiver({"--once", "--framemd5", md5, "--no-audio"});
     QVERIFY(receiver.port() != 0);
@@ -384,11 +373,7 @@ void TestPublish::silentServerLeavesReceiverAlone()
 
 void TestPublish::loopKeepsTimestampsRising()
 {
-    if (!needNginx())
-        H264LINK_SKIP_UNLESS_CI("nginx with libnginx-mod-rtmp is not installed (scripts/setup.sh --test)");
-    QTemporaryDir dir;
-    NginxRtmp nginx(dir.path());
-    QVERIFY2(nginx.isUp(), qPrintable(nginx.log()));
+    START_NGINX(nginx, dir);
     QProcess sender;
     sender.start(QStringLiteral(SENDER_EXECUTABLE), {m_clip, "--loop", "--quiet", "--publish", nginx.url("live", "loop")});
     const QStringList video = streamLines(m_flvOracle, 0);
