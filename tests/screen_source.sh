@@ -67,9 +67,15 @@ total=$(wc -l <"$work/values.txt")
 if grep -q " none$" "$work/values.txt"; then
   echo "FAIL: frames without a readable barcode:"; grep " none$" "$work/values.txt" | head; exit 1
 fi
-# Rising: each frame shows a later clock than the one before (captured at 15 fps
-# from a clock repainted every 2 ms, two frames never show the same value).
-awk '{ if (NR > 1 && $2 <= last) { print "FAIL: frame " NR " shows " $2 " after " last; bad = 1 } last = $2 }
-     END { exit bad }' "$work/values.txt"
+# Rising: no frame shows an earlier clock than the one before it, and nearly
+# every one a later one (captured at 15 fps from a clock repainted every 2 ms).
+# A starved clock (a loaded machine, a sanitizer build) may miss a repaint
+# now and then, so a few repeats are allowed; a still or stale picture
+# repeats on most frames.
+awk '{ if (NR > 1 && $2 < last) { print "FAIL: frame " NR " shows " $2 " after " last; bad = 1 }
+       if (NR > 1 && $2 == last) repeats++; last = $2 }
+     END { if (repeats * 10 > NR) { print "FAIL: " repeats " of " NR " frames show the clock of the frame before"; bad = 1 }
+           else if (repeats) print "note: " repeats " of " NR " frames repeat the clock before (a repaint missed)"
+           exit bad }' "$work/values.txt"
 echo "PASS: $decoded frames of the screen arrived, each with its barcode, in rising order" \
      "($(head -1 "$work/values.txt" | cut -d' ' -f2) .. $(tail -1 "$work/values.txt" | cut -d' ' -f2) ms)"
