@@ -24,7 +24,21 @@ netns_pair() {
 }
 netns_pair_cleanup() {
   for (( i=${#pids[@]}-1; i>=0; i-- )); do kill "${pids[i]}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Bounded: one that does not end on SIGTERM within 5 s is named and killed,
+  # so that the test ends with its own verdict, not ctest's timeout.
+  local p
+  for _ in $(seq 50); do
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+    [ -z "$p" ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do
+    if kill -0 "$p" 2>/dev/null; then
+      echo "cleanup: pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)) did not end on SIGTERM: killed"
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+  done
+  wait "${pids[@]}" 2>/dev/null || true
   ip netns del "$A" 2>/dev/null || true
   ip netns del "$B" 2>/dev/null || true
   rm -rf "$work"
