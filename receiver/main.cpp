@@ -173,7 +173,7 @@ int run(int argc, char *argv[])
     if (parser.isSet(name) && options.name.isEmpty())
         return fail(QStringLiteral("--name needs a name, e.g. --name \"front row\""), ExitUsage);
     if (options.name.size() > proto::kMaxNameLength)
-        return fail(QStringLiteral("--name is %1 characters long: at most %2")
+        return fail(QStringLiteral("--name is %1 characters long; give one of at most %2")
                         .arg(options.name.size()).arg(proto::kMaxNameLength), ExitUsage);
     if (options.name.isEmpty())
         options.name = QSysInfo::machineHostName();
