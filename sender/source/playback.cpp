@@ -71,6 +71,7 @@ int Playback::readNext(AVPacket *packet, QString *message)
                 return AVERROR(EIO);
             }
             m_loopOffsetUs = m_timelineEndUs;
+            m_progress.positionUs = 0;
             ++m_progress.loops;
             m_audioGap = true;
             continue;
@@ -104,9 +105,12 @@ qint64 Playback::place(AVPacket *packet)
     const qint64 endUs = ptsUs == AV_NOPTS_VALUE ? mediaUs : ptsUs - m_startUs + m_loopOffsetUs;
     const qint64 lengthUs = audio ? toMicros(packet->duration, tb) : m_frameUs;
     m_timelineEndUs = qMax(m_timelineEndUs, endUs + qMax<qint64>(0, lengthUs));
+    // The furthest picture sent in this pass: with B-frames, pts in send
+    // order goes back a frame now and then, and the shown time must not.
     if (audio == !m_source->hasVideo())
-        m_progress.positionUs = qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - m_loopOffsetUs
-                                                                        : ptsUs - m_startUs);
+        m_progress.positionUs = qMax(m_progress.positionUs,
+                                     qMax<qint64>(0, ptsUs == AV_NOPTS_VALUE ? mediaUs - m_loopOffsetUs
+                                                                             : ptsUs - m_startUs));
     if (m_loopOffsetUs) {
         const int64_t shift = av_rescale_q(m_loopOffsetUs, AV_TIME_BASE_Q, tb);
         if (packet->pts != AV_NOPTS_VALUE)
