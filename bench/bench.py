@@ -203,7 +203,7 @@ def main():
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     RESULTS.mkdir(parents=True, exist_ok=True)
     xvfb, display = keeping_up.start_xvfb()
-    env = dict(os.environ, DISPLAY=display, XDG_RUNTIME_DIR=tempfile.mkdtemp())
+    env = keeping_up.desktop_env(display)
     results = {"ttff_ms": {}, "latency_ms": {}, "throughput_fps": {}, "rss_mb": {}, "runs": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -599,6 +599,19 @@ def start_xvfb(first=161, last=169):
     raise RuntimeError(f"no free X display in :{first}-:{last}")
 
 
+def desktop_env(display, **extra):
+    """What a desktop session gives its programs: a runtime directory and a
+    D-Bus session bus. Where no bus runs, libdbus forks dbus-launch inside
+    every GUI program at start-up (ours, and ffplay's SDL), and the fork
+    write-protects each page the program had written, so the receiver's
+    pre-faulted heap faults again (docs/BENCHMARK.md). "disabled:" is an
+    address that fails at once: no fork, as with a running bus."""
+    env = dict(os.environ, DISPLAY=display, **extra)
+    env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-xdg-"))
+    env.setdefault("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+    return env
+
+
 def measure(sections=SECTIONS, quick=False, repeats=None, display=None):
     """The sections asked for, as one dict of JSON figures."""
     repeats = repeats or (1 if quick else 3)
@@ -606,8 +619,7 @@ def measure(sections=SECTIONS, quick=False, repeats=None, display=None):
     xvfb = None
     if display is None:
         xvfb, display = start_xvfb()
-    env = dict(os.environ, DISPLAY=display, SDL_AUDIODRIVER="dummy")
-    env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-xdg-"))
+    env = desktop_env(display, SDL_AUDIODRIVER="dummy")
     results = {}
     try:
         with tempfile.TemporaryDirectory() as work:
@@ -641,8 +653,7 @@ def main():
     if args.against:
         xvfb, display = start_xvfb()
         try:
-            env = dict(os.environ, DISPLAY=display)
-            env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-xdg-"))
+            env = desktop_env(display)
             result = against(args.against, env, args.quick, args.repeats or 3)
         finally:
             stop(xvfb)

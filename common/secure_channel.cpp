@@ -39,6 +39,12 @@ bool isAvailable(QString *why)
     return found;
 }
 
+void preload()
+{
+    QSslSocket::supportsSsl();
+    QSslConfiguration::defaultConfiguration();
+}
+
 Opening classifyOpening(const QByteArray &firstBytes)
 {
     if (firstBytes.isEmpty())

@@ -55,6 +55,10 @@ constexpr int kPskLength = 32;
 QByteArray derivePsk(const QByteArray &accessKey);
 // False, with a sentence, if this Qt has no TLS backend that does PSK.
 bool isAvailable(QString *why = nullptr);
+// Loads Qt's TLS backend and OpenSSL now. The first QSslSocket would do it
+// (about 15 ms, config file and CA directory included) while a sender that
+// just connected waits for its first picture.
+void preload();
 
 // What a receiver sees as the first byte of a connection.
 enum class Opening { Undecided, Tls, Plain };

@@ -48,6 +48,7 @@ StreamServer::~StreamServer() = default;
 
 QString StreamServer::listen(const QHostAddress &address, quint16 port)
 {
+    securechannel::preload(); // every connection is a QSslSocket
     if (m_server->listen(address, port))
         return {};
     if (m_server->serverError() == QAbstractSocket::SocketAddressNotAvailableError)
