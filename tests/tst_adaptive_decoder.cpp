@@ -275,6 +275,7 @@ void TestAdaptiveDecoder::notLiveDecodesWithFrameThreads()
     const DecoderState state = stats.report(proto::nowMicros()).decoder;
     QVERIFY(state.frameThreads);
     QCOMPARE(state.threads, decoder->threadCount());
+    QCOMPARE(state.threads, QThread::idealThreadCount()); // one per core, not FFmpeg's cores + 1
     qInfo("%d frame threads", state.threads);
     StatsReport report;
     report.decoder = state;

@@ -63,8 +63,11 @@ bool Decoder::start()
     if (m_input)
         m_ctx->has_b_frames = std::max(m_ctx->has_b_frames, m_input->videoReorderDepth.load());
     if (!m_live) {
-        // Nothing decoded yet: a reopen is free, and drains nothing.
-        if (!reopen(true, 0))
+        // Nothing decoded yet: a reopen is free, and drains nothing. One
+        // thread per core, not FFmpeg's automatic one more: the extra thread
+        // only competes with the demuxer and the network for the cores (2 on
+        // 2 cores beat 3 in 10 of 10 alternated runs, by 12%: BENCHMARK.md).
+        if (!reopen(true, QThread::idealThreadCount()))
             return false;
         qCInfo(lcReceiver).noquote() << QStringLiteral(
             "the stream is not live: decoding with %1 frame threads for throughput").arg(m_ctx->thread_count);
